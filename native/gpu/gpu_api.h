@@ -1,0 +1,49 @@
+// The seam between the addon core (addon.cc, sampler) and the GPU probe.
+// The core calls only these functions; everything about NVML lives behind them.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace perfprobe::gpu {
+
+// Per-GPU block of doubles in readings and sampler records. NaN = unsupported.
+enum GpuSlot : int {
+  kGpuStatus = 0,             // 0 ok, 1 lost (NVML_ERROR_GPU_IS_LOST), 2 error
+  kGpuLoadPercent = 1,        // utilization.gpu
+  kGpuMemoryUtilPercent = 2,  // utilization.memory
+  kGpuMemoryTotalBytes = 3,
+  kGpuMemoryUsedBytes = 4,    // v2 figure, as nvidia-smi shows
+  kGpuMemoryReservedBytes = 5,
+  kGpuMemoryFreeBytes = 6,
+  kGpuTemperatureC = 7,
+  kGpuPowerMilliwatts = 8,
+  kGpuPowerLimitMilliwatts = 9,  // cached enforced limit
+  kGpuSmClockMhz = 10,
+  kGpuMemoryClockMhz = 11,
+  kGpuFanPercent = 12,
+  kGpuProcessMemoryBytes = 13,   // this process: 0 if absent from the list, NaN if list unsupported
+  kGpuWatchedMemoryBytes = 14,   // sum over watched pids: 0 if none listed, NaN if unsupported/no watch
+  kGpuSlots = 16,
+};
+
+// Registers the GPU functions on the addon's exports. Called once per
+// environment (main thread and each worker) from addon.cc's Init.
+void RegisterExports(Napi::Env env, Napi::Object exports);
+
+// Process-wide, thread-safe. The sampler calls AcquireForSampler() when it
+// starts with GPUs enabled and ReleaseForSampler() when it stops; both never
+// throw. Acquire returns the device count, or -1 when NVML is not available.
+int AcquireForSampler();
+void ReleaseForSampler();
+
+// Called only on a sampler thread between Acquire and Release. Writes
+// min(deviceCount, maxDevices) blocks of kGpuSlots doubles to `out` and
+// returns how many it wrote. `watchedPids` is sorted ascending (may be empty:
+// then kGpuWatchedMemoryBytes is NaN). Must not allocate on the steady path
+// beyond the process-list buffers it keeps.
+int SampleAll(double* out, int maxDevices, const std::vector<int32_t>& watchedPids);
+
+}  // namespace perfprobe::gpu

@@ -1,0 +1,2 @@
+// PLACEHOLDER barrel (owner: collector helper)
+export {};

@@ -1,0 +1,2 @@
+// PLACEHOLDER barrel (owner: exporters helper)
+export {};
