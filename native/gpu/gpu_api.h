@@ -1,8 +1,8 @@
 // The seam between the addon core (addon.cc, sampler) and the GPU probe.
 // The core calls only these functions; everything about NVML lives behind them.
+// Free of Node-API so the native tests link it without Node; the JavaScript
+// functions are registered by gpu_exports.h.
 #pragma once
-
-#include <napi.h>
 
 #include <cstdint>
 #include <vector>
@@ -28,10 +28,6 @@ enum GpuSlot : int {
   kGpuWatchedMemoryBytes = 14,   // sum over watched pids: 0 if none listed, NaN if unsupported/no watch
   kGpuSlots = 16,
 };
-
-// Registers the GPU functions on the addon's exports. Called once per
-// environment (main thread and each worker) from addon.cc's Init.
-void RegisterExports(Napi::Env env, Napi::Object exports);
 
 // Process-wide, thread-safe. The sampler calls AcquireForSampler() when it
 // starts with GPUs enabled and ReleaseForSampler() when it stops; both never
