@@ -1,0 +1,270 @@
+// Process-wide NVML loading and initialisation (see nvml_loader.h).
+#include "nvml_loader.h"
+
+#include <dlfcn.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+namespace perfprobe::nvml {
+namespace {
+
+std::mutex g_mutex;
+int g_refs = 0;
+Api g_api;
+std::vector<std::unique_ptr<DeviceInfo>> g_devices;
+OpenInfo g_info;
+std::string g_lastPath;  // last explicit path given to Acquire
+
+template <typename Fn>
+Fn Sym(void* lib, const char* name) {
+  return reinterpret_cast<Fn>(dlsym(lib, name));
+}
+
+// First symbol found among `names` (versioned names first).
+template <typename Fn>
+Fn SymFirst(void* lib, std::initializer_list<const char*> names, const char** found = nullptr) {
+  for (const char* n : names) {
+    if (Fn f = Sym<Fn>(lib, n)) {
+      if (found) *found = n;
+      return f;
+    }
+  }
+  return nullptr;
+}
+
+void LoadSymbols(void* lib, Api& api) {
+  api.library = lib;
+  api.init = SymFirst<InitFn>(lib, {"nvmlInit_v2", "nvmlInit"}, &api.initName);
+  api.shutdown = Sym<ShutdownFn>(lib, "nvmlShutdown");
+  api.getCount = SymFirst<GetCountFn>(lib, {"nvmlDeviceGetCount_v2", "nvmlDeviceGetCount"});
+  api.getHandle =
+      SymFirst<GetHandleByIndexFn>(lib, {"nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"});
+  api.driverVersion = Sym<GetStringFn>(lib, "nvmlSystemGetDriverVersion");
+  api.nvmlVersion = Sym<GetStringFn>(lib, "nvmlSystemGetNVMLVersion");
+  api.getName = Sym<DeviceGetStringFn>(lib, "nvmlDeviceGetName");
+  api.getUuid = Sym<DeviceGetStringFn>(lib, "nvmlDeviceGetUUID");
+  api.getUtilization = Sym<GetUtilizationFn>(lib, "nvmlDeviceGetUtilizationRates");
+  api.getMemoryV2 = Sym<GetMemoryV2Fn>(lib, "nvmlDeviceGetMemoryInfo_v2");
+  api.getMemoryV1 = Sym<GetMemoryV1Fn>(lib, "nvmlDeviceGetMemoryInfo");
+  api.getTemperature = Sym<DeviceGetSensorFn>(lib, "nvmlDeviceGetTemperature");
+  api.getPowerUsage = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetPowerUsage");
+  api.getEnforcedPowerLimit = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetEnforcedPowerLimit");
+  api.getClockInfo = Sym<DeviceGetSensorFn>(lib, "nvmlDeviceGetClockInfo");
+  api.getFanSpeed = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetFanSpeed");
+  api.getTotalEnergy = Sym<DeviceGetUllFn>(lib, "nvmlDeviceGetTotalEnergyConsumption");
+  if ((api.getProcesses = Sym<GetProcessesFn>(lib, "nvmlDeviceGetComputeRunningProcesses_v3"))) {
+    api.processApi = 3;
+    api.processStride = sizeof(ProcessInfoV2);
+  } else if ((api.getProcesses = Sym<GetProcessesFn>(lib, "nvmlDeviceGetComputeRunningProcesses_v2"))) {
+    api.processApi = 2;
+    api.processStride = sizeof(ProcessInfoV2);
+  } else if ((api.getProcesses = Sym<GetProcessesFn>(lib, "nvmlDeviceGetComputeRunningProcesses"))) {
+    api.processApi = 1;
+    api.processStride = sizeof(ProcessInfoV1);
+  }
+}
+
+std::string ReadString(GetStringFn fn, unsigned size) {
+  if (!fn) return {};
+  char buf[128] = {0};
+  if (size > sizeof(buf)) size = sizeof(buf);
+  if (fn(buf, size) != kSuccess) return {};
+  buf[sizeof(buf) - 1] = 0;
+  return buf;
+}
+
+std::string ReadDeviceString(DeviceGetStringFn fn, Device d, unsigned size) {
+  if (!fn) return {};
+  char buf[128] = {0};
+  if (size > sizeof(buf)) size = sizeof(buf);
+  if (fn(d, buf, size) != kSuccess) return {};
+  buf[sizeof(buf) - 1] = 0;
+  return buf;
+}
+
+void LoadDevices(unsigned count) {
+  g_devices.clear();
+  for (unsigned i = 0; i < count; ++i) {
+    auto info = std::make_unique<DeviceInfo>();
+    Return r = g_api.getHandle ? g_api.getHandle(i, &info->handle) : kFunctionNotFound;
+    if (r != kSuccess) {
+      info->handle = nullptr;
+      info->handleError = r;
+      if (r == kGpuIsLost) info->lost.store(true);
+      info->memoryTotalBytes = NAN;
+      info->powerLimitMw = NAN;
+      g_devices.push_back(std::move(info));
+      continue;
+    }
+    info->name = ReadDeviceString(g_api.getName, info->handle, kNameBufferSize);
+    info->uuid = ReadDeviceString(g_api.getUuid, info->handle, kUuidBufferSize);
+    unsigned mw = 0;
+    info->powerLimitMw = (g_api.getEnforcedPowerLimit && g_api.getEnforcedPowerLimit(info->handle, &mw) == kSuccess)
+                             ? static_cast<double>(mw)
+                             : NAN;
+    info->memoryTotalBytes = NAN;
+    MemoryV2 m2{};
+    m2.version = kMemoryV2Version;
+    MemoryV1 m1{};
+    if (g_api.getMemoryV2 && g_api.getMemoryV2(info->handle, &m2) == kSuccess) {
+      info->memoryTotalBytes = static_cast<double>(m2.total);
+    } else if (g_api.getMemoryV1 && g_api.getMemoryV1(info->handle, &m1) == kSuccess) {
+      info->memoryTotalBytes = static_cast<double>(m1.total);
+    }
+    g_devices.push_back(std::move(info));
+  }
+}
+
+void CloseLibrary() {
+  if (g_api.library) dlclose(g_api.library);
+  g_api = Api{};
+  g_devices.clear();
+}
+
+bool Disabled() {
+  const char* v = std::getenv("PERFPROBE_NVML");
+  return v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "off") == 0);
+}
+
+}  // namespace
+
+std::string DefaultPath() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (!g_lastPath.empty()) return g_lastPath;
+  const char* env = std::getenv("PERFPROBE_NVML_LIBRARY");
+  if (env && *env) return env;
+  return "libnvidia-ml.so.1";
+}
+
+OpenInfo Acquire(const char* path) {
+  std::string wanted = (path && *path) ? std::string(path) : DefaultPath();
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (path && *path) g_lastPath = path;
+  if (g_refs > 0) {
+    ++g_refs;
+    return g_info;
+  }
+  OpenInfo info;
+  info.path = wanted;
+  if (Disabled()) {
+    info.disabled = true;
+    info.code = kLibraryNotFound;
+    info.error = "NVML disabled by PERFPROBE_NVML=0";
+    return info;
+  }
+  void* lib = dlopen(wanted.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* e = dlerror();
+    info.code = kLibraryNotFound;
+    info.error = std::string("cannot load ") + wanted + ": " + (e ? e : "dlopen failed");
+    return info;
+  }
+  Api api;
+  LoadSymbols(lib, api);
+  if (!api.init || !api.getCount) {
+    info.code = kFunctionNotFound;
+    info.error = std::string(wanted) + " lacks " + (!api.init ? "nvmlInit_v2/nvmlInit" : "nvmlDeviceGetCount");
+    dlclose(lib);
+    return info;
+  }
+  Return r = api.init();
+  if (r != kSuccess) {
+    info.code = r;
+    info.error = std::string("nvmlInit failed with ") + ErrorName(r) + " (" + wanted + ")";
+    dlclose(lib);
+    return info;
+  }
+  g_api = api;
+  info.driverVersion = ReadString(api.driverVersion, kDriverVersionBufferSize);
+  info.nvmlVersion = ReadString(api.nvmlVersion, kDriverVersionBufferSize);
+  if (api.processApi == 3 && IsDriftDriver(info.driverVersion)) {
+    g_api.processDrift = true;
+    g_api.processStride = sizeof(ProcessInfoV3Drift);
+  }
+  unsigned count = 0;
+  r = api.getCount(&count);
+  if (r != kSuccess) {
+    info.code = r;
+    info.error = std::string("nvmlDeviceGetCount failed with ") + ErrorName(r) + " (" + wanted + ")";
+    if (api.shutdown) api.shutdown();
+    CloseLibrary();
+    return info;
+  }
+  LoadDevices(count);
+  info.ok = true;
+  info.deviceCount = static_cast<int>(count);
+  g_info = info;
+  g_refs = 1;
+  return info;
+}
+
+void Release() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_refs <= 0) return;
+  if (--g_refs > 0) return;
+  if (g_api.shutdown) g_api.shutdown();
+  CloseLibrary();
+  g_info = OpenInfo{};
+}
+
+int References() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_refs;
+}
+
+OpenInfo Current() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_info;
+}
+
+const Api& GetApi() { return g_api; }
+std::vector<std::unique_ptr<DeviceInfo>>& Devices() { return g_devices; }
+
+bool IsDriftDriver(const std::string& v) {
+  int major = 0, minor = 0;
+  if (std::sscanf(v.c_str(), "%d.%d", &major, &minor) != 2) return false;
+  return major == 535 && minor >= 43 && minor <= 86;
+}
+
+const char* ErrorName(Return code) {
+  switch (code) {
+    case kSuccess: return "NVML_SUCCESS";
+    case kUninitialized: return "NVML_ERROR_UNINITIALIZED";
+    case kInvalidArgument: return "NVML_ERROR_INVALID_ARGUMENT";
+    case kNotSupported: return "NVML_ERROR_NOT_SUPPORTED";
+    case kNoPermission: return "NVML_ERROR_NO_PERMISSION";
+    case kAlreadyInitialized: return "NVML_ERROR_ALREADY_INITIALIZED";
+    case kNotFound: return "NVML_ERROR_NOT_FOUND";
+    case kInsufficientSize: return "NVML_ERROR_INSUFFICIENT_SIZE";
+    case kInsufficientPower: return "NVML_ERROR_INSUFFICIENT_POWER";
+    case kDriverNotLoaded: return "NVML_ERROR_DRIVER_NOT_LOADED";
+    case kTimeout: return "NVML_ERROR_TIMEOUT";
+    case kIrqIssue: return "NVML_ERROR_IRQ_ISSUE";
+    case kLibraryNotFound: return "NVML_ERROR_LIBRARY_NOT_FOUND";
+    case kFunctionNotFound: return "NVML_ERROR_FUNCTION_NOT_FOUND";
+    case kCorruptedInforom: return "NVML_ERROR_CORRUPTED_INFOROM";
+    case kGpuIsLost: return "NVML_ERROR_GPU_IS_LOST";
+    case kResetRequired: return "NVML_ERROR_RESET_REQUIRED";
+    case kOperatingSystem: return "NVML_ERROR_OPERATING_SYSTEM";
+    case kLibRmVersionMismatch: return "NVML_ERROR_LIB_RM_VERSION_MISMATCH";
+    case kInUse: return "NVML_ERROR_IN_USE";
+    case kMemory: return "NVML_ERROR_MEMORY";
+    case kNoData: return "NVML_ERROR_NO_DATA";
+    case kVgpuEccNotSupported: return "NVML_ERROR_VGPU_ECC_NOT_SUPPORTED";
+    case kInsufficientResources: return "NVML_ERROR_INSUFFICIENT_RESOURCES";
+    case kFreqNotSupported: return "NVML_ERROR_FREQ_NOT_SUPPORTED";
+    case kArgumentVersionMismatch: return "NVML_ERROR_ARGUMENT_VERSION_MISMATCH";
+    case kDeprecated: return "NVML_ERROR_DEPRECATED";
+    case kNotReady: return "NVML_ERROR_NOT_READY";
+    case kGpuNotFound: return "NVML_ERROR_GPU_NOT_FOUND";
+    case kInvalidState: return "NVML_ERROR_INVALID_STATE";
+    case kUnknown: return "NVML_ERROR_UNKNOWN";
+    default: return "NVML_ERROR_UNRECOGNIZED";
+  }
+}
+
+}  // namespace perfprobe::nvml
