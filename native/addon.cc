@@ -1,0 +1,199 @@
+// Node-API entry of the perfprobe addon. Everything per environment (main
+// thread, each worker) lives in the Addon instance data or in the Sampler
+// objects JavaScript creates; nothing per environment is static, so the
+// addon is context-aware and safe in worker_threads.
+//
+// Built with C++ exceptions on (see binding.gyp): node-addon-api throws
+// Napi::Error as C++ exceptions and turns them into JavaScript exceptions at
+// the boundary, and the core's std::bad_alloc / std::system_error (ring
+// allocation, thread creation) become JavaScript errors instead of aborts.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <stdexcept>
+#include <system_error>
+
+#include "gpu/gpu_api.h"
+#include "gpu/gpu_exports.h"
+#include "memory.h"
+#include "record.h"
+#include "sampler.h"
+
+namespace perfprobe {
+namespace {
+
+constexpr double kMaxIntervalMs = 24.0 * 60 * 60 * 1000;
+constexpr double kMaxCapacityRecords = 16777216;  // 2^24
+constexpr double kMaxRingBytes = 1024.0 * 1024 * 1024;
+
+std::string Num(double v) {
+  if (std::isnan(v)) return "NaN";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string Got(const Napi::Value& v) {
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return v.As<Napi::Boolean>().Value() ? "true" : "false";
+    case napi_number: return Num(v.As<Napi::Number>().DoubleValue());
+    case napi_string: return "a string";
+    case napi_bigint: return "a bigint";
+    case napi_function: return "a function";
+    default: return "an object";
+  }
+}
+
+// Returns the Float64Array argument `name` or throws a TypeError naming it.
+Napi::Float64Array Float64Arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a Float64Array, got " + Got(v));
+  }
+  return v.As<Napi::Float64Array>();
+}
+
+double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* name, double min, double max,
+                 bool integer) {
+  Napi::Value v = info[i];
+  std::string want = std::string(integer ? "an integer" : "a number") + " from " + Num(min) + " to " + Num(max);
+  if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be " + want + ", got " + Got(v));
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d < min || d > max || (integer && std::floor(d) != d)) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " must be " + want + ", got " + Num(d));
+  }
+  return d;
+}
+
+// JavaScript face of perfprobe::Sampler. One native thread per started
+// object; a cleanup hook stops and joins it when the environment (process or
+// worker) shuts down, and the finalizer does the same when it is collected,
+// so a sampler never keeps a process or worker alive.
+class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Sampler",
+                       {
+                           InstanceMethod<&SamplerWrap::Start>("start"),
+                           InstanceMethod<&SamplerWrap::Stop>("stop"),
+                           InstanceMethod<&SamplerWrap::Drain>("drain"),
+                           InstanceMethod<&SamplerWrap::GetStats>("stats"),
+                       });
+  }
+
+  explicit SamplerWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<SamplerWrap>(info), core_(std::make_unique<Sampler>()) {
+    hook_ = info.Env().AddCleanupHook(&SamplerWrap::OnEnvTeardown, this);
+  }
+
+  ~SamplerWrap() override {
+    // If the environment is going away the hook has run (and freed itself);
+    // otherwise remove it so it never sees a dangling pointer.
+    if (!hookRan_ && !hook_.IsEmpty()) hook_.Remove(Env());
+    core_->Stop();
+  }
+
+ private:
+  static void OnEnvTeardown(SamplerWrap* self) {
+    self->hookRan_ = true;
+    self->core_->Stop();
+  }
+
+  // start(intervalMs, capacityRecords, gpu, watchPid): true when started,
+  // false when it was already running (then nothing changes).
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    SamplerOptions o;
+    o.intervalMs = NumberArg(info, 0, "intervalMs", 1, kMaxIntervalMs, false);
+    o.capacityRecords = static_cast<uint32_t>(NumberArg(info, 1, "capacityRecords", 1, kMaxCapacityRecords, true));
+    if (!info[2].IsBoolean()) throw Napi::TypeError::New(env, "gpu must be a boolean, got " + Got(info[2]));
+    o.gpu = info[2].As<Napi::Boolean>().Value();
+    o.watchPid = static_cast<int32_t>(NumberArg(info, 3, "watchPid", 0, 2147483647, true));
+    o.maxRingBytes = kMaxRingBytes;
+    try {
+      return Napi::Boolean::New(env, core_->Start(o));
+    } catch (const std::length_error&) {
+      throw Napi::RangeError::New(env, "capacityRecords must keep the ring under 1 GiB (capacityRecords x recordSlots x 8 bytes), got " +
+                                           Num(o.capacityRecords));
+    } catch (const std::bad_alloc&) {
+      throw Napi::RangeError::New(env, "capacityRecords: out of memory allocating the ring for " +
+                                           Num(o.capacityRecords) + " records");
+    } catch (const std::system_error& e) {
+      throw Napi::Error::New(env, std::string("sampler thread could not start: ") + e.what());
+    }
+  }
+
+  void Stop(const Napi::CallbackInfo&) { core_->Stop(); }
+
+  // drain(out): copies as many whole records as fit, oldest first.
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    Napi::Float64Array out = Float64Arg(info, 0, "out");
+    int slots = core_->RecordSlots();
+    uint32_t n = 0;
+    if (slots > 0) {
+      size_t fit = out.ElementLength() / static_cast<size_t>(slots);
+      if (fit > UINT32_MAX) fit = UINT32_MAX;
+      n = core_->Drain(out.Data(), static_cast<uint32_t>(fit));
+    }
+    return Napi::Number::New(info.Env(), n);
+  }
+
+  Napi::Value GetStats(const Napi::CallbackInfo& info) {
+    SamplerStats s = core_->Stats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("running", s.running);
+    o.Set("written", s.written);
+    o.Set("dropped", s.dropped);
+    o.Set("gpuCount", s.gpuCount);
+    o.Set("recordSlots", s.recordSlots);
+    return o;
+  }
+
+  std::unique_ptr<Sampler> core_;
+  Napi::Env::CleanupHook<void (*)(SamplerWrap*), SamplerWrap> hook_;
+  bool hookRan_ = false;
+};
+
+// Per-environment instance data: the memory reader readMemory() uses and the
+// exports. Created once per environment by NODE_API_ADDON.
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) {
+    Napi::Object layout = Napi::Object::New(env);
+    layout.Set("memorySlots", static_cast<double>(kMemorySlots));
+    layout.Set("headerSlots", static_cast<double>(kHeaderSlots));
+    layout.Set("gpuSlots", static_cast<double>(gpu::kGpuSlots));
+    DefineAddon(exports, {
+                             InstanceValue("layout", layout, napi_enumerable),
+                             InstanceMethod<&Addon::ReadMemory>("readMemory", napi_enumerable),
+                             InstanceValue("Sampler", SamplerWrap::Define(env), napi_enumerable),
+                         });
+    gpu::RegisterExports(env, exports);
+  }
+
+ private:
+  // readMemory(out: Float64Array): fills kMemorySlots doubles (bytes, NaN =
+  // unknown). No allocation beyond the handles Node-API itself makes.
+  void ReadMemory(const Napi::CallbackInfo& info) {
+    Napi::Float64Array out = Float64Arg(info, 0, "out");
+    if (out.ElementLength() < static_cast<size_t>(kMemorySlots)) {
+      throw Napi::RangeError::New(info.Env(), "out must hold at least " + Num(kMemorySlots) + " doubles, got " +
+                                                  Num(static_cast<double>(out.ElementLength())));
+    }
+    memory_.Read(out.Data());
+  }
+
+  MemoryReader memory_;
+};
+
+}  // namespace
+}  // namespace perfprobe
+
+using perfprobe::Addon;
+NODE_API_ADDON(Addon)
