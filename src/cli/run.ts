@@ -1,0 +1,201 @@
+/**
+ * `perfprobe run [options] -- <command> [args...]`: runs a command (no shell,
+ * stdio inherited), samples system memory, the command's process-tree RSS and
+ * every GPU while it runs, prints a summary to stderr and exits with the
+ * command's exit code (128 + n for signal n, 127 when it is not found).
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync, accessSync, constants as fsc } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { readGpusSync } from '../probes/index.js';
+import { CliError, UsageError, parseCommandArgs } from './args.js';
+import { parseDuration } from './duration.js';
+import { TickSource, type Tick } from './sampling.js';
+import { waitedChildrenCpuMs } from './proc.js';
+import { runJson, samplesCsv, summarize, summaryCsv, summaryMarkdown, summaryText } from './run-report.js';
+
+export const RUN_HELP = `Usage: perfprobe run [options] -- <command> [args...]
+
+Runs <command> without a shell, passes stdin/stdout/stderr through, and exits
+with its exit code (128 + n when signal n ends it, 127 when it is not found).
+While it runs, samples system memory, the RSS of its whole process tree, every
+GPU's utilization, memory and power, and the GPU memory of its processes.
+Prints a summary to stderr at the end.
+
+Options:
+  --interval <duration>  sampling interval (default 100ms; units ms, s, m, h)
+  --json <file>          write every sample and the summary as JSON
+  --csv <dir>            write samples.csv and summary.csv into <dir>
+  --markdown <file>      write the summary as a Markdown table
+  -h, --help             show this help
+
+When GITHUB_STEP_SUMMARY is set, the Markdown summary is appended to it.
+A live status line is shown on stderr when stderr is a terminal.
+
+Example: perfprobe run --json perf.json -- node train.js --epochs 3
+`;
+
+const OPTIONS = {
+  interval: { type: 'string' },
+  json: { type: 'string' },
+  csv: { type: 'string' },
+  markdown: { type: 'string' },
+} as const;
+const VALUE_OPTIONS = new Set(['--interval', '--json', '--csv', '--markdown']);
+
+/** Splits `[options] -- cmd args` (or `[options] cmd args`): options end at `--` or the first bare word. */
+export function splitRunArgv(argv: string[]): { options: string[]; command: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return { options: argv.slice(0, i), command: argv.slice(i + 1) };
+    if (!a.startsWith('-')) return { options: argv.slice(0, i), command: argv.slice(i) };
+    if (VALUE_OPTIONS.has(a)) i++;
+  }
+  return { options: argv, command: [] };
+}
+
+function checkWritableFile(option: string, path: string): void {
+  try {
+    closeSync(openSync(path, 'a'));
+  } catch (err) {
+    throw new CliError(`perfprobe run: --${option} ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+function checkWritableDir(path: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+    accessSync(path, fsc.W_OK);
+  } catch (err) {
+    throw new CliError(`perfprobe run: --csv ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const split = splitRunArgv(argv);
+  const { values } = parseCommandArgs('run', split.options, OPTIONS, false);
+  if (values.help) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
+  if (split.command.length === 0) throw new UsageError("perfprobe run: no command given; usage: perfprobe run [options] -- <command> [args...]");
+  let intervalMs = 100;
+  if (values.interval !== undefined) {
+    try {
+      intervalMs = parseDuration('--interval', values.interval as string);
+    } catch (err) {
+      throw new UsageError(`perfprobe run: ${(err as Error).message}`);
+    }
+  }
+  const jsonPath = values.json as string | undefined;
+  const csvDir = values.csv as string | undefined;
+  const mdPath = values.markdown as string | undefined;
+  if (jsonPath) checkWritableFile('json', jsonPath);
+  if (mdPath) checkWritableFile('markdown', mdPath);
+  if (csvDir) checkWritableDir(csvDir);
+
+  const gpuNames = new Map<number, string | null>();
+  try {
+    for (const g of readGpusSync()) gpuNames.set(g.gpuId, g.name);
+  } catch {
+    /* no NVML: names unknown */
+  }
+
+  const [file, ...args] = split.command as [string, ...string[]];
+  const cpuBefore = waitedChildrenCpuMs();
+  const startTime = Date.now();
+  const t0 = performance.now();
+  const child = spawn(file, args, { stdio: 'inherit' });
+
+  const spawned = await new Promise<{ ok: true } | { ok: false; err: NodeJS.ErrnoException }>((resolve) => {
+    child.once('spawn', () => resolve({ ok: true }));
+    child.once('error', (err) => resolve({ ok: false, err }));
+  });
+  if (!spawned.ok) {
+    const code = spawned.err.code;
+    if (code === 'ENOENT') {
+      process.stderr.write(`perfprobe run: command not found: ${file}\n`);
+      return 127;
+    }
+    process.stderr.write(`perfprobe run: cannot run ${file}: ${code === 'EACCES' ? 'permission denied' : spawned.err.message}\n`);
+    return 126;
+  }
+
+  const source = new TickSource({ intervalMs, watchPid: child.pid! });
+  const ticks: Tick[] = [];
+  const forward = (signal: NodeJS.Signals) => () => {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  };
+  const handlers = FORWARDED_SIGNALS.map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+
+  const tty = process.stderr.isTTY === true;
+  let lastStatus = '';
+  const drainTimer = setInterval(() => {
+    ticks.push(...source.drain());
+    if (tty) {
+      const t = ticks[ticks.length - 1];
+      const elapsed = ((performance.now() - t0) / 1000).toFixed(1);
+      const rss = t?.treeRssMb != null ? `${t.treeRssMb.toFixed(0)} MB` : 'n/a';
+      const gpu = t?.gpus.length ? ' | GPU ' + t.gpus.map((g) => (g.loadPercent === null ? 'n/a' : `${g.loadPercent}%`)).join(' ') : '';
+      lastStatus = `[perfprobe] ${elapsed} s | tree RSS ${rss}${gpu}`;
+      process.stderr.write(`\r\x1b[2K${lastStatus}`);
+    }
+  }, tty ? 500 : 1000);
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const durationMs = performance.now() - t0;
+  clearInterval(drainTimer);
+  ticks.push(...source.stop());
+  for (const [s, h] of handlers) process.off(s, h);
+  if (tty && lastStatus) process.stderr.write('\r\x1b[2K');
+  const cpuAfter = waitedChildrenCpuMs();
+
+  const exitCode = exit.signal ? 128 + (os.constants.signals[exit.signal] ?? 0) : exit.code ?? 1;
+  const summary = summarize(
+    {
+      command: split.command,
+      startTime,
+      exitCode,
+      signal: exit.signal,
+      durationMs,
+      userCpuMs: cpuBefore && cpuAfter ? cpuAfter.userMs - cpuBefore.userMs : null,
+      systemCpuMs: cpuBefore && cpuAfter ? cpuAfter.systemMs - cpuBefore.systemMs : null,
+      intervalMs,
+      samplerBackend: source.backend,
+      gpuNames,
+      energyCounterJoules: new Map(),
+    },
+    ticks,
+  );
+  process.stderr.write(summaryText(summary));
+
+  let outputFailed = false;
+  const write = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      outputFailed = true;
+      process.stderr.write(`perfprobe run: cannot write ${what}: ${(err as Error).message}\n`);
+    }
+  };
+  if (jsonPath) write(jsonPath, () => writeFileSync(jsonPath, runJson(summary, ticks)));
+  if (csvDir)
+    write(csvDir, () => {
+      writeFileSync(join(csvDir, 'samples.csv'), samplesCsv(ticks, startTime));
+      writeFileSync(join(csvDir, 'summary.csv'), summaryCsv(summary));
+    });
+  const md = summaryMarkdown(summary);
+  if (mdPath) write(mdPath, () => writeFileSync(mdPath, md));
+  const stepSummary = process.env.GITHUB_STEP_SUMMARY;
+  if (stepSummary) write(stepSummary, () => appendFileSync(stepSummary, md));
+  return exitCode === 0 && outputFailed ? 1 : exitCode;
+}
