@@ -1,0 +1,161 @@
+/**
+ * Bridge for apps that already use prom-client: registers perfprobe's
+ * metrics in a prom-client Registry, computed on each scrape from the
+ * collector (nothing is copied on the record path). prom-client itself is
+ * never imported: the bridge hands the registry metric objects of the shape
+ * prom-client's Registry reads (`name`, `help`, `type`, `get()`), so
+ * perfprobe works without prom-client installed.
+ *
+ *   const { Registry } = require('prom-client');
+ *   const registry = new Registry();
+ *   registerPromClient(registry, collector);
+ *   await registry.metrics(); // includes perfprobe_operation_duration_seconds ...
+ */
+import { exporterFor, type MetricsSnapshot, type MetricsSnapshotSource } from './prometheus.js';
+import { getPerformanceMetricsCollector } from '../collector/index.js';
+
+/** The part of prom-client's Registry the bridge uses. */
+export interface PromClientRegistryLike {
+  registerMetric(metric: never): void;
+  removeSingleMetric?(name: string): void;
+}
+
+interface PromValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+
+interface PromMetricLike {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  aggregator: 'sum' | 'average';
+  get(): Promise<{ name: string; help: string; type: string; values: PromValue[]; aggregator: string }>;
+  reset(): void;
+}
+
+export interface PromClientBridge {
+  /** Metric names registered. */
+  readonly names: readonly string[];
+  /** Removes perfprobe's metrics from the registry. */
+  unregister(): void;
+}
+
+type Def = { name: string; help: string; type: PromMetricLike['type']; values: (s: MetricsSnapshot) => PromValue[] };
+
+function gpuDef(name: string, help: string, pick: (g: MetricsSnapshot['gpus'][number]) => number | null): Def {
+  return {
+    name,
+    help,
+    type: 'gauge',
+    values: (s) =>
+      s.gpus.flatMap((g) => {
+        const v = pick(g);
+        return v === null ? [] : [{ value: v, labels: { gpu: g.gpu, uuid: g.uuid, name: g.name } }];
+      }),
+  };
+}
+
+function memDef(name: string, help: string, pick: (m: NonNullable<MetricsSnapshot['memory']>) => number | null): Def {
+  return {
+    name,
+    help,
+    type: 'gauge',
+    values: (s) => {
+      const v = s.memory ? pick(s.memory) : null;
+      return v === null ? [] : [{ value: v, labels: {} }];
+    },
+  };
+}
+
+const DEFS: Def[] = [
+  {
+    name: 'perfprobe_operation_duration_seconds',
+    help: 'Duration of recorded operations in seconds.',
+    type: 'histogram',
+    values: (s) => {
+      const out: PromValue[] = [];
+      const { boundsMs, operations } = s.operations;
+      for (const op of operations) {
+        for (let i = 0; i < boundsMs.length; i++) {
+          out.push({
+            value: op.bucketCounts[i] ?? op.count,
+            labels: { operation: op.operation, le: boundsMs[i]! / 1000 },
+            metricName: 'perfprobe_operation_duration_seconds_bucket',
+          });
+        }
+        out.push({ value: op.count, labels: { operation: op.operation, le: '+Inf' }, metricName: 'perfprobe_operation_duration_seconds_bucket' });
+        out.push({ value: op.sumMs / 1000, labels: { operation: op.operation }, metricName: 'perfprobe_operation_duration_seconds_sum' });
+        out.push({ value: op.count, labels: { operation: op.operation }, metricName: 'perfprobe_operation_duration_seconds_count' });
+      }
+      return out;
+    },
+  },
+  {
+    name: 'perfprobe_operation_failures_total',
+    help: 'Operations recorded as failed.',
+    type: 'counter',
+    values: (s) => s.operations.operations.map((op) => ({ value: op.failureCount, labels: { operation: op.operation } })),
+  },
+  memDef('perfprobe_system_memory_total_bytes', 'Total system memory in bytes.', (m) => m.totalBytes),
+  memDef('perfprobe_system_memory_used_bytes', 'System memory in use (total - available) in bytes.', (m) => m.usedBytes),
+  memDef('perfprobe_system_memory_available_bytes', 'System memory available in bytes.', (m) => m.availableBytes),
+  memDef('perfprobe_process_resident_memory_bytes', 'Resident set size of this process in bytes.', (m) => m.processResidentBytes),
+  gpuDef('perfprobe_gpu_utilization_percent', 'GPU utilization in percent (0-100).', (g) => g.utilizationPercent),
+  gpuDef('perfprobe_gpu_memory_used_bytes', 'GPU memory in use in bytes.', (g) => g.memoryUsedBytes),
+  gpuDef('perfprobe_gpu_memory_total_bytes', 'GPU memory in total in bytes.', (g) => g.memoryTotalBytes),
+  gpuDef('perfprobe_gpu_temperature_celsius', 'GPU temperature in degrees Celsius.', (g) => g.temperatureCelsius),
+  gpuDef('perfprobe_gpu_power_watts', 'GPU power draw in watts.', (g) => g.powerWatts),
+  gpuDef('perfprobe_gpu_sm_clock_hertz', 'GPU SM clock in hertz.', (g) => g.smClockHertz),
+  gpuDef('perfprobe_gpu_memory_clock_hertz', 'GPU memory clock in hertz.', (g) => g.memoryClockHertz),
+];
+
+/**
+ * Registers perfprobe's metrics (operation histogram, failure counter,
+ * memory and GPU gauges) in `registry`; each scrape reads the collector once.
+ */
+export function registerPromClient(registry: PromClientRegistryLike, collector?: MetricsSnapshotSource): PromClientBridge {
+  if (!registry || typeof registry.registerMetric !== 'function') {
+    throw new TypeError('registry must be a prom-client Registry (with registerMetric())');
+  }
+  const source = collector ?? (getPerformanceMetricsCollector() as unknown as MetricsSnapshotSource);
+  const exporter = exporterFor(source);
+  // One snapshot per scrape: Registry.metrics() calls every get() in the same tick.
+  let cached: MetricsSnapshot | null = null;
+  const snapshot = (): MetricsSnapshot => {
+    if (cached === null) {
+      cached = exporter.snapshot();
+      setImmediate(() => {
+        cached = null;
+      });
+    }
+    return cached;
+  };
+  const metrics: PromMetricLike[] = DEFS.map((d) => ({
+    name: d.name,
+    help: d.help,
+    type: d.type,
+    aggregator: 'sum',
+    async get() {
+      return { name: this.name, help: d.help, type: d.type, values: d.values(snapshot()), aggregator: 'sum' };
+    },
+    reset() {},
+  }));
+  const registered: string[] = [];
+  try {
+    for (const m of metrics) {
+      registry.registerMetric(m as never);
+      registered.push(m.name);
+    }
+  } catch (err) {
+    for (const n of registered) registry.removeSingleMetric?.(n);
+    throw err;
+  }
+  return {
+    names: registered,
+    unregister() {
+      for (const m of metrics) registry.removeSingleMetric?.(m.name);
+    },
+  };
+}

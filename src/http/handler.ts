@@ -1,0 +1,366 @@
+/**
+ * The seed's REST API and Prometheus /metrics as one request handler that
+ * works with node:http, Express and Connect.
+ *
+ * Routes (the seed's paths, query parameters, bodies and snake_case keys):
+ *   GET  /api/metrics/processing/stats   ?operation&duration_minutes -> {success, stats}
+ *   GET  /api/metrics/memory/stats       ?duration_minutes           -> {success, stats}
+ *   GET  /api/metrics/gpu/stats          ?gpu_id&duration_minutes    -> {success, stats}
+ *   GET  /api/metrics/operations/summary ?duration_minutes           -> {success, operations}
+ *   POST /api/metrics/export/json                                    -> {success, filepath, message}
+ *   POST /api/metrics/export/csv         {metric_type}               -> {success, filepath, metric_type, message}
+ *   POST /api/metrics/monitoring/start | /monitoring/stop            -> {success, message}
+ *   POST /api/metrics/clear              {metric_type | null}        -> {success, message}
+ *   GET  /metrics  Prometheus text (OpenMetrics when Accept asks for it)
+ *
+ * Bad requests answer 400 {success: false, error} naming the parameter and
+ * change nothing; bodies over 64 KiB 413; unknown paths 404 (or next() when
+ * mounted in Express/Connect); wrong methods 405 with Allow. With a token,
+ * every route answers 401 without `Authorization: Bearer <token>`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type {
+  GpuUsageStats,
+  MemoryUsageStats,
+  MetricType,
+  OperationSummary,
+  ProcessingTimeStats,
+} from '../collector/types.js';
+import { getPerformanceMetricsCollector } from '../collector/index.js';
+import { describeValue } from '../errors.js';
+import { toSnake } from '../exporters/files.js';
+import {
+  exporterFor,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  wantsOpenMetrics,
+  type MetricsSnapshotSource,
+} from '../exporters/prometheus.js';
+
+/** What the HTTP API uses from a collector (structural). */
+export interface HttpMetricsSource extends MetricsSnapshotSource {
+  getProcessingTimeStats(query?: { operation?: string; durationMinutes?: number }): ProcessingTimeStats;
+  getMemoryUsageStats(query?: { durationMinutes?: number }): MemoryUsageStats;
+  getGpuUsageStats(query?: { gpuId?: number; durationMinutes?: number }): GpuUsageStats;
+  getOperationSummary(query?: { durationMinutes?: number }): OperationSummary[];
+  exportToJson(): Promise<string>;
+  exportToCsv(type: MetricType): Promise<string>;
+  startMonitoring(): unknown;
+  stopMonitoring(): unknown;
+  clearMetrics(type?: MetricType): unknown;
+}
+
+/**
+ * Extra routes (the dashboard): called after authentication and before the
+ * 404 for paths the API does not own; return true when the request was handled.
+ */
+export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+
+export interface MetricsHandlerOptions {
+  /** When set, every route requires `Authorization: Bearer <token>`. */
+  token?: string;
+  extraRoutes?: ExtraRoutes;
+}
+
+export type NextFunction = (err?: unknown) => void;
+export type MetricsHandler = (req: IncomingMessage, res: ServerResponse, next?: NextFunction) => void;
+
+export const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_OPERATION_LENGTH = 256;
+const OK_MESSAGE = 'Metrics exported successfully';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const bad = (field: string, expected: string, got: unknown): HttpError =>
+  new HttpError(400, `${field} must be ${expected}, got ${describeValue(got)}`);
+
+// ------------------------------------------------------------- parameters
+
+const DECIMAL = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function durationMinutes(q: URLSearchParams): number | undefined {
+  if (!q.has('duration_minutes')) return undefined;
+  const all = q.getAll('duration_minutes');
+  const raw = all[all.length - 1]!;
+  const v = DECIMAL.test(raw) ? Number(raw) : NaN;
+  if (all.length > 1 || !Number.isFinite(v) || v <= 0) {
+    throw bad('duration_minutes', 'a positive finite number of minutes', all.length > 1 ? all.join(',') : raw);
+  }
+  return v;
+}
+
+function gpuId(q: URLSearchParams): number | undefined {
+  if (!q.has('gpu_id')) return undefined;
+  const all = q.getAll('gpu_id');
+  const raw = all[all.length - 1]!;
+  const v = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if (all.length > 1 || !Number.isSafeInteger(v)) {
+    throw bad('gpu_id', 'a non-negative integer', all.length > 1 ? all.join(',') : raw);
+  }
+  return v;
+}
+
+function operation(q: URLSearchParams): string | undefined {
+  if (!q.has('operation')) return undefined;
+  const all = q.getAll('operation');
+  const raw = all[all.length - 1]!;
+  if (all.length > 1 || raw.length === 0 || raw.length > MAX_OPERATION_LENGTH) {
+    throw bad('operation', `a string of 1 to ${MAX_OPERATION_LENGTH} characters`, all.length > 1 ? all.join(',') : raw);
+  }
+  return raw;
+}
+
+function metricType(body: Record<string, unknown>, allowAll: boolean): MetricType | undefined {
+  const v = body.metric_type;
+  if (allowAll && v == null) return undefined;
+  if (v === 'processing' || v === 'memory' || v === 'gpu') return v;
+  throw bad('metric_type', `"processing", "memory" or "gpu"${allowAll ? ' (or null for all)' : ''}`, v);
+}
+
+// ------------------------------------------------------------- request plumbing
+
+function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(req.method === 'HEAD' ? undefined : text);
+}
+
+function sendError(req: IncomingMessage, res: ServerResponse, err: HttpError): void {
+  sendJson(req, res, err.status, { success: false, error: err.message }, err.headers);
+}
+
+/** Reads a JSON object body (at most 64 KiB); {} when empty. Honours a body Express already parsed. */
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const pre = (req as { body?: unknown }).body;
+  let text: string;
+  if (pre !== undefined && (req.readableEnded || (req as { _body?: boolean })._body === true)) {
+    if (Buffer.isBuffer(pre)) text = pre.toString('utf8');
+    else if (typeof pre === 'string') text = pre;
+    else if (pre === null || typeof pre !== 'object' || Array.isArray(pre)) {
+      throw new HttpError(400, `request body must be a JSON object, got ${describeValue(pre)}`);
+    } else return pre as Record<string, unknown>;
+  } else {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw tooLarge(req);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) throw tooLarge(req);
+      chunks.push(chunk);
+    }
+    text = Buffer.concat(chunks).toString('utf8');
+  }
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new HttpError(400, `request body must be a JSON object, got ${describeValue(parsed)}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function tooLarge(req: IncomingMessage): HttpError {
+  // Let the rest of the body drain; the connection closes after the answer.
+  req.resume();
+  return new HttpError(413, `request body must be at most ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+// ------------------------------------------------------------- routes
+
+type RouteFn = (c: HttpMetricsSource, req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => Promise<void> | void;
+interface Route {
+  method: 'GET' | 'POST';
+  run: RouteFn;
+}
+
+const ROUTES: Record<string, Route> = {
+  '/api/metrics/processing/stats': {
+    method: 'GET',
+    run(c, req, res, q) {
+      const op = operation(q);
+      const d = durationMinutes(q);
+      sendJson(req, res, 200, { success: true, stats: toSnake(c.getProcessingTimeStats({ operation: op, durationMinutes: d })) });
+    },
+  },
+  '/api/metrics/memory/stats': {
+    method: 'GET',
+    run(c, req, res, q) {
+      const d = durationMinutes(q);
+      sendJson(req, res, 200, { success: true, stats: toSnake(c.getMemoryUsageStats({ durationMinutes: d })) });
+    },
+  },
+  '/api/metrics/gpu/stats': {
+    method: 'GET',
+    run(c, req, res, q) {
+      const id = gpuId(q);
+      const d = durationMinutes(q);
+      sendJson(req, res, 200, { success: true, stats: toSnake(c.getGpuUsageStats({ gpuId: id, durationMinutes: d })) });
+    },
+  },
+  '/api/metrics/operations/summary': {
+    method: 'GET',
+    run(c, req, res, q) {
+      const d = durationMinutes(q);
+      sendJson(req, res, 200, { success: true, operations: c.getOperationSummary({ durationMinutes: d }).map(toSnake) });
+    },
+  },
+  '/api/metrics/export/json': {
+    method: 'POST',
+    async run(c, req, res) {
+      await readBody(req);
+      const filepath = await c.exportToJson();
+      sendJson(req, res, 200, { success: true, filepath, message: OK_MESSAGE });
+    },
+  },
+  '/api/metrics/export/csv': {
+    method: 'POST',
+    async run(c, req, res) {
+      const type = metricType(await readBody(req), false)!;
+      const filepath = await c.exportToCsv(type);
+      sendJson(req, res, 200, { success: true, filepath, metric_type: type, message: OK_MESSAGE });
+    },
+  },
+  '/api/metrics/monitoring/start': {
+    method: 'POST',
+    async run(c, req, res) {
+      await readBody(req);
+      c.startMonitoring();
+      sendJson(req, res, 200, { success: true, message: 'Monitoring started' });
+    },
+  },
+  '/api/metrics/monitoring/stop': {
+    method: 'POST',
+    async run(c, req, res) {
+      await readBody(req);
+      c.stopMonitoring();
+      sendJson(req, res, 200, { success: true, message: 'Monitoring stopped' });
+    },
+  },
+  '/api/metrics/clear': {
+    method: 'POST',
+    async run(c, req, res) {
+      const type = metricType(await readBody(req), true);
+      c.clearMetrics(type);
+      sendJson(req, res, 200, {
+        success: true,
+        message: type ? `${type} metrics cleared` : 'All metrics cleared',
+        metric_type: type ?? null,
+      });
+    },
+  },
+  '/metrics': {
+    method: 'GET',
+    run(c, req, res) {
+      const om = wantsOpenMetrics(req.headers.accept);
+      const text = exporterFor(c).render(om);
+      res.writeHead(200, {
+        'content-type': om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    },
+  },
+};
+
+/** The paths the API owns (for documentation and tests). */
+export const API_ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string }> = Object.entries(ROUTES).map(
+  ([path, r]) => ({ method: r.method, path }),
+);
+
+/**
+ * The REST API and /metrics as `(req, res, next?)`. Without a collector the
+ * process-wide one (getPerformanceMetricsCollector()) is used, looked up on
+ * each request.
+ */
+export function createMetricsHandler(collector?: HttpMetricsSource, options: MetricsHandlerOptions = {}): MetricsHandler {
+  const { token, extraRoutes } = options;
+  if (token !== undefined && (typeof token !== 'string' || token.length === 0)) {
+    throw new TypeError(`token must be a non-empty string, got ${describeValue(token)}`);
+  }
+  if (extraRoutes !== undefined && typeof extraRoutes !== 'function') {
+    throw new TypeError(`extraRoutes must be a function, got ${describeValue(extraRoutes)}`);
+  }
+  const want = token === undefined ? null : digest(token);
+
+  const authorised = (req: IncomingMessage): boolean => {
+    if (want === null) return true;
+    const h = req.headers.authorization;
+    const m = typeof h === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(h) : null;
+    // Compare fixed-length digests in constant time.
+    return timingSafeEqual(digest(m ? m[1]! : ''), want) && m !== null;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendError(req, res, new HttpError(400, `request URL is malformed, got ${describeValue(req.url)}`));
+      return;
+    }
+    const route = Object.prototype.hasOwnProperty.call(ROUTES, url.pathname) ? ROUTES[url.pathname] : undefined;
+    if (!route && next) {
+      // Mounted in Express/Connect: paths the API does not own belong to the app.
+      if (extraRoutes && authorised(req) && (await extraRoutes(req, res, url))) return;
+      next();
+      return;
+    }
+    if (!authorised(req)) {
+      sendError(req, res, new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' }));
+      return;
+    }
+    if (!route) {
+      if (extraRoutes && (await extraRoutes(req, res, url))) return;
+      sendError(req, res, new HttpError(404, `no route for ${url.pathname}`));
+      return;
+    }
+    const allow = route.method === 'GET' ? 'GET, HEAD' : 'POST';
+    if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) {
+      sendError(req, res, new HttpError(405, `${url.pathname} accepts ${allow}, got ${req.method}`, { allow }));
+      return;
+    }
+    const c = collector ?? (getPerformanceMetricsCollector() as unknown as HttpMetricsSource);
+    await route.run(c, req, res, url.searchParams);
+  };
+
+  return function perfprobeMetricsHandler(req, res, next) {
+    handle(req, res, next).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy(err instanceof Error ? err : undefined);
+        return;
+      }
+      if (err instanceof HttpError) {
+        sendError(req, res, err);
+        return;
+      }
+      const e = err as { code?: string; message?: string };
+      // The collector's own argument errors are the client's fault.
+      const status = e?.code === 'ERR_PERFPROBE_INVALID_ARGUMENT' ? 400 : 500;
+      sendJson(req, res, status, { success: false, error: e?.message ?? String(err) });
+    });
+  };
+}
