@@ -1,9 +1,112 @@
-// PLACEHOLDER (owner: native-core helper) — replaced by the real sampler.
+/**
+ * Sampler: periodic memory (and GPU) records in a bounded ring that
+ * JavaScript drains in batches.
+ *
+ * Native backend (the addon loaded): a native thread samples on absolute
+ * steady-clock deadlines, also while the event loop is blocked, and never
+ * calls into JavaScript; records carry process-tree RSS (watchPid, Linux) and
+ * per-GPU blocks (NVML). Fallback backend: an unref'd JavaScript timer that
+ * writes the same record layout but CANNOT sample while the event loop is
+ * blocked and has no GPU blocks or tree RSS. Neither keeps the process alive.
+ */
+import { checkInteger, checkNumber, typeError } from '../errors.js';
+import { getAddon } from '../native/binding.js';
+import { gpuBackendInfo } from './gpu.js';
+import { recordSlots } from './layout.js';
+import type { SamplerBackend, SamplerStatsSnapshot } from './sampler-backend.js';
+import { NativeSamplerBackend } from './sampler-native.js';
+import { TimerSamplerBackend } from './sampler-timer.js';
 import type { SampleBatch, SamplerOptions } from './types.js';
+
+export const MAX_INTERVAL_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_CAPACITY = 65536;
+export const MAX_CAPACITY = 16777216;
+
+export interface SamplerStats extends SamplerStatsSnapshot {
+  backend: 'native' | 'timer';
+  /** Records waiting to be drained. */
+  pending: number;
+}
+
+/** A backend of the kind the loaded addon allows. */
+export function createSamplerBackend(kind?: 'native' | 'timer'): SamplerBackend {
+  const addon = getAddon();
+  if (kind === 'native' && !addon) throw new Error('the native sampler needs the perfprobe addon, which is not loaded');
+  return addon && kind !== 'timer' ? new NativeSamplerBackend(addon) : new TimerSamplerBackend();
+}
+
 export class Sampler {
-  constructor(readonly options: SamplerOptions) {}
-  get running(): boolean { return false; }
-  start(): void { throw new Error('Sampler: not implemented yet'); }
-  stop(): void {}
-  drain(): SampleBatch { return { count: 0, gpuCount: 0, recordSlots: 0, data: new Float64Array(0), droppedTotal: 0 }; }
+  readonly intervalMs: number;
+  readonly capacity: number;
+  readonly watchPid: number;
+  readonly #gpu: boolean | undefined;
+  readonly #backend: SamplerBackend;
+
+  /**
+   * Validates the options (a TypeError or RangeError naming the field):
+   * `intervalMs` a number from 1 to 86400000 (24 h); `capacity` an integer
+   * from 1 to 16777216 (default 65536); `gpu` a boolean (default: true when
+   * NVML is the GPU backend); `watchPid` a pid (0 or absent: none).
+   * `backend` is for tests: force the native or the timer backend.
+   */
+  constructor(options: SamplerOptions, backend?: SamplerBackend) {
+    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+    this.intervalMs = checkNumber('intervalMs', options.intervalMs, 1, MAX_INTERVAL_MS,
+      `a number of milliseconds from 1 to ${MAX_INTERVAL_MS} (24 h)`);
+    this.capacity = options.capacity === undefined ? DEFAULT_CAPACITY : checkInteger('capacity', options.capacity, 1, MAX_CAPACITY);
+    if (options.gpu !== undefined && typeof options.gpu !== 'boolean') throw typeError('gpu', 'a boolean', options.gpu);
+    this.#gpu = options.gpu;
+    this.watchPid = options.watchPid === undefined ? 0 : checkInteger('watchPid', options.watchPid, 0, 2147483647, 'a pid (integer >= 0)');
+    this.#backend = backend ?? createSamplerBackend();
+  }
+
+  /** 'native' (sampler thread) or 'timer' (JavaScript fallback). */
+  get backend(): 'native' | 'timer' {
+    return this.#backend.kind;
+  }
+
+  get running(): boolean {
+    return this.#backend.stats().running;
+  }
+
+  /**
+   * Starts sampling: one record at once, then one per interval. Calling it
+   * while running is a documented no-op (returns this, nothing changes).
+   * Starting again after stop() clears the ring and the counters.
+   */
+  start(): this {
+    const gpu = this.#backend.kind === 'native' && (this.#gpu ?? gpuBackendInfo().backend === 'nvml');
+    this.#backend.start(this.intervalMs, this.capacity, gpu, this.watchPid);
+    return this;
+  }
+
+  /**
+   * Stops sampling and (native) joins the thread. Records already written
+   * stay drainable. Calling it when stopped is a documented no-op.
+   */
+  stop(): this {
+    this.#backend.stop();
+    return this;
+  }
+
+  /** Takes every record waiting in the ring, oldest first. */
+  drain(): SampleBatch {
+    const before = this.#backend.stats();
+    const slots = before.recordSlots || recordSlots(0);
+    const pending = this.#backend.pending();
+    const data = new Float64Array(pending * slots);
+    const count = pending > 0 ? this.#backend.drainInto(data) : 0;
+    return {
+      count,
+      gpuCount: before.gpuCount,
+      recordSlots: slots,
+      data: count === pending ? data : data.subarray(0, count * slots),
+      droppedTotal: this.#backend.stats().dropped,
+    };
+  }
+
+  /** Counters since the last start(). */
+  stats(): SamplerStats {
+    return { ...this.#backend.stats(), backend: this.#backend.kind, pending: this.#backend.pending() };
+  }
 }
