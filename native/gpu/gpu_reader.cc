@@ -1,7 +1,12 @@
 // Readings of one device and the sampler seam (gpu_api.h).
 #include "gpu_reader.h"
 
+#ifdef _WIN32
+#include <process.h>
+#define getpid _getpid
+#else
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <atomic>

@@ -1,7 +1,14 @@
 // Process-wide NVML loading and initialisation (see nvml_loader.h).
 #include "nvml_loader.h"
 
+#ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#else
 #include <dlfcn.h>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -19,9 +26,28 @@ std::vector<std::unique_ptr<DeviceInfo>> g_devices;
 OpenInfo g_info;
 std::string g_lastPath;  // last explicit path given to Acquire
 
+#ifdef _WIN32
+constexpr const char* kDefaultLibrary = "nvml.dll";
+void* OpenLib(const char* path) { return reinterpret_cast<void*>(LoadLibraryA(path)); }
+void* LibSym(void* lib, const char* name) {
+  return reinterpret_cast<void*>(GetProcAddress(static_cast<HMODULE>(lib), name));
+}
+void CloseLib(void* lib) { FreeLibrary(static_cast<HMODULE>(lib)); }
+std::string LibError() { return "LoadLibrary failed with error " + std::to_string(GetLastError()); }
+#else
+constexpr const char* kDefaultLibrary = "libnvidia-ml.so.1";
+void* OpenLib(const char* path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL); }
+void* LibSym(void* lib, const char* name) { return dlsym(lib, name); }
+void CloseLib(void* lib) { dlclose(lib); }
+std::string LibError() {
+  const char* e = dlerror();
+  return e ? e : "dlopen failed";
+}
+#endif
+
 template <typename Fn>
 Fn Sym(void* lib, const char* name) {
-  return reinterpret_cast<Fn>(dlsym(lib, name));
+  return reinterpret_cast<Fn>(LibSym(lib, name));
 }
 
 // First symbol found among `names` (versioned names first).
@@ -120,7 +146,7 @@ void LoadDevices(unsigned count) {
 }
 
 void CloseLibrary() {
-  if (g_api.library) dlclose(g_api.library);
+  if (g_api.library) CloseLib(g_api.library);
   g_api = Api{};
   g_devices.clear();
 }
@@ -137,7 +163,7 @@ std::string DefaultPath() {
   if (!g_lastPath.empty()) return g_lastPath;
   const char* env = std::getenv("PERFPROBE_NVML_LIBRARY");
   if (env && *env) return env;
-  return "libnvidia-ml.so.1";
+  return kDefaultLibrary;
 }
 
 OpenInfo Acquire(const char* path) {
@@ -156,11 +182,10 @@ OpenInfo Acquire(const char* path) {
     info.error = "NVML disabled by PERFPROBE_NVML=0";
     return info;
   }
-  void* lib = dlopen(wanted.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* lib = OpenLib(wanted.c_str());
   if (!lib) {
-    const char* e = dlerror();
     info.code = kLibraryNotFound;
-    info.error = std::string("cannot load ") + wanted + ": " + (e ? e : "dlopen failed");
+    info.error = std::string("cannot load ") + wanted + ": " + LibError();
     return info;
   }
   Api api;
@@ -168,14 +193,14 @@ OpenInfo Acquire(const char* path) {
   if (!api.init || !api.getCount) {
     info.code = kFunctionNotFound;
     info.error = std::string(wanted) + " lacks " + (!api.init ? "nvmlInit_v2/nvmlInit" : "nvmlDeviceGetCount");
-    dlclose(lib);
+    CloseLib(lib);
     return info;
   }
   Return r = api.init();
   if (r != kSuccess) {
     info.code = r;
     info.error = std::string("nvmlInit failed with ") + ErrorName(r) + " (" + wanted + ")";
-    dlclose(lib);
+    CloseLib(lib);
     return info;
   }
   g_api = api;
