@@ -1,0 +1,4 @@
+// Stats: log histograms, running aggregates, windowed statistics.
+export * from './histogram.js';
+export * from './aggregates.js';
+export * from './window.js';

@@ -1,0 +1,285 @@
+/**
+ * Statistics over a time window of a ring: the window's first record is
+ * found by binary search on the timestamp column (see Ring.lowerBound),
+ * then one pass over the typed columns fills a shared log histogram, so
+ * percentiles over 1,000,000 records cost one linear scan and no sort.
+ */
+import type { GpuUsageStats, MemoryUsageStats, OperationSummary, ProcessingTimeStats } from '../collector/types.js';
+import type { ProcessingStore } from '../store/processing.js';
+import { GpuField, MemoryField, type SampleStore } from '../store/samples.js';
+import type { OperationAggregate } from './aggregates.js';
+import { BUCKETS, HI_WORD, bucketOf, bucketOfHiWord, percentilesFromCounts } from './histogram.js';
+
+const QS = [0.5, 0.9, 0.95, 0.99] as const;
+const shared = new Uint32Array(BUCKETS);
+
+/** A finite number or null: public figures are never NaN or Infinity. */
+export function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+export function emptyProcessingStats(): ProcessingTimeStats {
+  return {
+    count: 0,
+    avgDurationMs: null,
+    minDurationMs: null,
+    maxDurationMs: null,
+    p50DurationMs: null,
+    p90DurationMs: null,
+    p95DurationMs: null,
+    p99DurationMs: null,
+    successRate: null,
+    failureCount: 0,
+  };
+}
+
+function buildProcessingStats(n: number, sum: number, ok: number, min: number, max: number, ps: number[]): ProcessingTimeStats {
+  if (n === 0) return emptyProcessingStats();
+  return {
+    count: n,
+    avgDurationMs: finiteOrNull(sum / n),
+    minDurationMs: finiteOrNull(min),
+    maxDurationMs: finiteOrNull(max),
+    p50DurationMs: finiteOrNull(ps[0]),
+    p90DurationMs: finiteOrNull(ps[1]),
+    p95DurationMs: finiteOrNull(ps[2]),
+    p99DurationMs: finiteOrNull(ps[3]),
+    successRate: (ok / n) * 100,
+    failureCount: n - ok,
+  };
+}
+
+/** Whole-history statistics from running aggregates: O(buckets), no scan. */
+export function statsFromAggregate(a: OperationAggregate): ProcessingTimeStats {
+  if (a.count === 0) return emptyProcessingStats();
+  const sum = a.sum < 0 ? 0 : a.sum;
+  return buildProcessingStats(a.count, sum, a.successes, a.min, a.max, a.percentiles(QS));
+}
+
+/** Calls fn(a, b) for the physical ranges [a, b) holding logical records from..count-1. */
+function segments(store: { head: number; count: number; capacity: number }, from: number, fn: (a: number, b: number) => void): void {
+  if (from >= store.count) return;
+  const start = store.head + from;
+  const end = store.head + store.count;
+  if (end <= store.capacity) fn(start, end);
+  else if (start >= store.capacity) fn(start - store.capacity, end - store.capacity);
+  else {
+    fn(start, store.capacity);
+    fn(0, end - store.capacity);
+  }
+}
+
+/** Processing statistics over logical records from..count-1, optionally one operation (opId >= 0). */
+export function windowProcessingStats(store: ProcessingStore, from: number, opId: number): ProcessingTimeStats {
+  let n = 0;
+  let sum = 0;
+  let ok = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  const dur = store.dur;
+  const words = store.durWords;
+  const okCol = store.ok;
+  const opCol = store.op;
+  const hist = shared;
+  segments(store, from, (a, b) => {
+    if (opId < 0) {
+      for (let p = a; p < b; p++) {
+        const d = dur[p];
+        sum += d;
+        ok += okCol[p];
+        if (d < min) min = d;
+        if (d > max) max = d;
+        hist[bucketOfHiWord(words[2 * p + HI_WORD])]++;
+      }
+      n += b - a;
+    } else {
+      for (let p = a; p < b; p++) {
+        if (opCol[p] !== opId) continue;
+        const d = dur[p];
+        n++;
+        sum += d;
+        ok += okCol[p];
+        if (d < min) min = d;
+        if (d > max) max = d;
+        hist[bucketOfHiWord(words[2 * p + HI_WORD])]++;
+      }
+    }
+  });
+  if (n === 0) return emptyProcessingStats();
+  const lo = bucketOf(min);
+  const hi = bucketOf(max);
+  const ps = percentilesFromCounts(hist, 0, lo, hi, n, QS, min, max, []);
+  hist.fill(0, lo, hi + 1);
+  return buildProcessingStats(n, sum, ok, min, max, ps);
+}
+
+/** Operation summary over logical records from..count-1 (one pass to group, one histogram per operation). */
+export function windowOperationSummary(store: ProcessingStore, from: number): OperationSummary[] {
+  const nOps = store.ops.length;
+  const counts = new Uint32Array(nOps);
+  const sums = new Float64Array(nOps);
+  const oks = new Uint32Array(nOps);
+  const mins = new Float64Array(nOps).fill(Infinity);
+  const maxs = new Float64Array(nOps).fill(-Infinity);
+  const dur = store.dur;
+  const opCol = store.op;
+  const okCol = store.ok;
+  let total = 0;
+  segments(store, from, (a, b) => {
+    for (let p = a; p < b; p++) {
+      const o = opCol[p];
+      const d = dur[p];
+      counts[o]++;
+      sums[o] += d;
+      oks[o] += okCol[p];
+      if (d < mins[o]) mins[o] = d;
+      if (d > maxs[o]) maxs[o] = d;
+    }
+    total += b - a;
+  });
+  // Group durations by operation (counting sort), then one histogram per group.
+  const starts = new Uint32Array(nOps + 1);
+  for (let o = 0; o < nOps; o++) starts[o + 1] = starts[o] + counts[o];
+  const fill = starts.slice(0, nOps);
+  const grouped = new Float64Array(total);
+  segments(store, from, (a, b) => {
+    for (let p = a; p < b; p++) grouped[fill[opCol[p]]++] = dur[p];
+  });
+  const out: OperationSummary[] = [];
+  const ps: number[] = [];
+  for (let o = 0; o < nOps; o++) {
+    const n = counts[o];
+    if (n === 0) continue;
+    const lo = bucketOf(mins[o]);
+    const hi = bucketOf(maxs[o]);
+    for (let k = starts[o]; k < starts[o + 1]; k++) shared[bucketOf(grouped[k])]++;
+    percentilesFromCounts(shared, 0, lo, hi, n, [0.95], mins[o], maxs[o], ps);
+    shared.fill(0, lo, hi + 1);
+    out.push({
+      operation: store.ops[o].name,
+      count: n,
+      avgDurationMs: sums[o] / n,
+      totalDurationMs: sums[o],
+      successRate: (oks[o] / n) * 100,
+      p95DurationMs: ps[0],
+    });
+  }
+  return out;
+}
+
+/** Operation summary over the whole history, from the running aggregates. */
+export function aggregateOperationSummary(store: ProcessingStore): OperationSummary[] {
+  const out: OperationSummary[] = [];
+  const ps: number[] = [];
+  for (const a of store.ops) {
+    if (a.count === 0) continue;
+    const sum = a.sum < 0 ? 0 : a.sum;
+    a.percentiles([0.95], ps);
+    out.push({
+      operation: a.name,
+      count: a.count,
+      avgDurationMs: sum / a.count,
+      totalDurationMs: sum,
+      successRate: (a.successes / a.count) * 100,
+      p95DurationMs: ps[0],
+    });
+  }
+  return out;
+}
+
+export function emptyMemoryStats(): MemoryUsageStats {
+  return {
+    count: 0,
+    currentUsedMb: null,
+    avgUsedMb: null,
+    maxUsedMb: null,
+    currentPercent: null,
+    currentProcessMb: null,
+    avgProcessMb: null,
+    maxProcessMb: null,
+  };
+}
+
+/** Mean and max of a column over [from, count), NaN (unknown) skipped. */
+function meanMax(store: SampleStore, col: Float64Array, from: number, match?: (p: number) => boolean): { mean: number; max: number } {
+  let n = 0;
+  let sum = 0;
+  let max = -Infinity;
+  segments(store, from, (a, b) => {
+    for (let p = a; p < b; p++) {
+      if (match && !match(p)) continue;
+      const v = col[p];
+      if (v !== v) continue;
+      n++;
+      sum += v;
+      if (v > max) max = v;
+    }
+  });
+  return { mean: n > 0 ? sum / n : NaN, max };
+}
+
+export function windowMemoryStats(store: SampleStore, from: number): MemoryUsageStats {
+  const n = store.count - from;
+  if (n <= 0) return emptyMemoryStats();
+  const last = store.physical(store.count - 1);
+  const used = store.values[MemoryField.usedMb];
+  const proc = store.values[MemoryField.processMemoryMb];
+  const u = meanMax(store, used, from);
+  const pr = meanMax(store, proc, from);
+  return {
+    count: n,
+    currentUsedMb: finiteOrNull(used[last]),
+    avgUsedMb: finiteOrNull(u.mean),
+    maxUsedMb: finiteOrNull(u.max),
+    currentPercent: finiteOrNull(store.values[MemoryField.percent][last]),
+    currentProcessMb: finiteOrNull(proc[last]),
+    avgProcessMb: finiteOrNull(pr.mean),
+    maxProcessMb: finiteOrNull(pr.max),
+  };
+}
+
+export function emptyGpuStats(): GpuUsageStats {
+  return {
+    count: 0,
+    currentLoadPercent: null,
+    avgLoadPercent: null,
+    maxLoadPercent: null,
+    currentTemperature: null,
+    avgTemperature: null,
+    currentMemoryUsedMb: null,
+    maxMemoryUsedMb: null,
+    avgPowerWatts: null,
+  };
+}
+
+/** GPU statistics over [from, count), one GPU when gpuId >= 0. "Current" is the newest matching record. */
+export function windowGpuStats(store: SampleStore, from: number, gpuId: number): GpuUsageStats {
+  const ids = store.values[GpuField.gpuId];
+  const match = gpuId >= 0 ? (p: number) => ids[p] === gpuId : undefined;
+  let n = 0;
+  let last = -1;
+  segments(store, from, (a, b) => {
+    for (let p = a; p < b; p++) {
+      if (match && !match(p)) continue;
+      n++;
+      last = p;
+    }
+  });
+  if (n === 0) return emptyGpuStats();
+  const v = store.values;
+  const load = meanMax(store, v[GpuField.loadPercent], from, match);
+  const temp = meanMax(store, v[GpuField.temperatureCelsius], from, match);
+  const mem = meanMax(store, v[GpuField.memoryUsedMb], from, match);
+  const power = meanMax(store, v[GpuField.powerWatts], from, match);
+  return {
+    count: n,
+    currentLoadPercent: finiteOrNull(v[GpuField.loadPercent][last]),
+    avgLoadPercent: finiteOrNull(load.mean),
+    maxLoadPercent: finiteOrNull(load.max),
+    currentTemperature: finiteOrNull(v[GpuField.temperatureCelsius][last]),
+    avgTemperature: finiteOrNull(temp.mean),
+    currentMemoryUsedMb: finiteOrNull(v[GpuField.memoryUsedMb][last]),
+    maxMemoryUsedMb: finiteOrNull(mem.max),
+    avgPowerWatts: finiteOrNull(power.mean),
+  };
+}
