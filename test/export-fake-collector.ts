@@ -23,6 +23,9 @@ export class FakeCollector {
   monitoring = false;
   calls: string[] = [];
   config = { exportDirectory: 'data/metrics', enableGpuTracking: true, enableMemoryTracking: true };
+  constructor(config: { exportDirectory?: string } = {}) {
+    if (config.exportDirectory) this.config.exportDirectory = config.exportDirectory;
+  }
 
   private win<T extends { timestamp: number }>(arr: T[], q: RecordQuery = {}): T[] {
     let out = arr;
@@ -140,6 +143,27 @@ export class FakeCollector {
         bucketCounts: e.buckets,
       })),
     };
+  }
+  recordProcessingTime(operation: string, durationMs: number, meta: { photoId?: number; jobId?: string; stage?: string; success?: boolean; errorMessage?: string } = {}): void {
+    this.processing.push({
+      timestamp: Date.now(), operation, durationMs, photoId: meta.photoId ?? null, jobId: meta.jobId ?? null,
+      stage: meta.stage ?? null, success: meta.success ?? true, errorMessage: meta.errorMessage ?? null,
+    });
+  }
+  recordMemoryUsage(operation?: string): void {
+    this.memory.push({ timestamp: Date.now(), totalMb: 1000, usedMb: 400, availableMb: 600, percent: 40, processMemoryMb: 50, operation: operation ?? null });
+  }
+  async exportToJson(): Promise<string> {
+    const { exportJson } = await import('../src/exporters/files.js');
+    return exportJson(this, this.config.exportDirectory);
+  }
+  async exportToCsv(type: MetricType): Promise<string> {
+    const { exportCsv } = await import('../src/exporters/files.js');
+    return exportCsv(this, type, this.config.exportDirectory);
+  }
+  async importFromJson(path: string): Promise<void> {
+    const { importJson } = await import('../src/exporters/files.js');
+    return importJson(this, path);
   }
   startMonitoring(): void {
     this.monitoring = true;
