@@ -183,6 +183,13 @@ describe('REST API over serve()', () => {
     }
   });
 
+  test('POST /api/metrics/export/csv without metric_type exports processing (as exportToCsv())', async () => {
+    const r = await http(srv.url, 'POST', '/api/metrics/export/csv');
+    assert.equal(r.status, 200);
+    assert.equal(r.json().metric_type, 'processing');
+    assert.match(basename(r.json().filepath), /^processing_metrics_/);
+  });
+
   test('POST monitoring start and stop', async () => {
     const a = await http(srv.url, 'POST', '/api/metrics/monitoring/start');
     assert.equal(a.status, 200);
@@ -236,7 +243,6 @@ describe('REST API over serve()', () => {
       ['/api/metrics/clear', '{"metric_type":"disk"}', 400, /^metric_type must be/],
       ['/api/metrics/clear', '{"metric_type":7}', 400, /^metric_type must be/],
       ['/api/metrics/export/csv', '{"metric_type":"disk"}', 400, /^metric_type must be/],
-      ['/api/metrics/export/csv', '{}', 400, /^metric_type must be/],
       ['/api/metrics/export/csv', '{"metric_type":null}', 400, /^metric_type must be/],
       ['/api/metrics/clear', '{"metric_type":', 400, /not valid JSON/],
       ['/api/metrics/export/json', 'nope', 400, /not valid JSON/],
@@ -304,13 +310,15 @@ describe('REST API over serve()', () => {
   });
 
   test('POST /api/metrics/clear: one type, then null for all', async () => {
+    const memoryBefore = c.getMemoryUsageStats().count;
+    assert.ok(memoryBefore >= 2);
     const one = await http(srv.url, 'POST', '/api/metrics/clear', { body: '{"metric_type":"processing"}' });
     assert.equal(one.status, 200);
     const j = one.json();
     assert.equal(j.success, true);
     assert.equal(typeof j.message, 'string');
     assert.equal(c.getProcessingTimeStats().count, 0);
-    assert.equal(c.getMemoryUsageStats().count, 2);
+    assert.equal(c.getMemoryUsageStats().count, memoryBefore);
     const all = await http(srv.url, 'POST', '/api/metrics/clear', { body: '{"metric_type":null}' });
     assert.equal(all.status, 200);
     assert.equal(c.getMemoryUsageStats().count, 0);

@@ -238,7 +238,9 @@ const ROUTES: Record<string, Route> = {
   '/api/metrics/export/csv': {
     method: 'POST',
     async run(c, req, res) {
-      const type = metricType(await readBody(req), false)!;
+      const body = await readBody(req);
+      // Absent metric_type: 'processing', as exportToCsv() defaults; null or unknown: 400.
+      const type = body.metric_type === undefined ? 'processing' : metricType(body, false)!;
       const filepath = await c.exportToCsv(type);
       sendJson(req, res, 200, { success: true, filepath, metric_type: type, message: OK_MESSAGE });
     },
