@@ -84,6 +84,16 @@ export function parseCommandArgs(command: string, argv: string[], options: Optio
       const m = /'([^']+)'/.exec(e.message);
       throw new UsageError(`perfprobe ${command}: unexpected argument '${m?.[1] ?? ''}'; see 'perfprobe ${command} --help'`);
     }
+    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const m = /'(--?[\w-]+)/.exec(e.message);
+      const name = m?.[1] ?? '';
+      const i = argv.indexOf(name);
+      const next = i >= 0 ? argv[i + 1] : undefined;
+      if (next === undefined) throw new UsageError(`perfprobe ${command}: ${name} needs a value; see 'perfprobe ${command} --help'`);
+      throw new UsageError(
+        `perfprobe ${command}: ${name} must be followed by a value, got ${JSON.stringify(next)} (negative values are refused; write ${name}=VALUE for a value that starts with '-')`,
+      );
+    }
     throw new UsageError(`perfprobe ${command}: ${e.message.split('\n')[0]}`);
   }
 }

@@ -48,6 +48,9 @@ export interface Tick {
 const val = (x: number | undefined): number | null => (x === undefined || Number.isNaN(x) ? null : x);
 const mb = (x: number | undefined): number | null => (x === undefined || Number.isNaN(x) ? null : x / BYTES_PER_MB);
 
+/** A live process always has RSS > 0: a 0 comes from a tree whose root already exited (zombie), so unknown. */
+const positiveMb = (x: number | undefined): number | null => (x === undefined || !(x > 0) ? null : x / BYTES_PER_MB);
+
 /** Decodes a drained batch (layout in src/probes/layout.ts). */
 export function decodeBatch(batch: SampleBatch): Tick[] {
   const out: Tick[] = [];
@@ -81,7 +84,7 @@ export function decodeBatch(batch: SampleBatch): Tick[] {
       systemTotalMb: totalMb,
       systemAvailableMb: availMb,
       systemUsedMb: totalMb !== null && availMb !== null ? totalMb - availMb : null,
-      treeRssMb: mb(data[base + HeaderSlot.treeRssBytes]),
+      treeRssMb: positiveMb(data[base + HeaderSlot.treeRssBytes]),
       gpus,
     });
   }
@@ -135,8 +138,12 @@ export class TickSource {
     if (process.env.PERFPROBE_ADDON !== '0') {
       try {
         const s = new Sampler({ intervalMs: options.intervalMs, watchPid: options.watchPid || undefined });
-        s.start();
-        this.sampler = s;
+        // The probes' own timer fallback has no tree RSS: use ours (below) instead.
+        if ((s as { backend?: string }).backend === 'timer') reason = 'the perfprobe addon is not loaded';
+        else {
+          s.start();
+          this.sampler = s;
+        }
       } catch (err) {
         reason = (err as Error).message;
       }
@@ -181,7 +188,7 @@ export class TickSource {
       systemTotalMb: total,
       systemAvailableMb: avail,
       systemUsedMb: total !== null && avail !== null ? total - avail : null,
-      treeRssMb: rss === null ? null : rss / BYTES_PER_MB,
+      treeRssMb: rss ? rss / BYTES_PER_MB : null,
       gpus,
     });
   }

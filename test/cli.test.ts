@@ -1,0 +1,225 @@
+// perfprobe run / info / argument handling, end to end through the real command.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collect, runCli, startCli } from './cli-helpers.js';
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'perfprobe-cli-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const node = process.execPath;
+
+// A child that starts a grandchild which holds ~200 MB for 1.2 s and burns at
+// least 300 ms of user CPU: tree RSS and CPU time must both include it.
+const GRANDCHILD = `
+const b = Buffer.alloc(200 * 1048576, 1);
+const t0 = process.cpuUsage().user;
+while (process.cpuUsage().user - t0 < 300000) {}
+setTimeout(() => { if (b[12345] !== 1) process.exit(9); }, 1200);
+`;
+const PARENT = `
+const { spawnSync } = require('node:child_process');
+const r = spawnSync(process.execPath, ['-e', ${JSON.stringify(GRANDCHILD)}], { stdio: 'inherit' });
+process.exit(r.status === 0 ? 0 : 8);
+`;
+
+describe('perfprobe run', () => {
+  test('exits with the command exit code and prints the summary to stderr', async () => {
+    const r = await runCli(['run', '--', 'sh', '-c', 'echo out-line; echo err-line >&2; exit 7']);
+    assert.equal(r.code, 7);
+    assert.match(r.stdout, /out-line/, 'stdout passes through');
+    assert.match(r.stderr, /err-line/, 'stderr passes through');
+    assert.match(r.stderr, /wall time\s+\d/);
+    assert.match(r.stderr, /CPU time\s+\d+ ms user \+ \d+ ms system/);
+    assert.match(r.stderr, /tree RSS\s+peak/);
+    assert.match(r.stderr, /exit 7/);
+    assert.doesNotMatch(r.stderr, /\x1b\[/, 'no status line escape codes when stderr is not a terminal');
+  });
+
+  test('a command that is not found exits 127 with a clear message', async () => {
+    const r = await runCli(['run', '--', 'perfprobe-no-such-command-xyz', '--flag']);
+    assert.equal(r.code, 127);
+    assert.match(r.stderr, /command not found: perfprobe-no-such-command-xyz/);
+  });
+
+  test('a command ended by a signal exits 128 + n', async () => {
+    const term = await runCli(['run', '--', 'sh', '-c', 'kill -TERM $$']);
+    assert.equal(term.code, 128 + 15);
+    assert.match(term.stderr, /killed by SIGTERM/);
+    const kill = await runCli(['run', '--', 'sh', '-c', 'kill -KILL $$']);
+    assert.equal(kill.code, 128 + 9);
+  });
+
+  test('SIGTERM sent to perfprobe is forwarded to the command', async () => {
+    const child = startCli([
+      'run', '--', node, '-e',
+      "process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(5); }); console.log('ready'); setInterval(() => {}, 1000);",
+    ]);
+    let sent = false;
+    child.stdout!.on('data', (d: Buffer) => {
+      if (!sent && d.toString().includes('ready')) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
+    });
+    const r = await collect(child);
+    assert.ok(sent, 'the command started');
+    assert.equal(r.code, 5);
+    assert.match(r.stdout, /child got SIGTERM/);
+  });
+
+  for (const [label, env] of [['native sampler', {}], ['fallback sampler (PERFPROBE_ADDON=0)', { PERFPROBE_ADDON: '0' }]] as const)
+  test(`--json holds every sample and a summary true to the process tree: ${label}`, async () => {
+    const json = join(dir, `run-${env.PERFPROBE_ADDON ?? 'native'}.json`);
+    const r = await runCli(['run', '--interval', '50ms', '--json', json, '--', node, '-e', PARENT], env);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    const s = doc.summary;
+    assert.equal(s.exitCode, 0);
+    assert.deepEqual(s.command.slice(0, 2), [node, '-e']);
+    assert.equal(s.intervalMs, 50);
+    assert.equal(s.samplerBackend, env.PERFPROBE_ADDON === '0' ? 'js' : s.samplerBackend);
+    assert.ok(s.durationMs >= 1200, `durationMs ${s.durationMs}`);
+    // 200 MB allocated by the grandchild: the tree sum must see it.
+    assert.ok(s.peakRssMb >= 200, `peakRssMb ${s.peakRssMb}`);
+    assert.ok(s.avgRssMb > 0 && s.avgRssMb <= s.peakRssMb);
+    // 300 ms of user CPU burnt by the grandchild, reaped by the child.
+    assert.equal(typeof s.userCpuMs, 'number');
+    assert.ok(s.userCpuMs >= 300, `userCpuMs ${s.userCpuMs}`);
+    assert.ok(s.systemCpuMs >= 0);
+    assert.ok(Array.isArray(s.gpus));
+    assert.equal(s.samples, doc.samples.length);
+    assert.ok(doc.samples.length >= 10, `samples ${doc.samples.length}`);
+    const peak = Math.max(...doc.samples.map((x: { treeRssMb: number | null }) => x.treeRssMb ?? 0));
+    assert.equal(Number(peak.toFixed(2)), s.peakRssMb, 'summary peak equals the peak of the samples');
+    for (const x of doc.samples) {
+      assert.equal(typeof x.timestamp, 'number');
+      assert.ok(x.systemTotalMb > 0 && x.systemUsedMb > 0);
+    }
+    if (s.gpus.length === 0) assert.equal(s.energyJoules, null, 'no GPU: energy unknown, not 0');
+  });
+
+  test('--csv, --markdown and GITHUB_STEP_SUMMARY', async () => {
+    const csvDir = join(dir, 'csv');
+    const md = join(dir, 'summary.md');
+    const step = join(dir, 'step-summary.md');
+    writeFileSync(step, '# earlier step\n');
+    const json = join(dir, 'csv-run.json');
+    const r = await runCli(
+      ['run', '--csv', csvDir, '--markdown', md, '--json', json, '--', node, '-e', 'setTimeout(() => {}, 400)'],
+      { GITHUB_STEP_SUMMARY: step },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    const csv = readFileSync(join(csvDir, 'samples.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv[0]!.split(',').slice(0, 5).join(','), 'timestamp,elapsed_ms,system_used_mb,system_total_mb,tree_rss_mb');
+    assert.equal(csv.length - 1, doc.samples.length, 'one CSV row per sample');
+    assert.match(csv[1]!, /^\d{4}-\d\d-\d\dT/);
+    const summaryCsv = readFileSync(join(csvDir, 'summary.csv'), 'utf8');
+    assert.match(summaryCsv, new RegExp(`^durationMs,${doc.summary.durationMs}$`, 'm'));
+    const markdown = readFileSync(md, 'utf8');
+    assert.match(markdown, /\| Peak RSS \(process tree\) \| [\d.]+ MB \|/);
+    assert.match(markdown, /\| Wall time \|/);
+    const stepText = readFileSync(step, 'utf8');
+    assert.ok(stepText.startsWith('# earlier step\n'), 'appended, not overwritten');
+    assert.ok(stepText.endsWith(markdown), 'the same Markdown summary appended');
+  });
+
+  test('an unwritable output path is one line and a non-zero exit, and the command is not run', async () => {
+    const marker = join(dir, 'should-not-exist');
+    const r = await runCli(['run', '--json', join(dir, 'no', 'such', 'dir', 'x.json'), '--', 'touch', marker]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /--json .*cannot write/);
+    assert.equal(existsSync(marker), false);
+  });
+
+  test('bad --interval values are refused with a one-line error naming the option', async () => {
+    for (const bad of ['0', '-5', '--interval=-5', 'abc', '10x', '0s', '']) {
+      const args = bad.startsWith('--') ? ['run', bad, '--', 'true'] : ['run', '--interval', bad, '--', 'true'];
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /--interval/, bad);
+      assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
+    }
+  });
+
+  test('no command is a usage error', async () => {
+    const r = await runCli(['run']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no command given/);
+  });
+});
+
+describe('arguments and help', () => {
+  test('an unknown option is refused with a suggestion', async () => {
+    const r = await runCli(['run', '--jsn', 'x.json', '--', 'true']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown option '--jsn' \(did you mean '--json'\?\)/);
+    const w = await runCli(['serve', '--prot', '1']);
+    assert.equal(w.code, 2);
+    assert.match(w.stderr, /did you mean '--port'/);
+  });
+
+  test('an unknown command is refused with a suggestion', async () => {
+    const r = await runCli(['wach']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown command 'wach' \(did you mean 'watch'\?\)/);
+    const far = await runCli(['frobnicate']);
+    assert.equal(far.code, 2);
+    assert.doesNotMatch(far.stderr, /did you mean/);
+  });
+
+  test('--help for every command', async () => {
+    const top = await runCli(['--help']);
+    assert.equal(top.code, 0);
+    for (const c of ['run', 'watch', 'serve', 'compare', 'info']) assert.match(top.stdout, new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['run', 'watch', 'serve', 'compare', 'info']) {
+      const r = await runCli([c, '--help']);
+      assert.equal(r.code, 0, c);
+      assert.match(r.stdout, new RegExp(`^Usage: perfprobe ${c}`), c);
+      assert.match(r.stdout, /-h, --help/);
+    }
+  });
+});
+
+describe('perfprobe info and watch --json', () => {
+  test('info names the backends and the devices', async () => {
+    const r = await runCli(['info']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^memory probe:\s+(native|node)/m);
+    assert.match(r.stdout, /^GPU probe:\s+(nvml|systeminformation|none)/m);
+    assert.match(r.stdout, /^devices:\s+(none found|\d+)/m);
+    const j = await runCli(['info', '--json']);
+    const info = JSON.parse(j.stdout);
+    assert.ok(['native', 'node'].includes(info.memory.backend));
+    assert.ok(Array.isArray(info.devices));
+  });
+
+  test('watch --json writes one JSON line per sample', async () => {
+    const r = await runCli(['watch', '--json', '--interval', '100ms', '--count', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 3);
+    let last = 0;
+    for (const line of lines) {
+      const s = JSON.parse(line);
+      assert.ok(s.memory.totalMb > 0 && s.memory.usedMb > 0 && s.memory.processMemoryMb > 0);
+      assert.ok(Array.isArray(s.gpus));
+      assert.ok(s.timestamp >= last);
+      last = s.timestamp;
+    }
+  });
+
+  test('watch refuses to draw on a non-terminal', async () => {
+    const r = await runCli(['watch']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not a terminal; use 'perfprobe watch --json'/);
+  });
+});
