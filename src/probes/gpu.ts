@@ -1,8 +1,262 @@
-// PLACEHOLDER (owner: gpu helper) — replaced by the real probe.
-import type { GpuReading, ProbeInfo } from './types.js';
-export interface GpuConfig { nvmlLibrary?: string; enabled?: boolean }
-export function configureGpu(_config: GpuConfig): void {}
-export async function readGpus(): Promise<GpuReading[]> { return []; }
-export function readGpusSync(): GpuReading[] { return []; }
-/** What probeInfo() reports for the GPU backend. */
-export function gpuBackendInfo(): ProbeInfo['gpu'] { return { backend: 'none', reason: 'not implemented yet' }; }
+/**
+ * GPU probe: every NVIDIA GPU through NVML (the addon dlopens it at run time)
+ * and, when NVML is not available, systeminformation as a slow fallback.
+ *
+ * - readGpusSync(): NVML only, microseconds, for hot polling; throws
+ *   ERR_PERFPROBE_NVML_UNAVAILABLE (naming the reason) otherwise.
+ * - readGpus(): NVML when available, else systeminformation graphics() in a
+ *   worker with a timeout, cached briefly (never on a hot path).
+ * - gpuBackendInfo(): what probeInfo().gpu reports: the backend, and when NVML
+ *   is not used, why (the library tried and the NVML error name).
+ * - configureGpu({ nvmlLibrary, enabled }): another NVML file (same meaning as
+ *   PERFPROBE_NVML_LIBRARY) or GPU probing off. PERFPROBE_NVML=0 turns NVML off.
+ *
+ * NVML is initialised once per process and shared by every thread (the
+ * addon counts references); device names, UUIDs, memory totals and power
+ * limits are read once and cached. A GPU lost mid-run reads status 'lost'
+ * while the others keep reading, with ONE warning (code PERFPROBE_GPU_LOST).
+ */
+import { typeError } from '../errors.js';
+import { getAddon, addonStatus } from '../native/binding.js';
+import { GPU_SLOTS, GpuStatusCode, HeaderSlot, RECORD_GPU_OFFSET } from './layout.js';
+import {
+  decodeGpuBlock,
+  decodeProcesses,
+  nvmlFunctions,
+  type NvmlBenchResult,
+  type NvmlDeviceStatic,
+  type NvmlFunctions,
+  type NvmlOpenResult,
+} from './gpu-nvml.js';
+import { DEFAULT_FALLBACK_TIMEOUT_MS, mapSiControllers, siGraphicsControllers } from './gpu-si.js';
+import type { GpuReading, ProbeInfo, SampleBatch } from './types.js';
+
+export interface GpuConfig {
+  /** Path of the NVML library to open instead of libnvidia-ml.so.1 (as PERFPROBE_NVML_LIBRARY). */
+  nvmlLibrary?: string;
+  /** false turns GPU probing off (backend 'none'). Default true. */
+  enabled?: boolean;
+  /** Timeout of the systeminformation fallback, ms (default 5000). */
+  fallbackTimeoutMs?: number;
+  /** How long a fallback reading is reused, ms (default 2000): it costs a process and ~1 s. */
+  fallbackCacheMs?: number;
+}
+
+export const ERR_NVML_UNAVAILABLE = 'ERR_PERFPROBE_NVML_UNAVAILABLE';
+export const GPU_LOST_WARNING_CODE = 'PERFPROBE_GPU_LOST';
+
+export interface GpuStaticInfo {
+  gpuId: number;
+  name: string | null;
+  uuid: string | null;
+  memoryTotalMb: number | null;
+  powerLimitWatts: number | null;
+}
+
+export interface GpuEnergyReading {
+  gpuId: number;
+  /** Energy since the driver loaded, mJ; null when unsupported or lost. */
+  energyMillijoules: number | null;
+}
+
+type Backend =
+  | { kind: 'nvml'; fns: NvmlFunctions; open: NvmlOpenResult; devices: NvmlDeviceStatic[]; buffer: Float64Array }
+  | { kind: 'systeminformation' | 'none'; reason: string; library?: string };
+
+let config: { nvmlLibrary?: string; enabled: boolean; fallbackTimeoutMs: number; fallbackCacheMs: number } = {
+  enabled: true,
+  fallbackTimeoutMs: DEFAULT_FALLBACK_TIMEOUT_MS,
+  fallbackCacheMs: 2000,
+};
+let backend: Backend | null = null;
+let fallbackCache: { at: number; readings: Promise<GpuReading[]> } | null = null;
+const warnedLost = new Set<string>();
+
+function nvmlDisabledByEnv(): boolean {
+  const v = process.env.PERFPROBE_NVML;
+  return v === '0' || v === 'false' || v === 'off';
+}
+
+function decide(): Backend {
+  if (!config.enabled) return { kind: 'none', reason: 'GPU probing disabled by configureGpu({ enabled: false })' };
+  const library = config.nvmlLibrary ?? (process.env.PERFPROBE_NVML_LIBRARY || undefined);
+  const fallback = (reason: string, lib?: string): Backend => ({
+    kind: 'systeminformation',
+    reason,
+    ...(lib !== undefined ? { library: lib } : {}),
+  });
+  if (nvmlDisabledByEnv()) return fallback('NVML disabled by PERFPROBE_NVML=0');
+  const addon = getAddon();
+  const fns = nvmlFunctions(addon);
+  if (!fns) {
+    const s = addonStatus();
+    return fallback(addon ? 'the loaded addon has no NVML functions' : `native addon not loaded (${s.error ?? 'unknown reason'})`);
+  }
+  const open = fns.nvmlOpen(library);
+  if (!open.ok) {
+    return fallback(`${open.errorName ?? 'NVML_ERROR_UNKNOWN'}: ${open.error ?? 'NVML could not be opened'}`, open.path);
+  }
+  const devices = fns.nvmlDevices();
+  return { kind: 'nvml', fns, open, devices, buffer: new Float64Array(Math.max(1, devices.length) * GPU_SLOTS) };
+}
+
+function current(): Backend {
+  if (!backend) backend = decide();
+  return backend;
+}
+
+/**
+ * Sets the NVML library path or turns GPU probing off. Takes effect at the
+ * next read: this thread's NVML reference is given back and the backend
+ * chosen again. NVML stays one per process: a thread that opens while
+ * another already holds it gets the library already open.
+ */
+export function configureGpu(options: GpuConfig): void {
+  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  const { nvmlLibrary, enabled, fallbackTimeoutMs, fallbackCacheMs } = options;
+  if (nvmlLibrary !== undefined && (typeof nvmlLibrary !== 'string' || nvmlLibrary === '')) {
+    throw typeError('nvmlLibrary', 'a non-empty path string', nvmlLibrary);
+  }
+  if (enabled !== undefined && typeof enabled !== 'boolean') throw typeError('enabled', 'a boolean', enabled);
+  for (const [field, v] of [['fallbackTimeoutMs', fallbackTimeoutMs], ['fallbackCacheMs', fallbackCacheMs]] as const) {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      throw typeError(field, 'a number of milliseconds >= 0', v);
+    }
+  }
+  closeGpu();
+  config = {
+    ...config,
+    ...(nvmlLibrary !== undefined ? { nvmlLibrary } : {}),
+    ...(enabled !== undefined ? { enabled } : {}),
+    ...(fallbackTimeoutMs !== undefined ? { fallbackTimeoutMs } : {}),
+    ...(fallbackCacheMs !== undefined ? { fallbackCacheMs } : {}),
+  };
+}
+
+/** Gives back this thread's NVML reference (nvmlShutdown after the last one in the process). */
+export function closeGpu(): void {
+  if (backend?.kind === 'nvml') backend.fns.nvmlClose();
+  backend = null;
+  fallbackCache = null;
+}
+
+/** What probeInfo() reports for the GPU backend. Opens NVML on first use. */
+export function gpuBackendInfo(): ProbeInfo['gpu'] {
+  const b = current();
+  if (b.kind === 'nvml') {
+    return {
+      backend: 'nvml',
+      ...(b.open.driverVersion ? { driverVersion: b.open.driverVersion } : {}),
+      library: b.open.path,
+    };
+  }
+  return { backend: b.kind, reason: b.reason, ...(b.library !== undefined ? { library: b.library } : {}) };
+}
+
+/** NVML details (API versions in use) for diagnostics; null when NVML is not the backend. */
+export function nvmlDetails(): NvmlOpenResult | null {
+  const b = current();
+  return b.kind === 'nvml' ? { ...b.open } : null;
+}
+
+function warnLost(gpuId: number, name: string | null, uuid: string | null): void {
+  const key = uuid ?? `#${gpuId}`;
+  if (warnedLost.has(key)) return;
+  warnedLost.add(key);
+  process.emitWarning(
+    `perfprobe: GPU ${gpuId}${name ? ` (${name}${uuid ? `, ${uuid}` : ''})` : ''} was lost ` +
+      '(NVML_ERROR_GPU_IS_LOST): its readings are null from now on; the other GPUs and the sampler keep running.',
+    { code: GPU_LOST_WARNING_CODE },
+  );
+}
+
+/**
+ * Warns once per lost GPU found in a sampler batch (status slot = lost).
+ * The sampler's consumers call it on each drained batch; cheap (one slot per GPU per record).
+ */
+export function noteSampledGpuStatus(batch: SampleBatch): void {
+  const { count, gpuCount, recordSlots, data } = batch;
+  if (gpuCount === 0 || count === 0) return;
+  const last = (count - 1) * recordSlots;
+  const n = Math.min(gpuCount, data[last + HeaderSlot.gpuCount] ?? gpuCount);
+  for (let g = 0; g < n; g++) {
+    if (data[last + RECORD_GPU_OFFSET + g * GPU_SLOTS] === GpuStatusCode.lost) {
+      const statics = backend?.kind === 'nvml' ? backend.devices[g] : undefined;
+      warnLost(g, statics?.name ?? null, statics?.uuid ?? null);
+    }
+  }
+}
+
+function unavailable(reason: string): Error {
+  return Object.assign(new Error(`NVML is not available: ${reason}`), { code: ERR_NVML_UNAVAILABLE });
+}
+
+/** One reading per NVML device, synchronously (microseconds). NVML only. */
+export function readGpusSync(): GpuReading[] {
+  const b = current();
+  if (b.kind !== 'nvml') throw unavailable(b.reason);
+  const processes: Array<Float64Array | null> = [];
+  const n = b.fns.nvmlRead(b.buffer, processes);
+  const timestamp = Date.now();
+  const out: GpuReading[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const statics = b.devices[i] ?? null;
+    const reading = decodeGpuBlock(b.buffer, i * GPU_SLOTS, i, timestamp, statics, decodeProcesses(processes[i]));
+    if (reading.status === 'lost') warnLost(i, reading.name, reading.uuid);
+    out[i] = reading;
+  }
+  return out;
+}
+
+/**
+ * One reading per GPU: NVML when available, else systeminformation graphics()
+ * (in a worker, with a timeout; cached for fallbackCacheMs). Resolves [] when
+ * GPU probing is off; rejects only when the fallback fails or times out.
+ */
+export async function readGpus(): Promise<GpuReading[]> {
+  const b = current();
+  if (b.kind === 'nvml') return readGpusSync();
+  if (b.kind === 'none') return [];
+  const now = Date.now();
+  if (fallbackCache && now - fallbackCache.at < config.fallbackCacheMs) return fallbackCache.readings;
+  const readings = siGraphicsControllers(config.fallbackTimeoutMs).then((c) => mapSiControllers(c, Date.now()));
+  fallbackCache = { at: now, readings };
+  readings.catch(() => {
+    if (fallbackCache?.readings === readings) fallbackCache = null;
+  });
+  return readings;
+}
+
+/** Static facts of each NVML device (read once at open). [] when NVML is not the backend. */
+export function gpuStaticInfo(): GpuStaticInfo[] {
+  const b = current();
+  if (b.kind !== 'nvml') return [];
+  return b.devices.map((d) => ({
+    gpuId: d.index,
+    name: d.name,
+    uuid: d.uuid,
+    memoryTotalMb: Number.isNaN(d.memoryTotalBytes) ? null : d.memoryTotalBytes / 1048576,
+    powerLimitWatts: Number.isNaN(d.powerLimitMilliwatts) ? null : d.powerLimitMilliwatts / 1000,
+  }));
+}
+
+/**
+ * Total energy of each GPU since the driver loaded (nvmlDeviceGetTotalEnergyConsumption).
+ * Costs ~4 ms per GPU on real drivers: read it at the start and the end of a
+ * run (the difference is the run's exact energy), never per sample.
+ */
+export function readGpuEnergy(): GpuEnergyReading[] {
+  const b = current();
+  if (b.kind !== 'nvml') throw unavailable(b.reason);
+  return b.devices.map((d) => {
+    const mj = b.fns.nvmlEnergy(d.index);
+    return { gpuId: d.index, energyMillijoules: Number.isNaN(mj) ? null : mj };
+  });
+}
+
+/** The raw NVML calls of one full sample vs perfprobe's native read of it (for the benchmark). */
+export function benchmarkNvml(iterations: number): NvmlBenchResult {
+  const b = current();
+  if (b.kind !== 'nvml') throw unavailable(b.reason);
+  return b.fns.nvmlBench(iterations);
+}

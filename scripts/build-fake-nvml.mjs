@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Builds the stand-in NVML library (native/test/fake_nvml/fake_nvml.c) and its
+// variants into build/fake-nvml/ with `cc -shared -fPIC -O1`, for the
+// JavaScript tests and the benchmark on machines without a GPU. Cached: a
+// variant is rebuilt only when the source is newer. Safe to run from parallel
+// test processes (each output is written to a temporary name, then renamed).
+//
+//   node scripts/build-fake-nvml.mjs        builds and prints the paths as JSON
+//   import { buildFakeNvml } from './scripts/build-fake-nvml.mjs'
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const source = join(root, 'native', 'test', 'fake_nvml', 'fake_nvml.c');
+const outDir = join(root, 'build', 'fake-nvml');
+
+/** Variant name -> compiler flags (see the comment at the top of fake_nvml.c). */
+export const FAKE_NVML_VARIANTS = {
+  full: [],
+  v1: ['-DFAKE_NVML_V1_ONLY'],
+  nov3: ['-DFAKE_NVML_NO_V3'],
+  missing: ['-DFAKE_NVML_MISSING'],
+  noinit: ['-DFAKE_NVML_NO_INIT'],
+};
+
+/**
+ * Builds every variant (when stale) and returns { full, v1, nov3, missing, noinit }
+ * as absolute paths. Throws with the compiler's output when cc fails or is missing.
+ */
+export function buildFakeNvml() {
+  mkdirSync(outDir, { recursive: true });
+  const srcTime = statSync(source).mtimeMs;
+  const cc = process.env.CC || 'cc';
+  const paths = {};
+  for (const [name, flags] of Object.entries(FAKE_NVML_VARIANTS)) {
+    const out = join(outDir, name === 'full' ? 'libfake-nvml.so' : `libfake-nvml-${name}.so`);
+    paths[name] = out;
+    if (existsSync(out) && statSync(out).mtimeMs >= srcTime) continue;
+    const tmp = `${out}.${process.pid}.tmp`;
+    try {
+      execFileSync(cc, ['-shared', '-fPIC', '-O1', ...flags, source, '-o', tmp], { stdio: 'pipe' });
+    } catch (err) {
+      const e = /** @type {any} */ (err);
+      const detail = e.code === 'ENOENT' ? `${cc} not found (install a C compiler: apt-get install gcc)` : String(e.stderr || e.message);
+      throw new Error(`building the stand-in NVML (${name}) failed: ${detail}`);
+    }
+    renameSync(tmp, out);
+  }
+  return paths;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  console.log(JSON.stringify(buildFakeNvml(), null, 2));
+}
