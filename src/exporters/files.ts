@@ -196,7 +196,15 @@ async function writeAtomic(
     fh = await fsp.open(tmp, 'wx', 0o644);
     const handle = fh;
     await produce(async (chunk) => {
-      await handle.write(chunk, null, 'utf8');
+      // write(2) may write less than asked (a full disk does): loop until all
+      // is written, so the next call reports the error (ENOSPC).
+      const buf = Buffer.from(chunk, 'utf8');
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesWritten } = await handle.write(buf, off, buf.length - off, null);
+        if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+        off += bytesWritten;
+      }
     });
     await handle.sync();
     await handle.close();
@@ -293,13 +301,14 @@ async function writeArray<T>(
   key: string,
   records: Iterable<T>,
   toJson: (r: T) => string,
-  until: number,
+  limit: number,
 ): Promise<void> {
   let p = out.push(`,\n"${key}":[`);
   if (p) await p;
   let first = true;
+  let n = 0;
   for (const r of records) {
-    if ((r as { timestamp: number }).timestamp > until) continue;
+    if (++n > limit) break;
     p = out.push(first ? `\n${toJson(r)}` : `,\n${toJson(r)}`);
     first = false;
     if (p) await p;
@@ -311,8 +320,9 @@ async function writeArray<T>(
 /**
  * Writes every record of the three types and a summary to
  * `directory/metrics_YYYYMMDD_HHMMSS.json`; resolves to the path written.
- * Records stamped after the export began are left out, so the summary
- * (computed first) and the records agree.
+ * The summary is computed first and at most as many records as it counted
+ * are written per type, so records added while the file is being written
+ * do not make the two disagree.
  */
 export async function exportJson(source: ExportSource, directory: string): Promise<string> {
   if (typeof directory !== 'string' || directory.length === 0) {
@@ -331,9 +341,10 @@ export async function exportJson(source: ExportSource, directory: string): Promi
   return writeAtomic('exportToJson', directory, `metrics_${fileStamp(new Date(now))}`, '.json', async (write) => {
     const out = new ChunkWriter(write);
     out.push(`{"export_time":${JSON.stringify(new Date(now).toISOString())},"perfprobe_version":${JSON.stringify(VERSION)}`);
-    await writeArray(out, 'processing_metrics', source.processingRecords(), (r) => processingJson(r, iso, js), now);
-    await writeArray(out, 'memory_metrics', source.memoryRecords(), (r) => memoryJson(r, iso, js), now);
-    await writeArray(out, 'gpu_metrics', source.gpuRecords(), (r) => gpuJson(r, iso, js), now);
+    const lim = (n: unknown): number => (typeof n === 'number' ? n : Infinity);
+    await writeArray(out, 'processing_metrics', source.processingRecords(), (r) => processingJson(r, iso, js), lim(summary.processing_stats.count));
+    await writeArray(out, 'memory_metrics', source.memoryRecords(), (r) => memoryJson(r, iso, js), lim(summary.memory_stats.count));
+    await writeArray(out, 'gpu_metrics', source.gpuRecords(), (r) => gpuJson(r, iso, js), lim(summary.gpu_stats.count));
     out.push(`,\n"summary":${JSON.stringify(summary)}}\n`);
     await out.flush();
   });
@@ -397,6 +408,14 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
   }
   source.ingestSamples?.();
   const now = Date.now();
+  // At most as many rows as held now (records added while writing are left for the next export).
+  const limit =
+    type === 'processing'
+      ? source.getProcessingTimeStats().count
+      : type === 'memory'
+        ? source.getMemoryUsageStats().count
+        : source.getGpuUsageStats().count;
+  let n = 0;
   const iso = new IsoFormatter();
   const cs = new CsvStrings();
   return writeAtomic('exportToCsv', directory, `${type}_metrics_${fileStamp(new Date(now))}`, '.csv', async (write) => {
@@ -405,7 +424,7 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
     let p: Promise<void> | undefined;
     if (type === 'processing') {
       for (const r of source.processingRecords()) {
-        if (r.timestamp > now) continue;
+        if (++n > limit) break;
         p = out.push(
           `${iso.format(r.timestamp)},${cs.str(r.operation)},${csvNum(r.durationMs)},${csvNum(r.photoId)},` +
             `${cs.str(r.jobId)},${cs.str(r.stage)},${r.success ? 'true' : 'false'},${cs.str(r.errorMessage)}\r\n`,
@@ -414,7 +433,7 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
       }
     } else if (type === 'memory') {
       for (const r of source.memoryRecords()) {
-        if (r.timestamp > now) continue;
+        if (++n > limit) break;
         p = out.push(
           `${iso.format(r.timestamp)},${csvNum(r.totalMb)},${csvNum(r.usedMb)},${csvNum(r.availableMb)},` +
             `${csvNum(r.percent)},${csvNum(r.processMemoryMb)},${cs.str(r.operation)}\r\n`,
@@ -423,7 +442,7 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
       }
     } else {
       for (const r of source.gpuRecords()) {
-        if (r.timestamp > now) continue;
+        if (++n > limit) break;
         p = out.push(
           `${iso.format(r.timestamp)},${csvNum(r.gpuId)},${csvNum(r.loadPercent)},${csvNum(r.memoryUsedMb)},` +
             `${csvNum(r.memoryTotalMb)},${csvNum(r.memoryPercent)},${csvNum(r.temperatureCelsius)},` +
