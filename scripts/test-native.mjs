@@ -1,0 +1,96 @@
+// `npm run test:native`: builds the native core and its tests with
+// AddressSanitizer + UndefinedBehaviorSanitizer (CMakeLists.txt,
+// PERFPROBE_SANITIZE=ON) into build-native/, runs perfprobe_native_tests
+// (sampler, memory probe, process tree, and the NVML loader against the
+// stand-in library), and exits non-zero on any failed test or any sanitizer
+// report in the output.
+//
+//   node scripts/test-native.mjs [filter]     only tests whose name contains filter
+//   PERFPROBE_NATIVE_BUILD_DIR=dir             another build directory
+//
+// Builds with cmake-js (Node's headers from npm's nodedir or next to the
+// running node, so no download); falls back to plain cmake when cmake-js
+// cannot configure. Exit 2 when cmake or a C++ compiler is missing.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const buildDir = resolve(process.env.PERFPROBE_NATIVE_BUILD_DIR ?? join(root, 'build-native'));
+const filter = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+
+function have(cmd) {
+  return spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
+}
+const cxx = process.env.CXX ?? ['c++', 'g++', 'clang++'].find(have);
+if (!have('cmake') || !cxx) {
+  console.error(`test:native: needs cmake and a C++17 compiler (cmake: ${have('cmake') ? 'found' : 'missing'}, C++ compiler: ${cxx ?? 'missing'})`);
+  process.exit(2);
+}
+
+// Node's headers without a download: npm's nodedir, else <node prefix>/include/node.
+const env = { ...process.env };
+const prefix = resolve(dirname(process.execPath), '..');
+if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
+
+const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+function run(cmd, args) {
+  console.error(`test:native: ${[cmd, ...args].join(' ')}`);
+  return spawnSync(cmd, args, { cwd: root, env, stdio: 'inherit' }).status === 0;
+}
+
+const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+let built =
+  existsSync(cmakeJs) &&
+  run(process.execPath, [cmakeJs, 'build', '-d', root, '-O', buildDir, '--CDPERFPROBE_SANITIZE=ON', '-T', 'perfprobe_native_tests', '-p', jobs]);
+if (!built) {
+  console.error('test:native: cmake-js did not build; trying plain cmake');
+  built =
+    run('cmake', ['-S', root, '-B', buildDir, '-DPERFPROBE_SANITIZE=ON', '-DCMAKE_BUILD_TYPE=Debug']) &&
+    run('cmake', ['--build', buildDir, '--target', 'perfprobe_native_tests', '-j', jobs]);
+}
+if (!built) {
+  console.error('test:native: build failed');
+  process.exit(1);
+}
+
+function find(dir, name, depth = 0) {
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (e === name || e === `${name}.exe`) return p;
+    if (depth < 2 && statSync(p).isDirectory() && !e.startsWith('CMakeFiles')) {
+      const hit = find(p, name, depth + 1);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+const exe = find(buildDir, 'perfprobe_native_tests');
+if (!exe) {
+  console.error(`test:native: perfprobe_native_tests not found under ${buildDir}`);
+  process.exit(1);
+}
+
+const result = spawnSync(exe, filter, {
+  cwd: root,
+  encoding: 'utf8',
+  maxBuffer: 64 * 1024 * 1024,
+  env: {
+    ...process.env,
+    ASAN_OPTIONS: 'detect_leaks=1:halt_on_error=1:abort_on_error=0',
+    UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+  },
+});
+process.stdout.write(result.stdout ?? '');
+process.stderr.write(result.stderr ?? '');
+const output = `${result.stdout}\n${result.stderr}`;
+const report = /(ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: \w+Sanitizer)/.exec(output);
+if (result.error) console.error(`test:native: could not run ${exe}: ${result.error.message}`);
+if (report) console.error(`test:native: sanitizer report found ("${report[0]}")`);
+if (result.status !== 0 || report || result.error) {
+  console.error(`test:native: FAILED (exit ${result.status ?? result.signal})`);
+  process.exit(1);
+}
+console.error('test:native: all native tests passed with no sanitizer report');
