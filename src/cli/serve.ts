@@ -3,10 +3,8 @@
  * monitors this machine (memory and GPUs sampled by the collector's native
  * sampler) and serves the HTTP API, /metrics and the live dashboard.
  */
-import { createServer, type Server } from 'node:http';
 import { getPerformanceMetricsCollector } from '../collector/index.js';
-import { createMetricsHandler } from '../http/index.js';
-import { createDashboardRoutes } from '../http/dashboard.js';
+import { serve, type RunningServer } from '../http/index.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 import { parseDuration } from './duration.js';
 
@@ -32,25 +30,6 @@ export function parsePort(text: string): number {
     throw new UsageError(`perfprobe serve: --port must be an integer from 0 to 65535, got ${JSON.stringify(text)}`);
   }
   return port;
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off('listening', onListening);
-      if (err.code === 'EADDRINUSE') reject(new CliError(`perfprobe serve: ${host}:${port} is already in use; choose another port with --port`));
-      else if (err.code === 'EACCES') reject(new CliError(`perfprobe serve: not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new CliError(`perfprobe serve: --host ${host} is not an address of this machine`));
-      else reject(new CliError(`perfprobe serve: cannot listen on ${host}:${port}: ${err.message}`));
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(port, host);
-  });
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -79,18 +58,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
   const collector = getPerformanceMetricsCollector();
   collector.updateConfig({ memorySampleIntervalMs: intervalMs });
-  const dashboard = createDashboardRoutes(collector, { stream: { intervalMs: Math.min(1000, Math.max(100, intervalMs)) } });
-  const handler = createMetricsHandler(collector, { token, extraRoutes: dashboard });
-  const server = createServer((req, res) => {
-    void handler(req, res);
-  });
-  await listen(server, port, host);
+  let running: RunningServer;
+  try {
+    running = await serve({ port, host, token, collector, dashboard: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new CliError(`perfprobe serve: ${host}:${port} is already in use; choose another port with --port`);
+    if (code === 'EACCES') throw new CliError(`perfprobe serve: not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError(`perfprobe serve: --host ${host} is not an address of this machine`);
+    throw new CliError(`perfprobe serve: ${(err as Error).message.split('\n')[0]}`);
+  }
   collector.startMonitoring();
-  const address = server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
   process.stderr.write(
-    `perfprobe serve: listening on http://${shownHost}:${actualPort}/ (dashboard), /metrics, /api/metrics/*; sampling every ${intervalMs} ms; Ctrl-C stops\n`,
+    `perfprobe serve: listening on ${running.url}/ (dashboard), /metrics, /api/metrics/*; sampling every ${intervalMs} ms; Ctrl-C stops\n`,
   );
 
   return new Promise<number>((resolve) => {
@@ -98,9 +78,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       collector.stopMonitoring();
-      dashboard.close();
-      server.close(() => resolve(0));
-      server.closeAllConnections();
+      running.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

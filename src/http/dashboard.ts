@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
+import { getPerformanceMetricsCollector } from '../collector/index.js';
 import { createStreamHandler, type StreamHandler, type StreamOptions, type StreamSource } from './stream.js';
 
 /** Folder of index.html, app.js and style.css (same relative place from src/http and dist/http). */
@@ -46,9 +47,13 @@ export interface DashboardOptions {
   stream?: StreamOptions;
 }
 
-/** Routes for `extraRoutes`: returns true when it answered the request. */
-export function createDashboardRoutes(collector: StreamSource, options: DashboardOptions = {}): DashboardRoutes {
-  const stream = createStreamHandler(collector, options.stream);
+/**
+ * Routes for `extraRoutes`: returns true when it answered the request.
+ * `collector` defaults to the process-wide one. serve({ dashboard: true })
+ * calls this.
+ */
+export function createDashboardRoutes(collector?: StreamSource, options: DashboardOptions = {}): DashboardRoutes {
+  const stream = createStreamHandler(collector ?? getPerformanceMetricsCollector(), options.stream);
   const assets = assetTable();
   const cache = new Map<string, Buffer>();
   const routes = ((req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
