@@ -121,12 +121,14 @@ export function registerPromClient(registry: PromClientRegistryLike, collector?:
   }
   const source = collector ?? (getPerformanceMetricsCollector() as unknown as MetricsSnapshotSource);
   const exporter = exporterFor(source);
-  // One snapshot per scrape: Registry.metrics() calls every get() in the same tick.
+  // One snapshot per scrape: Registry.metrics() and getMetricsAsJSON() call
+  // every get() synchronously in one loop, so the snapshot is dropped at the
+  // next microtask and the next scrape reads fresh figures.
   let cached: MetricsSnapshot | null = null;
   const snapshot = (): MetricsSnapshot => {
     if (cached === null) {
       cached = exporter.snapshot();
-      setImmediate(() => {
+      queueMicrotask(() => {
         cached = null;
       });
     }
