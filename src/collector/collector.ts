@@ -8,6 +8,7 @@
  * native sampler wrote in the background (ingestSamples), so samples taken
  * while the event loop was blocked are counted.
  */
+import { performance } from 'node:perf_hooks';
 import { rangeError, typeError } from '../errors.js';
 import { exportCsv, exportJson, importJson } from '../exporters/files.js';
 import * as realProbes from '../probes/index.js';
@@ -33,6 +34,7 @@ import {
   emptyMemoryStats,
   emptyProcessingStats,
   statsFromAggregate,
+  statsFromAllAggregates,
   windowGpuStats,
   windowMemoryStats,
   windowOperationSummary,
@@ -610,7 +612,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     if (operation !== undefined && opId < 0) return emptyProcessingStats();
     if (query?.durationMinutes === undefined) {
       store.refreshExtremes();
-      return statsFromAggregate(opId < 0 ? store.all : store.ops[opId]);
+      return opId < 0 ? statsFromAllAggregates(store.ops) : statsFromAggregate(store.ops[opId]);
     }
     return windowProcessingStats(store, this.windowStart(store, query), opId);
   }

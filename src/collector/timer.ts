@@ -5,6 +5,7 @@
  *   using t = startTimer('decode');   // records when the scope exits
  *   const ms = t.end({ success: false, error });
  */
+import { performance } from 'node:perf_hooks';
 import type { RecordMeta } from './types.js';
 
 export interface TimerEndOptions {

@@ -10,7 +10,7 @@
  *    that only grow until the collector is cleared, for counters and
  *    histograms that must not go down when the ring trims.
  */
-import { BUCKETS, bucketOf, percentilesFromCounts } from './histogram.js';
+import { BUCKETS, percentilesFromCounts } from './histogram.js';
 
 /** Prometheus-style upper bounds in ms (+Inf implied). */
 export const CUMULATIVE_BOUNDS_MS: readonly number[] = Object.freeze([
@@ -51,19 +51,31 @@ export class OperationAggregate {
 
   constructor(readonly name: string) {}
 
-  add(durationMs: number, success: boolean): void {
+  /** Adds a record to the history figures; `b` is bucketOf(durationMs). */
+  add(durationMs: number, success: boolean, b: number): void {
     this.count++;
     this.sum += durationMs;
     if (success) this.successes++;
     if (durationMs < this.min) this.min = durationMs;
     if (durationMs > this.max) this.max = durationMs;
-    const b = bucketOf(durationMs);
     const k = b - this.histOffset;
     if (k >= 0 && k < this.hist.length) this.hist[k]++;
     else this.growHist(b);
   }
 
-  remove(durationMs: number, success: boolean): void {
+  /** Adds a record to both the history and the cumulative figures. */
+  addBoth(durationMs: number, success: boolean, b: number): void {
+    this.add(durationMs, success, b);
+    this.cumCount++;
+    this.cumSum += durationMs;
+    if (!success) this.cumFailures++;
+    let j = BOUND_OF_BUCKET[b];
+    if (j < NB && durationMs > CUMULATIVE_BOUNDS_MS[j]) j++;
+    this.cumBuckets[j]++;
+  }
+
+  /** Removes an evicted record from the history figures; `b` is its bucket. */
+  remove(durationMs: number, success: boolean, b: number): void {
     if (--this.count === 0) {
       this.sum = 0;
       this.successes = 0;
@@ -76,16 +88,7 @@ export class OperationAggregate {
     this.sum -= durationMs;
     if (success) this.successes--;
     if (durationMs <= this.min || durationMs >= this.max) this.extremesStale = true;
-    this.hist[bucketOf(durationMs) - this.histOffset]--;
-  }
-
-  addCumulative(durationMs: number, success: boolean): void {
-    this.cumCount++;
-    this.cumSum += durationMs;
-    if (!success) this.cumFailures++;
-    let j = BOUND_OF_BUCKET[bucketOf(durationMs)];
-    if (j < NB && durationMs > CUMULATIVE_BOUNDS_MS[j]) j++;
-    this.cumBuckets[j]++;
+    this.hist[b - this.histOffset]--;
   }
 
   resetHistory(): void {
@@ -116,6 +119,13 @@ export class OperationAggregate {
     next[b - lo]++;
     this.hist = next;
     this.histOffset = lo;
+  }
+
+  /** Adds this aggregate's histogram into `into` (indexed by absolute bucket). */
+  addHistInto(into: Uint32Array): void {
+    const h = this.hist;
+    const off = this.histOffset;
+    for (let k = 0; k < h.length; k++) if (h[k] !== 0) into[off + k] += h[k];
   }
 
   /** Percentiles (qs ascending, 0..1) of the records in history. */

@@ -8,7 +8,7 @@ import type { GpuUsageStats, MemoryUsageStats, OperationSummary, ProcessingTimeS
 import type { ProcessingStore } from '../store/processing.js';
 import { GpuField, MemoryField, type SampleStore } from '../store/samples.js';
 import type { OperationAggregate } from './aggregates.js';
-import { BUCKETS, HI_WORD, bucketOf, bucketOfHiWord, percentilesFromCounts } from './histogram.js';
+import { BUCKETS, bucketOf, percentilesFromCounts } from './histogram.js';
 
 const QS = [0.5, 0.9, 0.95, 0.99] as const;
 const shared = new Uint32Array(BUCKETS);
@@ -56,17 +56,41 @@ export function statsFromAggregate(a: OperationAggregate): ProcessingTimeStats {
   return buildProcessingStats(a.count, sum, a.successes, a.min, a.max, a.percentiles(QS));
 }
 
-/** Calls fn(a, b) for the physical ranges [a, b) holding logical records from..count-1. */
-function segments(store: { head: number; count: number; capacity: number }, from: number, fn: (a: number, b: number) => void): void {
-  if (from >= store.count) return;
+/** Whole-history statistics over every operation: the aggregates merged, O(operations x buckets). */
+export function statsFromAllAggregates(ops: readonly OperationAggregate[]): ProcessingTimeStats {
+  let n = 0;
+  let sum = 0;
+  let ok = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const a of ops) {
+    if (a.count === 0) continue;
+    n += a.count;
+    sum += a.sum < 0 ? 0 : a.sum;
+    ok += a.successes;
+    if (a.min < min) min = a.min;
+    if (a.max > max) max = a.max;
+    a.addHistInto(shared);
+  }
+  if (n === 0) return emptyProcessingStats();
+  const lo = bucketOf(min);
+  const hi = bucketOf(max);
+  const ps = percentilesFromCounts(shared, 0, lo, hi, n, QS, min, max, []);
+  shared.fill(0);
+  return buildProcessingStats(n, sum, ok, min, max, ps);
+}
+
+/**
+ * Physical ranges [a0, b0) and [a1, b1) holding logical records
+ * from..count-1 (the second empty unless the window wraps).
+ */
+export function ranges(store: { head: number; count: number; capacity: number }, from: number): [number, number, number, number] {
+  if (from >= store.count) return [0, 0, 0, 0];
   const start = store.head + from;
   const end = store.head + store.count;
-  if (end <= store.capacity) fn(start, end);
-  else if (start >= store.capacity) fn(start - store.capacity, end - store.capacity);
-  else {
-    fn(start, store.capacity);
-    fn(0, end - store.capacity);
-  }
+  if (end <= store.capacity) return [start, end, 0, 0];
+  if (start >= store.capacity) return [start - store.capacity, end - store.capacity, 0, 0];
+  return [start, store.capacity, 0, end - store.capacity];
 }
 
 /** Processing statistics over logical records from..count-1, optionally one operation (opId >= 0). */
@@ -77,11 +101,14 @@ export function windowProcessingStats(store: ProcessingStore, from: number, opId
   let min = Infinity;
   let max = -Infinity;
   const dur = store.dur;
-  const words = store.durWords;
+  const bkt = store.bkt;
   const okCol = store.ok;
   const opCol = store.op;
   const hist = shared;
-  segments(store, from, (a, b) => {
+  const r = ranges(store, from);
+  for (let s = 0; s < 4; s += 2) {
+    const a = r[s];
+    const b = r[s + 1];
     if (opId < 0) {
       for (let p = a; p < b; p++) {
         const d = dur[p];
@@ -89,7 +116,7 @@ export function windowProcessingStats(store: ProcessingStore, from: number, opId
         ok += okCol[p];
         if (d < min) min = d;
         if (d > max) max = d;
-        hist[bucketOfHiWord(words[2 * p + HI_WORD])]++;
+        hist[bkt[p]]++;
       }
       n += b - a;
     } else {
@@ -101,10 +128,10 @@ export function windowProcessingStats(store: ProcessingStore, from: number, opId
         ok += okCol[p];
         if (d < min) min = d;
         if (d > max) max = d;
-        hist[bucketOfHiWord(words[2 * p + HI_WORD])]++;
+        hist[bkt[p]]++;
       }
     }
-  });
+  }
   if (n === 0) return emptyProcessingStats();
   const lo = bucketOf(min);
   const hi = bucketOf(max);
@@ -122,10 +149,14 @@ export function windowOperationSummary(store: ProcessingStore, from: number): Op
   const mins = new Float64Array(nOps).fill(Infinity);
   const maxs = new Float64Array(nOps).fill(-Infinity);
   const dur = store.dur;
+  const bkt = store.bkt;
   const opCol = store.op;
   const okCol = store.ok;
+  const r = ranges(store, from);
   let total = 0;
-  segments(store, from, (a, b) => {
+  for (let s = 0; s < 4; s += 2) {
+    const a = r[s];
+    const b = r[s + 1];
     for (let p = a; p < b; p++) {
       const o = opCol[p];
       const d = dur[p];
@@ -136,15 +167,15 @@ export function windowOperationSummary(store: ProcessingStore, from: number): Op
       if (d > maxs[o]) maxs[o] = d;
     }
     total += b - a;
-  });
-  // Group durations by operation (counting sort), then one histogram per group.
+  }
+  // Group bucket indexes by operation (counting sort), then one histogram per group.
   const starts = new Uint32Array(nOps + 1);
   for (let o = 0; o < nOps; o++) starts[o + 1] = starts[o] + counts[o];
   const fill = starts.slice(0, nOps);
-  const grouped = new Float64Array(total);
-  segments(store, from, (a, b) => {
-    for (let p = a; p < b; p++) grouped[fill[opCol[p]]++] = dur[p];
-  });
+  const grouped = new Uint16Array(total);
+  for (let s = 0; s < 4; s += 2) {
+    for (let p = r[s]; p < r[s + 1]; p++) grouped[fill[opCol[p]]++] = bkt[p];
+  }
   const out: OperationSummary[] = [];
   const ps: number[] = [];
   for (let o = 0; o < nOps; o++) {
@@ -152,7 +183,7 @@ export function windowOperationSummary(store: ProcessingStore, from: number): Op
     if (n === 0) continue;
     const lo = bucketOf(mins[o]);
     const hi = bucketOf(maxs[o]);
-    for (let k = starts[o]; k < starts[o + 1]; k++) shared[bucketOf(grouped[k])]++;
+    for (let k = starts[o]; k < starts[o + 1]; k++) shared[grouped[k]]++;
     percentilesFromCounts(shared, 0, lo, hi, n, [0.95], mins[o], maxs[o], ps);
     shared.fill(0, lo, hi + 1);
     out.push({
@@ -205,8 +236,9 @@ function meanMax(store: SampleStore, col: Float64Array, from: number, match?: (p
   let n = 0;
   let sum = 0;
   let max = -Infinity;
-  segments(store, from, (a, b) => {
-    for (let p = a; p < b; p++) {
+  const r = ranges(store, from);
+  for (let s = 0; s < 4; s += 2) {
+    for (let p = r[s]; p < r[s + 1]; p++) {
       if (match && !match(p)) continue;
       const v = col[p];
       if (v !== v) continue;
@@ -214,7 +246,7 @@ function meanMax(store: SampleStore, col: Float64Array, from: number, match?: (p
       sum += v;
       if (v > max) max = v;
     }
-  });
+  }
   return { mean: n > 0 ? sum / n : NaN, max };
 }
 
@@ -258,13 +290,14 @@ export function windowGpuStats(store: SampleStore, from: number, gpuId: number):
   const match = gpuId >= 0 ? (p: number) => ids[p] === gpuId : undefined;
   let n = 0;
   let last = -1;
-  segments(store, from, (a, b) => {
-    for (let p = a; p < b; p++) {
+  const r = ranges(store, from);
+  for (let s = 0; s < 4; s += 2) {
+    for (let p = r[s]; p < r[s + 1]; p++) {
       if (match && !match(p)) continue;
       n++;
       last = p;
     }
-  });
+  }
   if (n === 0) return emptyGpuStats();
   const v = store.values;
   const load = meanMax(store, v[GpuField.loadPercent], from, match);

@@ -1,10 +1,12 @@
 /**
- * Processing-time history: one ring of columns, 41 bytes per record
+ * Processing-time history: one ring of columns
  * (timestamp 8, duration 8, photo id 8, operation 4, job 4, stage 4,
  * error 4, success 1), plus the per-operation running aggregates that the
- * ring keeps equal to its contents as it evicts.
+ * ring keeps equal to its contents as it evicts. 43 bytes with the
+ * cached histogram bucket (2).
  */
 import { OperationAggregate } from '../stats/aggregates.js';
+import { bucketOf } from '../stats/histogram.js';
 import { Ring, type Column } from './ring.js';
 import { StringTable } from './intern.js';
 
@@ -22,14 +24,14 @@ export class ProcessingStore extends Ring {
   stage = new Uint32Array(0);
   err = new Uint32Array(0);
   ok = new Uint8Array(0);
+  /** Histogram bucket of each duration, so eviction need not recompute it. */
+  bkt = new Uint16Array(0);
 
   /** jobId, stage and error message strings. */
   readonly strings = new StringTable();
   /** Operation id -> aggregates (operations are never forgotten until clear()). */
   readonly ops: OperationAggregate[] = [];
   private readonly opIds = new Map<string, number>();
-  /** All operations together. */
-  readonly all = new OperationAggregate('*');
   private lastOpName = '';
   private lastOpId = -1;
   overflowWarned = false;
@@ -39,11 +41,11 @@ export class ProcessingStore extends Ring {
     public maxOperations: number,
     private readonly onOverflow: (name: string) => void = () => {},
   ) {
-    super(maxSize, [Float64Array, Float64Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint8Array]);
+    super(maxSize, [Float64Array, Float64Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint8Array, Uint16Array]);
   }
 
   protected getColumns(): Column[] {
-    return [this.dur, this.photo, this.op, this.job, this.stage, this.err, this.ok];
+    return [this.dur, this.photo, this.op, this.job, this.stage, this.err, this.ok, this.bkt];
   }
 
   protected setColumns(c: Column[]): void {
@@ -55,13 +57,11 @@ export class ProcessingStore extends Ring {
     this.stage = c[4] as Uint32Array<ArrayBuffer>;
     this.err = c[5] as Uint32Array<ArrayBuffer>;
     this.ok = c[6] as Uint8Array<ArrayBuffer>;
+    this.bkt = c[7] as Uint16Array<ArrayBuffer>;
   }
 
   protected evict(p: number): void {
-    const d = this.dur[p];
-    const s = this.ok[p] === 1;
-    this.ops[this.op[p]].remove(d, s);
-    this.all.remove(d, s);
+    this.ops[this.op[p]].remove(this.dur[p], this.ok[p] === 1, this.bkt[p]);
     const j = this.job[p];
     if (j !== 0) this.strings.release(j);
     const g = this.stage[p];
@@ -132,29 +132,25 @@ export class ProcessingStore extends Ring {
         : this.strings.acquire(
             errorMessage.length > MAX_ERROR_MESSAGE_LENGTH ? errorMessage.slice(0, MAX_ERROR_MESSAGE_LENGTH) : errorMessage,
           );
-    const agg = this.ops[opId];
-    agg.add(durationMs, success);
-    this.all.add(durationMs, success);
-    if (cumulative) agg.addCumulative(durationMs, success);
+    const b = bucketOf(durationMs);
+    this.bkt[p] = b;
+    if (cumulative) this.ops[opId].addBoth(durationMs, success, b);
+    else this.ops[opId].add(durationMs, success, b);
   }
 
   /** Recomputes min/max of aggregates whose extreme value was evicted: one scan, rare. */
   refreshExtremes(): void {
-    let stale = this.all.extremesStale;
+    let stale = false;
     for (const a of this.ops) if (a.extremesStale) stale = true;
     if (!stale) return;
     const mins = new Float64Array(this.ops.length).fill(Infinity);
     const maxs = new Float64Array(this.ops.length).fill(-Infinity);
-    let amin = Infinity;
-    let amax = -Infinity;
     for (let i = 0; i < this.count; i++) {
       const p = this.physical(i);
       const o = this.op[p];
       const d = this.dur[p];
       if (d < mins[o]) mins[o] = d;
       if (d > maxs[o]) maxs[o] = d;
-      if (d < amin) amin = d;
-      if (d > amax) amax = d;
     }
     for (let o = 0; o < this.ops.length; o++) {
       const a = this.ops[o];
@@ -164,11 +160,6 @@ export class ProcessingStore extends Ring {
         a.extremesStale = false;
       }
     }
-    if (this.all.extremesStale) {
-      this.all.min = amin;
-      this.all.max = amax;
-      this.all.extremesStale = false;
-    }
   }
 
   /** Clears records, strings and operations (cumulative totals too). */
@@ -177,7 +168,6 @@ export class ProcessingStore extends Ring {
     this.strings.clear();
     this.ops.length = 0;
     this.opIds.clear();
-    this.all.resetHistory();
     this.lastOpName = '';
     this.lastOpId = -1;
     this.overflowWarned = false;
@@ -188,6 +178,5 @@ export class ProcessingStore extends Ring {
     super.clear();
     this.strings.clear();
     for (const a of this.ops) a.resetHistory();
-    this.all.resetHistory();
   }
 }

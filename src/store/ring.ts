@@ -7,7 +7,7 @@
  *
  * Invariant: while count < capacity the ring is linear (head = 0).
  */
-export type Column = Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
+export type Column = Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Uint16Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
 type ColumnCtor = new (length: number) => Column;
 
 const FIRST_CAPACITY = 64;
