@@ -60,7 +60,7 @@ test('prom-client: perfprobe metrics appear in a Registry beside the app\'s own,
 
 test('prom-client: OpenMetrics registry', async () => {
   const c = seeded();
-  const registry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+  const registry = new (Registry as unknown as new (t: string) => Registry)(Registry.OPENMETRICS_CONTENT_TYPE);
   registerPromClient(registry, c as never);
   const text = await registry.metrics();
   assert.ok(text.endsWith('# EOF\n'));
@@ -74,7 +74,7 @@ test('OpenTelemetry: observable instruments read by the real SDK and its in-memo
   const provider = new MeterProvider({ readers: [reader] });
   try {
     const meter = provider.getMeter('perfprobe-test');
-    const bridge = registerOpenTelemetry(meter, c as never);
+    const bridge = registerOpenTelemetry(meter, c as never); // a real Meter type-checks as OtelMeterLike
     assert.ok(bridge.names.includes('perfprobe.operation.count'));
     await reader.forceFlush();
     const found = new Map<string, DataPoint<number>[]>();
@@ -104,5 +104,5 @@ test('OpenTelemetry: observable instruments read by the real SDK and its in-memo
     await provider.shutdown();
   }
   // The global API meter (no SDK registered) is a no-op meter: registering on it must not throw.
-  registerOpenTelemetry(otelApi.getMeter('noop') as never, c as never).unregister();
+  registerOpenTelemetry(otelApi.getMeter('noop'), c as never).unregister();
 });

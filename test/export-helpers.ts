@@ -5,18 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import * as collectorModule from '../src/collector/index.js';
-import { FakeCollector } from './export-fake-collector.js';
+import { PerformanceMetricsCollector } from '../src/collector/index.js';
+import type { CollectorConfig } from '../src/collector/types.js';
 
-type AnyCollector = InstanceType<typeof FakeCollector>;
-
-/** A fresh real PerformanceMetricsCollector (isolated instance). */
-export function newCollector(config: Record<string, unknown> = {}): AnyCollector {
-  const Real = (collectorModule as unknown as { PerformanceMetricsCollector?: new (c: object) => AnyCollector })
-    .PerformanceMetricsCollector;
-  if (process.env.PERFPROBE_TEST_FAKE_COLLECTOR === '1') return new FakeCollector(config as { exportDirectory?: string });
-  if (!Real) throw new Error('PerformanceMetricsCollector is not exported by src/collector/index.ts');
-  return new Real({ enableGpuTracking: false, ...config });
+/** A fresh real PerformanceMetricsCollector (isolated instance; GPU tracking off unless asked). */
+export function newCollector(config: Partial<CollectorConfig> = {}): PerformanceMetricsCollector {
+  return new PerformanceMetricsCollector({ enableGpuTracking: false, ...config });
 }
 
 export function tempDir(prefix = 'perfprobe-export-'): { dir: string; cleanup(): void } {

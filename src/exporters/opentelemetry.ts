@@ -15,9 +15,7 @@ import { getPerformanceMetricsCollector } from '../collector/index.js';
 
 type Attributes = Record<string, string | number>;
 /** The parts of @opentelemetry/api the bridge uses (structural). */
-export interface OtelObservableLike {
-  readonly __otelObservable?: never;
-}
+export type OtelObservableLike = object;
 export interface OtelBatchResultLike {
   observe(observable: OtelObservableLike, value: number, attributes?: Attributes): void;
 }
