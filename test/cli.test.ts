@@ -157,6 +157,65 @@ describe('perfprobe run', () => {
   });
 });
 
+describe('perfprobe run with GPUs (the stand-in NVML library)', () => {
+  test('GPU utilization, memory, power and energy in the summary, JSON and Markdown', async (t) => {
+    let lib: string;
+    try {
+      // @ts-ignore: a plain .mjs script without types
+      const { buildFakeNvml } = await import('../scripts/build-fake-nvml.mjs');
+      lib = buildFakeNvml().full;
+    } catch (err) {
+      if (process.env.CI === 'true') throw err;
+      t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
+      return;
+    }
+    const script = join(dir, 'fake-nvml.txt');
+    writeFileSync(
+      script,
+      [
+        'devices=2',
+        'gpu0.name=Fake H100', 'gpu0.util=75', 'gpu0.power_mw=250000', 'gpu0.mem_used=4294967296', 'gpu0.mem_total=85899345920', 'gpu0.temp=55',
+        'gpu1.util=10', 'gpu1.power_mw=100000', 'gpu1.unsupported=energy',
+      ].join('\n') + '\n',
+    );
+    const json = join(dir, 'gpu.json');
+    const md = join(dir, 'gpu.md');
+    const r = await runCli(['run', '--json', json, '--markdown', md, '--', node, '-e', 'setTimeout(() => {}, 1000)'], {
+      PERFPROBE_NVML_LIBRARY: lib,
+      PERFPROBE_FAKE_NVML_SCRIPT: script,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(readFileSync(json, 'utf8')).summary;
+    if (s.samplerBackend !== 'native') {
+      t.skip('the addon is not loaded: GPU sampling needs it');
+      return;
+    }
+    assert.equal(s.gpus.length, 2);
+    const [g0, g1] = s.gpus;
+    assert.equal(g0.name, 'Fake H100');
+    assert.equal(g0.avgUtilizationPercent, 75);
+    assert.equal(g0.peakUtilizationPercent, 75);
+    assert.equal(g0.peakMemoryUsedMb, 4096);
+    assert.equal(g0.memoryTotalMb, 81920);
+    assert.equal(g0.peakPowerWatts, 250);
+    assert.equal(g0.peakTemperatureCelsius, 55);
+    assert.equal(g0.peakTreeGpuMemoryMb, 0, 'the command has no GPU processes: 0, not null');
+    // 250 W for the whole run: energy = 250 W x wall time (the stand-in's energy counter does not move).
+    const expected0 = (250 * s.durationMs) / 1000;
+    assert.ok(Math.abs(g0.energyJoules - expected0) <= expected0 * 0.05, `energy ${g0.energyJoules} J vs ${expected0}`);
+    assert.equal(g0.energySource, 'integrated');
+    const expected1 = (100 * s.durationMs) / 1000;
+    assert.ok(Math.abs(g1.energyJoules - expected1) <= expected1 * 0.05, `energy ${g1.energyJoules} J vs ${expected1}`);
+    assert.ok(Math.abs(s.energyJoules - (g0.energyJoules + g1.energyJoules)) < 0.2);
+    assert.equal(s.peakGpuUtilizationPercent, 75);
+    assert.equal(s.avgGpuUtilizationPercent, 42.5);
+    assert.equal(s.peakGpuMemoryMb, 4096);
+    assert.match(r.stderr, /GPU 0 Fake H100: utilization avg 75\.0 %, peak 75 %; memory peak 4096 MB/);
+    assert.match(r.stderr, /GPU energy total [\d.]+ J/);
+    assert.match(readFileSync(md, 'utf8'), /\| GPU 0 utilization avg \/ peak \| 75\.0 % \/ 75 % \|/);
+  });
+});
+
 describe('arguments and help', () => {
   test('an unknown option is refused with a suggestion', async () => {
     const r = await runCli(['run', '--jsn', 'x.json', '--', 'true']);

@@ -95,7 +95,14 @@ export function summarize(facts: RunFacts, ticks: Tick[]): RunSummary {
   const gpus: GpuRunSummary[] = [...gpuIds].sort((a, b) => a - b).map((id) => {
     const rows = ticks.flatMap((t) => t.gpus.filter((g) => g.gpuId === id).map((g) => ({ t: t.timestamp, g })));
     const counter = facts.energyCounterJoules.get(id);
-    const integrated = integrateEnergyJoules(rows.map((r) => ({ t: r.t, w: r.g.powerWatts })));
+    // Power is held at its first and last readings out to the start and end of the run.
+    const points = rows.map((r) => ({ t: r.t, w: r.g.powerWatts }));
+    const known = points.filter((p) => p.w !== null);
+    if (known.length) {
+      points.unshift({ t: Math.min(facts.startTime, known[0]!.t), w: known[0]!.w });
+      points.push({ t: Math.max(facts.startTime + facts.durationMs, known[known.length - 1]!.t), w: known[known.length - 1]!.w });
+    }
+    const integrated = integrateEnergyJoules(points);
     const energy = counter ?? integrated;
     return {
       gpuId: id,

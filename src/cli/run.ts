@@ -9,6 +9,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync, accessSy
 import os from 'node:os';
 import { join } from 'node:path';
 import { readGpusSync } from '../probes/index.js';
+import { readGpuEnergy } from '../probes/gpu.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 import { parseDuration } from './duration.js';
 import { TickSource, type Tick } from './sampling.js';
@@ -71,6 +72,21 @@ function checkWritableDir(path: string): void {
   }
 }
 
+/**
+ * Each GPU's total-energy counter in mJ (nvmlDeviceGetTotalEnergyConsumption,
+ * ~4 ms per GPU: read only at the start and the end of the run).
+ */
+function energyMillijoules(wanted: boolean): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!wanted) return out;
+  try {
+    for (const e of readGpuEnergy()) if (e.energyMillijoules !== null) out.set(e.gpuId, e.energyMillijoules);
+  } catch {
+    /* NVML not available: power is integrated instead */
+  }
+  return out;
+}
+
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -102,6 +118,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   } catch {
     /* no NVML: names unknown */
   }
+
+  const energyBefore = energyMillijoules(gpuNames.size > 0);
 
   const [file, ...args] = split.command as [string, ...string[]];
   const cpuBefore = waitedChildrenCpuMs();
@@ -158,6 +176,14 @@ export async function runCommand(argv: string[]): Promise<number> {
   for (const [s, h] of handlers) process.off(s, h);
   if (tty && lastStatus) process.stderr.write('\r\x1b[2K');
   const cpuAfter = waitedChildrenCpuMs();
+  const energyAfter = energyMillijoules(energyBefore.size > 0);
+  // The driver's counter is exact (better than integrating sampled power); a
+  // counter that did not move is not trusted, and power is integrated instead.
+  const energyCounterJoules = new Map<number, number>();
+  for (const [id, before] of energyBefore) {
+    const after = energyAfter.get(id);
+    if (after !== undefined && after > before) energyCounterJoules.set(id, (after - before) / 1000);
+  }
 
   const exitCode = exit.signal ? 128 + (os.constants.signals[exit.signal] ?? 0) : exit.code ?? 1;
   const summary = summarize(
@@ -172,7 +198,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       intervalMs,
       samplerBackend: source.backend,
       gpuNames,
-      energyCounterJoules: new Map(),
+      energyCounterJoules,
     },
     ticks,
   );

@@ -133,7 +133,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const json = values.json === true;
   if (!json && !process.stdout.isTTY) throw new CliError("perfprobe watch: stdout is not a terminal; use 'perfprobe watch --json' for one JSON line per sample");
   const info = probeInfo();
-  const gpuNote = info.gpu.backend === 'none' ? `GPU backend none${info.gpu.reason ? `: ${info.gpu.reason}` : ''}` : undefined;
+  const gpuNote = info.gpu.backend !== 'nvml' ? `GPU backend ${info.gpu.backend}${info.gpu.reason ? `: ${info.gpu.reason}` : ''}` : undefined;
 
   return new Promise<number>((resolve) => {
     let done = false;
