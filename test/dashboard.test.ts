@@ -8,6 +8,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { PerformanceMetricsCollector } from '../src/collector/index.js';
 import { serve, type RunningServer } from '../src/http/index.js';
 
+// Page-side globals used inside page.evaluate() callbacks (the test tsconfig has no DOM lib).
+declare const window: any;
+declare const document: any;
+
 const CHROMIUM = process.env.PERFPROBE_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI === 'true') {
@@ -51,7 +55,7 @@ after(async () => {
 });
 
 async function points(page: Page): Promise<Record<string, number>> {
-  return page.evaluate(() => (window as unknown as { perfprobeDashboard: { points(): Record<string, number> } }).perfprobeDashboard.points());
+  return page.evaluate(() => window.perfprobeDashboard.points() as Record<string, number>);
 }
 async function waitFor(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -94,7 +98,7 @@ test('the dashboard loads without console errors, charts gain points, it survive
   assert.ok(Number(decode[4]) >= 10 && Number(decode[4]) <= 16, `decode p50 ${decode[4]}`);
   assert.match(decode[2]!, /^9\d\.\d %$/, 'decode success rate about 95 %');
   // GPU charts: present with readings, or the note saying there are none.
-  const gpuCount = await page.evaluate(() => Object.keys((window as any).perfprobeDashboard.points()).filter((k) => k.startsWith('chart-gpu')).length);
+  const gpuCount = await page.evaluate(() => Object.keys(window.perfprobeDashboard.points()).filter((k) => k.startsWith('chart-gpu')).length);
   const noGpuVisible = await page.isVisible('#no-gpu');
   assert.ok(gpuCount === 4 || noGpuVisible, 'either 4 GPU charts or the no-GPU note');
   assert.equal(await page.isVisible('#gpu-charts'), !noGpuVisible, 'empty GPU charts are hidden');
@@ -110,11 +114,11 @@ test('the dashboard loads without console errors, charts gain points, it survive
 
   // Restart the server on the same port: EventSource reconnects, a new snapshot arrives and the charts resume.
   const port = running!.port;
-  const connects = await page.evaluate(() => (window as any).perfprobeDashboard.state.connects as number);
+  const connects = await page.evaluate(() => window.perfprobeDashboard.state.connects as number);
   await running!.close();
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
   running = await serve({ port, host: '127.0.0.1', collector, dashboard: true });
-  await page.waitForFunction((n) => (window as any).perfprobeDashboard.state.connects > n, connects, { timeout: 10000 });
+  await page.waitForFunction((n) => window.perfprobeDashboard.state.connects > n, connects, { timeout: 10000 });
   const afterRestart = await points(page);
   const resumed = await waitFor(async () => (await points(page))['chart-system']! > afterRestart['chart-system']!, 3000);
   assert.ok(resumed, 'charts gain points again after the restart');
