@@ -96,7 +96,7 @@ export function describeLoadFailure(tried: string[], err: unknown): string {
     [/GLIBC|GLIBCXX|CXXABI|musl|libc\.so|libstdc\+\+/i,
       'the binary needs a newer C library than this system has: build it here with ' +
         '`npm rebuild perfprobe --build-from-source` (needs python3, make and a C++17 compiler)'],
-    [/invalid ELF|wrong ELF class|not a valid Win32|mach-o|Exec format|incompatible architecture/i,
+    [/invalid ELF|wrong ELF class|file too short|not a valid Win32|mach-o|Exec format|incompatible architecture/i,
       `the binary was built for another platform or CPU than ${target}: delete build/ and run \`npm rebuild perfprobe\``],
     [/NODE_MODULE_VERSION|did not self-register|napi|undefined symbol/i,
       `ABI mismatch: the binary needs Node-API 8 (Node.js >= 12.22 / 14.17 / 16) and was built for another runtime ` +

@@ -1,0 +1,153 @@
+// The public Sampler and the addon's Sampler class: sampling through a
+// blocked event loop, overflow, bad input, lifecycles, and exit while
+// sampling.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { addonStatus, getAddon } from '../src/native/binding.js';
+import { HeaderSlot, recordSlots } from '../src/probes/layout.js';
+import { Sampler, createSamplerBackend } from '../src/probes/sampler.js';
+
+const root = join(__dirname, '..');
+const addon = getAddon();
+const noAddon = addon ? false : `addon not loaded: ${addonStatus().error}`;
+if (!addon && process.env.CI === 'true') throw new Error(`addon must load in CI: ${addonStatus().error}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+function blockFor(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+test('native sampler keeps sampling while the event loop is blocked (500 ms at 10 ms)', { skip: noAddon }, () => {
+  const s = new Sampler({ intervalMs: 10, gpu: false });
+  assert.equal(s.backend, 'native');
+  s.start();
+  const startNs = Number(process.hrtime.bigint());
+  blockFor(500);
+  const endNs = Number(process.hrtime.bigint());
+  const batch = s.drain(); // still inside the same synchronous block
+  s.stop();
+  assert.ok(batch.count >= 40, `${batch.count} records during a 500 ms block`);
+  const first = batch.data[HeaderSlot.monotonicNs]!;
+  const last = batch.data[(batch.count - 1) * batch.recordSlots + HeaderSlot.monotonicNs]!;
+  assert.ok(last - first >= 390e6, `records span ${(last - first) / 1e6} ms`);
+  assert.ok(first >= startNs - 50e6 && last <= endNs, 'records lie inside the blocked stretch');
+});
+
+test('timer fallback cannot sample while the loop is blocked (documented limit)', () => {
+  const s = new Sampler({ intervalMs: 10 }, createSamplerBackend('timer'));
+  assert.equal(s.backend, 'timer');
+  s.start();
+  blockFor(200);
+  const batch = s.drain();
+  s.stop();
+  assert.equal(batch.count, 1, 'only the record taken by start() itself');
+});
+
+test('overflow drops the oldest records and counts the drops', { skip: noAddon }, async () => {
+  const s = new Sampler({ intervalMs: 1, capacity: 5, gpu: false }).start();
+  await sleep(100);
+  const beforeStop = Number(process.hrtime.bigint());
+  s.stop();
+  const st = s.stats();
+  const batch = s.drain();
+  assert.equal(batch.count, 5);
+  assert.ok(st.written >= 20, `written ${st.written}`);
+  assert.equal(st.dropped, st.written - 5);
+  assert.equal(batch.droppedTotal, st.dropped);
+  const newest = batch.data[4 * batch.recordSlots + HeaderSlot.monotonicNs]!;
+  assert.ok(beforeStop - newest < 50e6, 'the newest record survived');
+});
+
+test('bad intervals: TypeError or RangeError naming intervalMs', () => {
+  for (const bad of [0, -1, NaN, Infinity, 24 * 3600 * 1000 + 1, 0.5]) {
+    assert.throws(() => new Sampler({ intervalMs: bad }), (e: Error) => e instanceof RangeError && /^intervalMs must be/.test(e.message), String(bad));
+  }
+  for (const bad of ['10', null, undefined, {}, 10n]) {
+    assert.throws(() => new Sampler({ intervalMs: bad as never }), (e: Error) => e instanceof TypeError && /^intervalMs must be/.test(e.message), String(bad));
+  }
+  assert.throws(() => new Sampler({ intervalMs: 10, capacity: 0 }), /capacity must be an integer/);
+  assert.throws(() => new Sampler({ intervalMs: 10, gpu: 'yes' as never }), TypeError);
+  assert.throws(() => new Sampler({ intervalMs: 10, watchPid: -1 }), RangeError);
+  assert.throws(() => new Sampler(null as never), TypeError);
+  // Limits themselves are fine.
+  new Sampler({ intervalMs: 1 });
+  new Sampler({ intervalMs: 24 * 3600 * 1000 });
+});
+
+test('the addon validates its own arguments (direct misuse cannot crash)', { skip: noAddon }, () => {
+  const a = addon!;
+  const s = new a.Sampler();
+  const call = (...args: unknown[]) => () => (s.start as (...x: unknown[]) => boolean)(...args);
+  assert.throws(call(0, 10, false, 0), { name: 'RangeError', message: /^intervalMs must be/ });
+  assert.throws(call(NaN, 10, false, 0), { name: 'RangeError', message: /^intervalMs/ });
+  assert.throws(call(86400001, 10, false, 0), { name: 'RangeError', message: /^intervalMs/ });
+  assert.throws(call('10', 10, false, 0), { name: 'TypeError', message: /^intervalMs/ });
+  assert.throws(call(), { name: 'TypeError', message: /^intervalMs/ });
+  assert.throws(call(10, 0, false, 0), { name: 'RangeError', message: /^capacityRecords/ });
+  assert.throws(call(10, 1.5, false, 0), { name: 'RangeError', message: /^capacityRecords/ });
+  assert.throws(call(10, 16777216, false, 0), { name: 'RangeError', message: /^capacityRecords must keep the ring under 1 GiB/ });
+  assert.throws(call(10, 10, 1, 0), { name: 'TypeError', message: /^gpu/ });
+  assert.throws(call(10, 10, false, -1), { name: 'RangeError', message: /^watchPid/ });
+  assert.throws(() => (s.drain as (x: unknown) => number)([1, 2]), { name: 'TypeError', message: /^out must be a Float64Array/ });
+  assert.throws(() => (s.drain as (x: unknown) => number)(new Float32Array(20)), TypeError);
+  assert.throws(() => (a.readMemory as (x: unknown) => void)(undefined), { name: 'TypeError', message: /^out/ });
+  assert.throws(() => a.readMemory(new Float64Array(3)), { name: 'RangeError', message: /^out must hold at least 7/ });
+  assert.equal(s.stats().running, false);
+  // A buffer too small for one record copies nothing and loses nothing.
+  assert.equal(s.start(1000, 4, false, 0), true);
+  blockFor(50); // the thread takes its first record at once
+  assert.equal(s.drain(new Float64Array(3)), 0);
+  assert.equal(s.drain(new Float64Array(recordSlots(0))), 1);
+  s.stop();
+});
+
+test('start twice and stop twice are harmless no-ops', async () => {
+  for (const backend of addon ? (['native', 'timer'] as const) : (['timer'] as const)) {
+    const s = new Sampler({ intervalMs: 5, gpu: false }, createSamplerBackend(backend));
+    s.stop(); // stopped: nothing happens
+    assert.equal(s.running, false);
+    assert.equal(s.start(), s);
+    s.start(); // running: nothing changes, counters keep going
+    await sleep(30);
+    assert.equal(s.running, true);
+    const mid = s.stats().written;
+    assert.ok(mid >= 2, `${backend}: written ${mid}`);
+    s.stop();
+    s.stop();
+    assert.equal(s.running, false);
+    const batch = s.drain();
+    assert.equal(batch.count, s.stats().written, `${backend}: records stay drainable after stop`);
+    // A fresh start clears the counters.
+    s.start();
+    assert.ok(s.stats().written <= 2);
+    s.stop();
+  }
+});
+
+function runChild(code: string, env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 20000,
+    env: { ...process.env, ...env },
+  });
+}
+
+test('a process exits while sampling and does not hang', () => {
+  const mod = JSON.stringify(join(root, 'src', 'probes', 'index.ts'));
+  const cases: Array<[string, string, number]> = [
+    ['loop ends with the sampler running', `const p = require(${mod}); new p.Sampler({ intervalMs: 1, gpu: false }).start(); setTimeout(() => console.log('done'), 50);`, 0],
+    ['process.exit() mid-sampling', `const p = require(${mod}); const s = new p.Sampler({ intervalMs: 1, gpu: false }).start(); setTimeout(() => { console.log('done'); process.exit(3); }, 50);`, 3],
+    ['uncaught exception mid-sampling', `const p = require(${mod}); new p.Sampler({ intervalMs: 1, gpu: false }).start(); setTimeout(() => { console.log('done'); throw new Error('boom'); }, 50);`, 1],
+    ['many samplers, never stopped', `const p = require(${mod}); for (let i = 0; i < 20; i++) new p.Sampler({ intervalMs: 1, capacity: 8, gpu: false }).start(); console.log('done');`, 0],
+  ];
+  for (const [name, code, status] of cases) {
+    const started = Date.now();
+    const r = runChild(code);
+    assert.equal(r.error, undefined, `${name}: ${r.error?.message} after ${Date.now() - started} ms`);
+    assert.equal(r.status, status, `${name}: exit ${r.status} ${r.signal ?? ''}\n${r.stderr}`);
+    assert.match(r.stdout, /done/, name);
+  }
+});
