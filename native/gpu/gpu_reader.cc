@@ -275,7 +275,7 @@ BenchResult Bench(int iterations) {
   raw();
   full();
   double bestRaw = INFINITY, bestFull = INFINITY;
-  const int rounds = 5;
+  const int rounds = 15;
   const int per = std::max(1, iterations / rounds);
   for (int round = 0; round < rounds; ++round) {
     auto t0 = Clock::now();
