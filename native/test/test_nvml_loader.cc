@@ -1,6 +1,7 @@
 // Native tests of the NVML loader and the GPU reader against the stand-in
 // library (native/test/fake_nvml/fake_nvml.c). The CMake build passes the
-// stand-in's path as $PERFPROBE_FAKE_NVML_PATH; its variants come from
+// stand-in's path as the PERFPROBE_FAKE_NVML_PATH definition (or the
+// environment variable of that name overrides it); its variants come from
 // $PERFPROBE_FAKE_NVML_{V1,NOV3,MISSING,NOINIT}_PATH, or are compiled here
 // with `cc` from the source next to this file when those are not set.
 #include <dlfcn.h>
@@ -45,6 +46,9 @@ std::string SourceDir() {
 std::string FakePath(const std::string& variant) {
   std::string env = variant.empty() ? "PERFPROBE_FAKE_NVML_PATH" : "PERFPROBE_FAKE_NVML_" + variant + "_PATH";
   if (const char* p = std::getenv(env.c_str()); p && *p) return p;
+#ifdef PERFPROBE_FAKE_NVML_PATH
+  if (variant.empty()) return PERFPROBE_FAKE_NVML_PATH;  // built by CMake (target fake_nvml)
+#endif
   static const char* defines[][2] = {{"", ""},
                                      {"V1", "-DFAKE_NVML_V1_ONLY"},
                                      {"NOV3", "-DFAKE_NVML_NO_V3"},
