@@ -1,0 +1,140 @@
+// Exports: /metrics rendering cost for 10 operations with 10k and 1M stored
+// records (prom-client registry.metrics() on the same data beside it), JSON
+// export of 1,000,000 processing records (time and peak RSS growth, measured
+// in a child process), CSV of 1,000,000 rows.
+//
+// Run through `npm run bench` (after `npx tsc -p tsconfig.json`), or
+// `node bench/export.bench.mjs` to print the rows.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const here = fileURLToPath(new URL('.', import.meta.url));
+const OPS = Array.from({ length: 10 }, (_, i) => `operation_${i}`);
+const MILLION = 1_000_000;
+
+function load() {
+  return require(join(here, '..', 'dist', 'index.js'));
+}
+
+/** Fills `c` with n processing records over the 10 operations (log-normal-ish durations). */
+function fill(c, n, seed = 1) {
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    const d = Math.exp((x / 0x7fffffff) * 8 - 3); // 0.05 ms .. 150 ms
+    c.recordProcessingTime(OPS[i % 10], d, i % 50 === 0 ? { success: false, errorMessage: 'e' } : undefined);
+  }
+}
+
+async function perCallUs(fn, { batches = 7, iterations = 2000 } = {}) {
+  for (let i = 0; i < 300; i++) await fn();
+  const means = [];
+  for (let b = 0; b < batches; b++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) await fn();
+    means.push(Number(process.hrtime.bigint() - t0) / 1000 / iterations);
+  }
+  means.sort((a, b) => a - b);
+  return means[Math.floor(means.length / 2)];
+}
+
+// ---------------------------------------------------------------- child: file exports
+
+async function child(kind) {
+  const lib = load();
+  const dir = mkdtempSync(join(tmpdir(), 'perfprobe-bench-export-'));
+  try {
+    const c = new lib.PerformanceMetricsCollector({ maxHistorySize: MILLION, exportDirectory: dir, enableGpuTracking: false });
+    fill(c, MILLION);
+    globalThis.gc?.();
+    globalThis.gc?.();
+    const base = process.memoryUsage.rss();
+    let peak = base;
+    const timer = setInterval(() => {
+      const r = process.memoryUsage.rss();
+      if (r > peak) peak = r;
+    }, 2);
+    const t0 = process.hrtime.bigint();
+    const path = kind === 'json' ? await c.exportToJson() : await c.exportToCsv('processing');
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    clearInterval(timer);
+    peak = Math.max(peak, process.memoryUsage.rss());
+    const bytes = statSync(path).size;
+    process.stdout.write(JSON.stringify({ ms, rssGrowthMb: (peak - base) / 1048576, fileMb: bytes / 1048576 }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runChild(kind) {
+  const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', kind], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (r.status !== 0) throw new Error(`export child (${kind}) failed: ${r.stderr || r.stdout}`);
+  return JSON.parse(r.stdout);
+}
+
+// ---------------------------------------------------------------- main
+
+export default async function bench() {
+  const lib = load();
+  const { Registry, Histogram } = require('prom-client');
+  const rows = [];
+
+  // /metrics for 10 operations, 10k then 1M stored records.
+  const c = new lib.PerformanceMetricsCollector({ maxHistorySize: MILLION, enableGpuTracking: false });
+  const bounds = c.cumulativeOperationStats().boundsMs;
+  const registry = new Registry();
+  const hist = new Histogram({
+    name: 'peer_operation_duration_seconds',
+    help: 'peer',
+    labelNames: ['operation'],
+    buckets: bounds.map((b) => b / 1000),
+    registers: [registry],
+  });
+  fill(c, 10_000);
+  for (const r of c.processingRecords()) hist.observe({ operation: r.operation }, r.durationMs / 1000);
+  const exporter = new lib.PrometheusExporter(c);
+  const ours10k = await perCallUs(() => exporter.render());
+  const peer10k = await perCallUs(() => registry.metrics(), { iterations: 500 });
+  fill(c, MILLION - 10_000, 7);
+  const ours1m = await perCallUs(() => exporter.render());
+  rows.push({
+    section: 'exports',
+    name: '/metrics render, 10 operations, 10k records stored',
+    value: ours10k,
+    unit: 'us',
+    peer: { name: 'prom-client registry.metrics()', value: peer10k },
+    target: '<= 50 us',
+    pass: ours10k <= 50,
+  });
+  rows.push({
+    section: 'exports',
+    name: '/metrics render, 10 operations, 1M records stored',
+    value: ours1m,
+    unit: 'us',
+    target: '<= 50 us, independent of records (vs 10k)',
+    pass: ours1m <= 50 && ours1m <= ours10k * 1.5 + 5,
+  });
+
+  const json = runChild('json');
+  rows.push({ section: 'exports', name: 'JSON export, 1,000,000 processing records', value: json.ms, unit: 'ms', target: '<= 1500 ms', pass: json.ms <= 1500 });
+  rows.push({ section: 'exports', name: 'JSON export peak RSS growth (1M records)', value: json.rssGrowthMb, unit: 'MB', target: '<= 64 MB', pass: json.rssGrowthMb <= 64 });
+  rows.push({ section: 'exports', name: 'JSON file size per 10,000 records', value: json.fileMb / 100, unit: 'MB', peer: { name: 'seed (~1 MB)', value: 1 } });
+  const csv = runChild('csv');
+  rows.push({ section: 'exports', name: 'CSV export, 1,000,000 rows', value: csv.ms, unit: 'ms', target: '<= 1000 ms', pass: csv.ms <= 1000 });
+  rows.push({ section: 'exports', name: 'CSV file size per 10,000 rows', value: csv.fileMb / 100, unit: 'MB', peer: { name: 'seed (~0.5 MB)', value: 0.5 } });
+  return rows;
+}
+
+if (process.argv[2] === '--child') {
+  await child(process.argv[3]);
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const r of await bench()) console.log(JSON.stringify(r));
+}
