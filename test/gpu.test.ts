@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { getAddon } from '../src/native/binding.js';
 
 const root = resolve(__dirname, '..');
@@ -27,7 +28,8 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 before(async () => {
   try {
-    const mod = (await import('../scripts/build-fake-nvml.mjs')) as { buildFakeNvml(): typeof libs };
+    const script = pathToFileURL(join(root, 'scripts', 'build-fake-nvml.mjs')).href;
+    const mod = (await import(script)) as { buildFakeNvml(): typeof libs };
     libs = mod.buildFakeNvml();
   } catch (err) {
     whyNot = `cannot build the stand-in NVML: ${(err as Error).message}`;
