@@ -61,3 +61,20 @@ for (const [key, label] of [['q', 'q'], ['C-c', 'Ctrl-C']] as const) {
     }
   });
 }
+
+test('perfprobe run shows a live status line on a terminal and clears it at the end', { skip }, async () => {
+  const session = 'rs';
+  const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} run -- sleep 3; echo RUN-EXIT=$?; sleep 60`;
+  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '20', cmd);
+  const pane = () => tmux('capture-pane', '-p', '-t', session);
+  try {
+    await until('the status line', () => /^\[perfprobe\] \d+\.\d s \| tree RSS (\d+ MB|n\/a)/m.test(pane()));
+    await until('perfprobe run to exit', () => /RUN-EXIT=\d+/.test(pane()));
+    const screen = pane();
+    assert.match(screen, /RUN-EXIT=0/);
+    assert.match(screen, /wall time\s+3\.\d\d s/);
+    assert.doesNotMatch(screen, /\[perfprobe\]/, 'the status line is cleared before the summary');
+  } finally {
+    spawnSync('tmux', ['-L', SOCKET, 'kill-session', '-t', session]);
+  }
+});

@@ -179,6 +179,8 @@ export async function watchCommand(argv: string[]): Promise<number> {
     }
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // `perfprobe watch --json | head -3`: a closed pipe ends the watch quietly.
+    process.stdout.once('error', (err: NodeJS.ErrnoException) => finish(err.code === 'EPIPE' ? 0 : 1));
     if (!json) {
       process.stdout.write(ENTER);
       if (stdin.isTTY) stdin.setRawMode(true);
