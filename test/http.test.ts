@@ -435,3 +435,18 @@ test('serve() refuses a bad port and reports a port in use', async () => {
   }
   assert.equal(existsSync('/nonexistent-perfprobe'), false);
 });
+
+test('serve({ dashboard: true }) adds the dashboard routes behind the same token; close() ends cleanly', async () => {
+  const srv = await serve({ port: 0, collector: newCollector() as never, dashboard: true, token: 'tok' });
+  try {
+    const h = { authorization: 'Bearer tok' };
+    assert.equal((await http(srv.url, 'GET', '/')).status, 401);
+    const page = await http(srv.url, 'GET', '/', { headers: h });
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    assert.equal((await http(srv.url, 'GET', '/api/metrics/processing/stats', { headers: h })).status, 200);
+    assert.equal((await http(srv.url, 'GET', '/no/such/page', { headers: h })).status, 404);
+  } finally {
+    await srv.close();
+  }
+});

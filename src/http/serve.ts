@@ -1,16 +1,16 @@
 /**
  * serve(): an HTTP server with createMetricsHandler() on loopback by default.
  *
- * The dashboard: with `dashboard: true`, serve() loads ./dashboard.js (owned
- * by the CLI) and uses its route function as extraRoutes. It looks for
- * `createDashboardRoutes(collector)` returning an ExtraRoutes function, or a
- * ready `dashboardRoutes` function. A caller can also pass `extraRoutes`
- * itself (both are chained: dashboard first).
+ * The dashboard: with `dashboard: true`, serve() adds the routes of
+ * ./dashboard.ts (createDashboardRoutes(collector): `/`, `/assets/*`,
+ * `/api/metrics/stream`) as extraRoutes, and close() ends its SSE streams.
+ * A caller can also pass `extraRoutes` itself (chained after the dashboard).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkInteger, typeError } from '../errors.js';
 import { createMetricsHandler, type ExtraRoutes, type HttpMetricsSource } from './handler.js';
+import { createDashboardRoutes, type DashboardRoutes } from './dashboard.js';
 
 export interface ServeOptions {
   /** Default 9464 (the Prometheus exporter port convention); 0 = a free port. */
@@ -33,35 +33,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-type DashboardModule = {
-  createDashboardRoutes?: (collector?: HttpMetricsSource) => ExtraRoutes | Promise<ExtraRoutes>;
-  dashboardRoutes?: ExtraRoutes;
-};
-
-async function loadDashboard(collector?: HttpMetricsSource): Promise<ExtraRoutes> {
-  const spec = './dashboard.js';
-  let mod: DashboardModule;
-  try {
-    mod = (await import(spec)) as DashboardModule;
-  } catch (err) {
-    throw new Error(`serve: dashboard requested but ./dashboard.js could not be loaded: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  const m = (mod as { default?: DashboardModule }).default && !mod.createDashboardRoutes && !mod.dashboardRoutes
-    ? (mod as { default: DashboardModule }).default
-    : mod;
-  if (typeof m.createDashboardRoutes === 'function') return m.createDashboardRoutes(collector);
-  if (typeof m.dashboardRoutes === 'function') return m.dashboardRoutes;
-  throw new Error('serve: ./dashboard.js exports neither createDashboardRoutes() nor dashboardRoutes');
-}
-
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const port = checkInteger('port', options.port ?? 9464, 0, 65535);
   const host = options.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host.length === 0) throw typeError('host', 'a non-empty string', host);
   const routes: ExtraRoutes[] = [];
-  if (options.dashboard) routes.push(await loadDashboard(options.collector));
+  let dashboard: DashboardRoutes | undefined;
+  if (options.dashboard) {
+    dashboard = createDashboardRoutes(options.collector);
+    routes.push(dashboard);
+  }
   if (options.extraRoutes) routes.push(options.extraRoutes);
   const extraRoutes: ExtraRoutes | undefined =
     routes.length === 0
@@ -98,6 +79,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     server,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        dashboard?.close();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
