@@ -46,8 +46,21 @@ std::string SourceDir() {
 std::string FakePath(const std::string& variant) {
   std::string env = variant.empty() ? "PERFPROBE_FAKE_NVML_PATH" : "PERFPROBE_FAKE_NVML_" + variant + "_PATH";
   if (const char* p = std::getenv(env.c_str()); p && *p) return p;
+  // Built by CMake (targets fake_nvml and fake_nvml_<variant>) when it defines these.
 #ifdef PERFPROBE_FAKE_NVML_PATH
-  if (variant.empty()) return PERFPROBE_FAKE_NVML_PATH;  // built by CMake (target fake_nvml)
+  if (variant.empty()) return PERFPROBE_FAKE_NVML_PATH;
+#endif
+#ifdef PERFPROBE_FAKE_NVML_V1_PATH
+  if (variant == "V1") return PERFPROBE_FAKE_NVML_V1_PATH;
+#endif
+#ifdef PERFPROBE_FAKE_NVML_NOV3_PATH
+  if (variant == "NOV3") return PERFPROBE_FAKE_NVML_NOV3_PATH;
+#endif
+#ifdef PERFPROBE_FAKE_NVML_MISSING_PATH
+  if (variant == "MISSING") return PERFPROBE_FAKE_NVML_MISSING_PATH;
+#endif
+#ifdef PERFPROBE_FAKE_NVML_NOINIT_PATH
+  if (variant == "NOINIT") return PERFPROBE_FAKE_NVML_NOINIT_PATH;
 #endif
   static const char* defines[][2] = {{"", ""},
                                      {"V1", "-DFAKE_NVML_V1_ONLY"},

@@ -112,7 +112,6 @@ export function siGraphicsControllers(timeoutMs = DEFAULT_FALLBACK_TIMEOUT_MS): 
       timeoutMs,
     );
     timer.unref();
-    worker.unref();
     worker.on('message', (m: { ok: boolean; controllers?: SiController[]; error?: string }) =>
       m.ok ? finish(null, m.controllers) : finish(new Error(`systeminformation graphics() failed: ${m.error}`)));
     worker.on('error', (e) => finish(e));
