@@ -364,6 +364,23 @@ describe('GPU fallbacks and reasons', () => {
     assert.equal(v.code, 'ERR_PERFPROBE_NVML_UNAVAILABLE');
   });
 
+  test('the systeminformation fallback runs under a timeout, and a failed read is not cached', (t) => {
+    if (!needs(t)) return;
+    const { v } = child(`
+      g.configureGpu({ fallbackTimeoutMs: 1 });
+      const t0 = Date.now();
+      const first = await g.readGpus().then(() => 'resolved', (e) => e.message);
+      const second = await g.readGpus().then(() => 'resolved', (e) => e.message);
+      g.configureGpu({ fallbackTimeoutMs: 30000 });
+      const third = await g.readGpus().then((r) => Array.isArray(r), (e) => e.message);
+      done({ first, second, third, backend: g.gpuBackendInfo().backend });
+    `, { env: { PERFPROBE_NVML: '0' } });
+    assert.equal(v.backend, 'systeminformation');
+    assert.equal(v.first, 'systeminformation graphics() took longer than 1 ms');
+    assert.equal(v.second, 'systeminformation graphics() took longer than 1 ms');
+    assert.equal(v.third, true);
+  });
+
   test('PERFPROBE_ADDON=0: the reason says the addon is not loaded', (t) => {
     if (!needs(t)) return;
     const { v } = child(`done(g.gpuBackendInfo())`, { script: TWO, env: { PERFPROBE_ADDON: '0' } });
