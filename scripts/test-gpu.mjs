@@ -41,8 +41,10 @@ if (smiProbe.error || smiProbe.status !== 0) {
   fail(`no NVIDIA GPU/nvidia-smi on this machine (${smiProbe.error ? smiProbe.error.message : (smiProbe.stderr || smiProbe.stdout).trim()}). ` +
     'Run this on a machine with an NVIDIA GPU and driver (see ../shared/GPU.md).');
 }
-const addonFile = join(root, 'build', 'Release', 'perfprobe.node');
-if (!process.env.PERFPROBE_ADDON && existsSync(addonFile)) process.env.PERFPROBE_ADDON = addonFile;
+// The addon by file name, so no node_modules (node-gyp-build) is needed.
+const addonFile = [join(root, 'build', 'Release', 'perfprobe.node'), join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'perfprobe.node')]
+  .find((file) => existsSync(file));
+if (!process.env.PERFPROBE_ADDON && addonFile) process.env.PERFPROBE_ADDON = addonFile;
 if (!existsSync(join(root, 'dist', 'probes', 'gpu.js'))) fail('dist/ is missing: run `npx tsc -p tsconfig.json` (or carry dist/ to this machine)');
 const gpu = require(join(root, 'dist', 'probes', 'gpu.js'));
 const { Sampler } = require(join(root, 'dist', 'probes', 'sampler.js'));
