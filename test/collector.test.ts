@@ -4,7 +4,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import * as api from '../src/collector/index.js';
 import { PerformanceMetricsCollector, type CollectorProbes } from '../src/collector/index.js';
 import {
@@ -20,7 +19,7 @@ import {
   type SamplerOptions,
 } from '../src/probes/index.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = join(__dirname, '..');
 const noGpu = { probeInfo: () => ({ addon: { loaded: false }, memory: { backend: 'node' as const }, gpu: { backend: 'none' as const } }) };
 const quiet = { probes: noGpu };
 

@@ -315,6 +315,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     if (typeof operation !== 'string' || operation.length === 0 || operation.length > MAX_OPERATION_LENGTH) checkOperation(operation);
     if (typeof durationMs !== 'number' || !(durationMs >= 0) || durationMs === Infinity) throwBadDuration(durationMs);
     const store = this.processing;
+    // Sub-millisecond timestamps: readers that page with `since` must not lose records sharing a millisecond.
     if (meta === undefined) {
       store.push(nowMs(), store.operationId(operation), durationMs + 0, true, NaN, null, null, null);
       return;

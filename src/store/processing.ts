@@ -119,7 +119,9 @@ export class ProcessingStore extends Ring {
     cumulative = true,
   ): void {
     const p = this.slot();
-    this.ts[p] = this.monotonic(timestamp);
+    if (timestamp < this.lastTimestamp) timestamp = this.lastTimestamp;
+    else this.lastTimestamp = timestamp;
+    this.ts[p] = timestamp;
     this.dur[p] = durationMs;
     this.op[p] = opId;
     this.photo[p] = photoId;
