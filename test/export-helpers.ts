@@ -32,9 +32,9 @@ export function http(
   options: { body?: string | Buffer; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const u = new URL(path, base);
+    const u = new URL(base);
     const req = request(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: options.headers, timeout: 10_000 },
+      { host: u.hostname, port: u.port, path, method, headers: options.headers, timeout: 10_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

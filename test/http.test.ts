@@ -154,7 +154,10 @@ describe('REST API over serve()', () => {
   });
 
   test('POST /api/metrics/export/json writes metrics_YYYYMMDD_HHMMSS.json into exportDirectory', async () => {
-    const r = await http(srv.url, 'POST', '/api/metrics/export/json');
+    // The client cannot choose where files go: path-like body fields are ignored.
+    const r = await http(srv.url, 'POST', '/api/metrics/export/json', {
+      body: JSON.stringify({ filepath: '/tmp/evil.json', directory: '/etc', export_directory: '/' }),
+    });
     assert.equal(r.status, 200);
     const body = r.json();
     assert.deepEqual(Object.keys(body), ['success', 'filepath', 'message']);
@@ -283,6 +286,7 @@ describe('REST API over serve()', () => {
     assert.equal(r404.status, 404);
     assert.equal(r404.json().success, false);
     assert.equal((await http(srv.url, 'GET', '/')).status, 404);
+    assert.equal((await http(srv.url, 'GET', '//evil.example/metrics')).status, 404);
     const r405 = await http(srv.url, 'POST', '/api/metrics/processing/stats');
     assert.equal(r405.status, 405);
     assert.equal(r405.headers.allow, 'GET, HEAD');

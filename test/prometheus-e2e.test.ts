@@ -64,6 +64,8 @@ test('a real Prometheus scrapes two perfprobe instances and aggregates them with
     b.recordProcessingTime('resize', 2);
     servers.push(await serve({ port: 0, collector: a as never }), await serve({ port: 0, collector: b as never }));
     const [pa, pb] = servers.map((s) => s.port);
+    const accepts: string[] = [];
+    for (const s of servers) s.server.on('request', (req) => accepts.push(String(req.headers.accept)));
 
     const promPort = await freePort();
     const config = join(tmp.dir, 'prometheus.yml');
@@ -126,6 +128,9 @@ test('a real Prometheus scrapes two perfprobe instances and aggregates them with
     const rss = await query(base, 'perfprobe_process_resident_memory_bytes');
     assert.equal(rss.length, 2);
     assert.ok(rss.every((r) => Number(r.value[1]) > 1e6));
+
+    // Prometheus asks for OpenMetrics first, so the values above came through our OpenMetrics output.
+    assert.ok(accepts.length >= 2 && accepts.every((a) => a.startsWith('application/openmetrics-text')), accepts.join(' | '));
 
     // Aggregation across instances.
     const agg = await query(base, 'sum by (operation) (perfprobe_operation_duration_seconds_count)');

@@ -319,7 +319,9 @@ export function createMetricsHandler(collector?: HttpMetricsSource, options: Met
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://localhost');
+      // Never read as a protocol-relative reference: `//host/metrics` is a path, not /metrics.
+      const raw = req.url ?? '/';
+      url = new URL(`http://localhost${raw.startsWith('/') ? raw : `/${raw}`}`);
     } catch {
       sendError(req, res, new HttpError(400, `request URL is malformed, got ${describeValue(req.url)}`));
       return;
