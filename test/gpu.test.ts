@@ -8,7 +8,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -311,6 +311,37 @@ describe('GPU through NVML (stand-in library)', () => {
     assert.deepEqual(v.before, [97, 0]);
     assert.deepEqual(v.inWorker, [97, 0]);
     assert.deepEqual(v.after, [97, 0]);
+  });
+});
+
+describe('NVML lifetime', () => {
+  test('one nvmlInit per process for the main thread, a worker and the sampler; one nvmlShutdown at exit; no energy read while sampling', (t) => {
+    if (!needs(t)) return;
+    const log = join(dir, `lifetime-${process.pid}.log`);
+    const { v } = child(`
+      const { Worker } = require('node:worker_threads');
+      const { Sampler } = require(${JSON.stringify(samplerModule)});
+      for (let i = 0; i < 100; i++) g.readGpusSync();
+      const w = new Worker(\`
+        require('tsx/cjs');
+        const g = require(${JSON.stringify(gpuModule)});
+        for (let i = 0; i < 100; i++) g.readGpusSync();
+        g.closeGpu();
+      \`, { eval: true });
+      await new Promise((res) => w.on('exit', res));
+      const s = new Sampler({ intervalMs: 1, gpu: true }).start();
+      await new Promise((r) => setTimeout(r, 100));
+      s.stop();
+      done({ records: s.drain().count, log: require('node:fs').readFileSync(${JSON.stringify(log)}, 'utf8') });
+    `, { script: 'devices=2\n', env: { PERFPROBE_FAKE_NVML_LOG: log } });
+    assert.equal(v.log, 'init\n', 'one init, no shutdown while users remain');
+    assert.ok(v.records > 10);
+    const after = readFileSync(log, 'utf8').trim().split('\n');
+    assert.equal(after.length, 2, after.join(' | '));
+    assert.equal(after[0], 'init');
+    const m = /^shutdown util=(\d+) processes=(\d+) energy=0$/.exec(after[1]!);
+    assert.ok(m, after[1]);
+    assert.ok(Number(m[1]) >= 2 * (200 + v.records), 'every read and tick reached NVML, 2 devices each');
   });
 });
 

@@ -36,7 +36,10 @@
  *   FAKE_NVML_NO_INIT  lacks nvmlInit and nvmlInit_v2
  *
  * fake_nvml_calls(name) returns call counters for tests ("init", "shutdown",
- * "processes", "energy", "util", "memory_v2", "memory_v1").
+ * "processes", "energy", "util", "memory_v2", "memory_v1"). With
+ * $PERFPROBE_FAKE_NVML_LOG set, each nvmlInit and nvmlShutdown also appends a
+ * line to that file ("init" / "shutdown util=N processes=N energy=N"), so
+ * tests in other languages can count them.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -210,9 +213,22 @@ static int check(void* handle, dev_t_** out) {
 
 /* ---- library ---- */
 
+static void log_line(const char* what) {
+  const char* path = getenv("PERFPROBE_FAKE_NVML_LOG");
+  if (!path || !*path) return;
+  FILE* f = fopen(path, "a");
+  if (!f) return;
+  if (strcmp(what, "shutdown") == 0)
+    fprintf(f, "shutdown util=%ld processes=%ld energy=%ld\n", calls_util, calls_processes, calls_energy);
+  else
+    fprintf(f, "%s\n", what);
+  fclose(f);
+}
+
 MAYBE_UNUSED static int do_init(void) {
   load_script();
   calls_init++;
+  log_line("init");
   if (init_result) return init_result;
   initialized++;
   return OK;
@@ -229,6 +245,7 @@ EXPORT int nvmlShutdown(void) {
   calls_shutdown++;
   if (!initialized) return E_UNINIT;
   initialized--;
+  log_line("shutdown");
   return OK;
 }
 
