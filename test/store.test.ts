@@ -131,3 +131,17 @@ test('clear frees the arrays and resets operations', () => {
   assert.equal(s.ops.length, 0);
   assert.equal(s.strings.size, 0);
 });
+
+test('record iterators stay on their records while the ring evicts under them', async () => {
+  const { PerformanceMetricsCollector } = await import('../src/collector/index.js');
+  const c = new PerformanceMetricsCollector({ maxHistorySize: 100 }, { probes: { probeInfo: () => ({ addon: { loaded: false }, memory: { backend: 'node' as const }, gpu: { backend: 'none' as const } }) } });
+  for (let i = 0; i < 100; i++) c.recordProcessingTime('a', i);
+  const seen: number[] = [];
+  for (const r of c.processingRecords()) {
+    seen.push(r.durationMs);
+    if (r.durationMs === 10) for (let k = 0; k < 30; k++) c.recordProcessingTime('a', 1000 + k); // evicts 0..29
+    if (r.durationMs === 50) for (let k = 0; k < 500; k++) c.recordProcessingTime('a', 2000 + k); // evicts everything held
+  }
+  assert.deepEqual(seen, [...Array.from({ length: 11 }, (_, i) => i), ...Array.from({ length: 21 }, (_, i) => 30 + i)]);
+  c.close();
+});

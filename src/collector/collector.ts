@@ -745,13 +745,17 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
   }
 
   private *iterate<T>(store: Ring, from: number, read: (p: number) => T | null): IterableIterator<T> {
-    // Walks by logical index; records evicted while iterating are not revisited.
+    // Walks the records present when iteration began, oldest first; records
+    // evicted meanwhile are skipped and records added meanwhile are not visited.
     const end = store.count;
-    const startHead = store.head;
-    for (let i = from; i < end && i < store.count; i++) {
-      const shift = store.head >= startHead ? store.head - startHead : store.head + store.capacity - startHead;
-      if (i - shift < 0) continue;
-      const r = read(store.physical(i - shift));
+    const evicted0 = store.evictedTotal;
+    const generation = store.generation;
+    for (let i = from; i < end; i++) {
+      if (store.generation !== generation) return;
+      const j = i - (store.evictedTotal - evicted0);
+      if (j < 0) continue;
+      if (j >= store.count) return;
+      const r = read(store.physical(j));
       if (r !== null) yield r;
     }
   }

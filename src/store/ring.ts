@@ -19,6 +19,10 @@ export abstract class Ring {
   /** Timestamps, epoch ms. */
   ts: Float64Array<ArrayBuffer> = new Float64Array(0);
   lastTimestamp = -Infinity;
+  /** Records dropped from the front since creation (iterators use it to stay on their record). */
+  evictedTotal = 0;
+  /** Bumped by clear(): iterators stop when it changes. */
+  generation = 0;
 
   constructor(
     public maxSize: number,
@@ -46,6 +50,7 @@ export abstract class Ring {
     }
     const p = this.head;
     this.evict(p);
+    this.evictedTotal++;
     this.head = p + 1 === this.capacity ? 0 : p + 1;
     return p;
   }
@@ -65,6 +70,7 @@ export abstract class Ring {
       for (let i = 0; i < drop; i++) this.evict(this.physical(i));
       this.head = this.physical(drop);
       this.count = maxSize;
+      this.evictedTotal += drop;
       this.reallocate(maxSize);
     } else if (this.capacity > maxSize) {
       this.reallocate(maxSize);
@@ -101,6 +107,7 @@ export abstract class Ring {
     this.head = 0;
     this.count = 0;
     this.lastTimestamp = -Infinity;
+    this.generation++;
   }
 
   /** First logical index whose timestamp is >= t (count if none). */
