@@ -252,11 +252,16 @@ async function syncDir(directory: string): Promise<void> {
   }
 }
 
-/** Collects text into ~1 MiB chunks and awaits each write. */
+/**
+ * Collects text into CHUNK_CHARS chunks. One write is in flight while the
+ * next chunk is built (double buffering); push() returns a promise when the
+ * caller must wait for the previous write (backpressure: at most two chunks
+ * held), and end() waits for the last write.
+ */
 class ChunkWriter {
   private buf = '';
+  private inflight: Promise<void> | null = null;
   constructor(private readonly write: (chunk: string) => Promise<void>) {}
-  /** Returns a promise only when a chunk was flushed (await it). */
   push(s: string): Promise<void> | undefined {
     this.buf += s;
     if (this.buf.length >= CHUNK_CHARS) return this.flush();
@@ -265,7 +270,17 @@ class ChunkWriter {
   flush(): Promise<void> {
     const b = this.buf;
     this.buf = '';
-    return b.length > 0 ? this.write(b) : Promise.resolve();
+    if (b.length === 0) return this.inflight ?? Promise.resolve();
+    const prev = this.inflight;
+    const next = prev ? prev.then(() => this.write(b)) : this.write(b);
+    // Observed by the next flush() or end(); never an unhandled rejection.
+    next.catch(() => undefined);
+    this.inflight = next;
+    return prev ?? Promise.resolve();
+  }
+  async end(): Promise<void> {
+    await this.flush();
+    if (this.inflight) await this.inflight;
   }
 }
 
@@ -346,7 +361,7 @@ export async function exportJson(source: ExportSource, directory: string): Promi
     await writeArray(out, 'memory_metrics', source.memoryRecords(), (r) => memoryJson(r, iso, js), lim(summary.memory_stats.count));
     await writeArray(out, 'gpu_metrics', source.gpuRecords(), (r) => gpuJson(r, iso, js), lim(summary.gpu_stats.count));
     out.push(`,\n"summary":${JSON.stringify(summary)}}\n`);
-    await out.flush();
+    await out.end();
   });
 }
 
@@ -451,7 +466,7 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
         if (p) await p;
       }
     }
-    await out.flush();
+    await out.end();
   });
 }
 
