@@ -419,3 +419,30 @@ test('autoExportIntervalSec writes JSON exports periodically; exportOnExit write
   assert.equal(tfiles.length, 1);
   assert.equal(JSON.parse(readFileSync(join(tdir, 'out', tfiles[0]), 'utf8')).processing_metrics[0].operation, 'killed');
 });
+
+test('monitoring: config changes restart the sampler; the systeminformation fallback polls GPUs on a timer', async () => {
+  const log: SamplerOptions[] = [];
+  let polls = 0;
+  const c = new PerformanceMetricsCollector({ memorySampleIntervalMs: 20 }, {
+    probes: {
+      probeInfo: () => ({ addon: { loaded: false }, memory: { backend: 'node' }, gpu: { backend: 'systeminformation' } }),
+      Sampler: fakeSampler([], log),
+      readGpus: async () => {
+        polls++;
+        return [gpuReading(0, { timestamp: Date.now() })];
+      },
+    },
+  });
+  c.startMonitoring();
+  assert.deepEqual(log, [{ intervalMs: 20, gpu: false }], 'GPUs are not sampled natively without NVML');
+  await new Promise((r) => setTimeout(r, 150));
+  assert.ok(polls >= 2, `${polls} GPU polls`);
+  assert.ok(c.getGpuUsageStats().count >= 2);
+  c.updateConfig({ memorySampleIntervalMs: 50 });
+  assert.deepEqual(log.map((o) => o.intervalMs), [20, 50]);
+  c.stopMonitoring();
+  const after = polls;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(polls, after, 'no polling after stopMonitoring');
+  c.close();
+});
