@@ -5,6 +5,9 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collect, runCli, startCli } from './cli-helpers.js';
+import { parseDuration } from '../src/cli/duration.js';
+import { suggest } from '../src/cli/args.js';
+import { splitRunArgv } from '../src/cli/run.js';
 
 let dir: string;
 before(() => {
@@ -27,6 +30,27 @@ const { spawnSync } = require('node:child_process');
 const r = spawnSync(process.execPath, ['-e', ${JSON.stringify(GRANDCHILD)}], { stdio: 'inherit' });
 process.exit(r.status === 0 ? 0 : 8);
 `;
+
+describe('parsing', () => {
+  test('durations: units ms, s, m, h; a bare number is ms', () => {
+    assert.equal(parseDuration('--interval', '100ms'), 100);
+    assert.equal(parseDuration('--interval', '250'), 250);
+    assert.equal(parseDuration('--interval', '1.5s'), 1500);
+    assert.equal(parseDuration('--interval', '2m'), 120_000);
+    assert.equal(parseDuration('--interval', '1h'), 3_600_000);
+    for (const bad of ['0', '0ms', '-1s', 'abc', '1d', '1 s', '', 'NaN', 'Infinity', '25h']) {
+      assert.throws(() => parseDuration('--interval', bad), (e: Error) => e instanceof RangeError && e.message.startsWith('--interval must be'), bad);
+    }
+  });
+
+  test('suggestions and the run argv split', () => {
+    assert.equal(suggest('--intervl', ['--interval', '--json']), '--interval');
+    assert.equal(suggest('sreve', ['run', 'serve', 'watch']), 'serve');
+    assert.equal(suggest('zzzzzz', ['run', 'serve']), undefined);
+    assert.deepEqual(splitRunArgv(['--json', 'a.json', '--', 'ls', '-l']), { options: ['--json', 'a.json'], command: ['ls', '-l'] });
+    assert.deepEqual(splitRunArgv(['--interval', '1s', 'ls', '--', '-l']), { options: ['--interval', '1s'], command: ['ls', '--', '-l'] });
+  });
+});
 
 describe('perfprobe run', () => {
   test('exits with the command exit code and prints the summary to stderr', async () => {

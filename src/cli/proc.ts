@@ -6,7 +6,27 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 
-const PAGE_SIZE = 4096;
+let pageSize: number | undefined;
+/**
+ * The kernel page size (the unit of the rss field of /proc/<pid>/stat): 4 KiB
+ * on x86-64, 4, 16 or 64 KiB on arm64. Found once by comparing this process's
+ * VmRSS (kB) with its rss in pages.
+ */
+function pageBytes(): number {
+  if (pageSize !== undefined) return pageSize;
+  pageSize = 4096;
+  try {
+    const vm = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'latin1'));
+    const pages = Number(readFileSync('/proc/self/statm', 'latin1').split(' ')[1]);
+    if (vm && pages > 0) {
+      const ratio = (Number(vm[1]) * 1024) / pages;
+      pageSize = [4096, 16384, 65536].reduce((best, p) => (Math.abs(p - ratio) < Math.abs(best - ratio) ? p : best), 4096);
+    }
+  } catch {
+    /* keep 4 KiB */
+  }
+  return pageSize;
+}
 /** USER_HZ: the unit of /proc/<pid>/stat times. Fixed at 100 by the Linux user ABI on every architecture. */
 export const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -93,7 +113,7 @@ export function treeRssBytes(root: number): number | null {
   let total = 0;
   for (const pid of processTree(root)) {
     const st = pid === root ? rootStat : readStat(pid);
-    if (st) total += st.rssPages * PAGE_SIZE;
+    if (st) total += st.rssPages * pageBytes();
   }
   return total;
 }
@@ -110,7 +130,7 @@ export function processName(pid: number): string | null {
 /** RSS of one pid in MB, or null. */
 export function processRssMb(pid: number): number | null {
   const st = readStat(pid);
-  return st ? (st.rssPages * PAGE_SIZE) / 1048576 : null;
+  return st ? (st.rssPages * pageBytes()) / 1048576 : null;
 }
 
 /** System memory from `os` when the native probe is not available. */
