@@ -71,6 +71,12 @@ async function child(kind) {
   }
 }
 
+/** Median (by time) of three child runs: the machine may be shared. */
+function runMedian(kind) {
+  const runs = [runChild(kind), runChild(kind), runChild(kind)].sort((a, b) => a.ms - b.ms);
+  return { ...runs[1], rssGrowthMb: Math.max(...runs.map((r) => r.rssGrowthMb)) };
+}
+
 function runChild(kind) {
   const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', kind], {
     encoding: 'utf8',
@@ -123,12 +129,12 @@ export default async function bench() {
     pass: ours1m <= 50 && ours1m <= ours10k * 1.5 + 5,
   });
 
-  const json = runChild('json');
-  rows.push({ section: 'exports', name: 'JSON export, 1,000,000 processing records', value: json.ms, unit: 'ms', target: '<= 1500 ms', pass: json.ms <= 1500 });
-  rows.push({ section: 'exports', name: 'JSON export peak RSS growth (1M records)', value: json.rssGrowthMb, unit: 'MB', target: '<= 64 MB', pass: json.rssGrowthMb <= 64 });
+  const json = runMedian('json');
+  rows.push({ section: 'exports', name: 'JSON export, 1,000,000 processing records (median of 3)', value: json.ms, unit: 'ms', target: '<= 1500 ms', pass: json.ms <= 1500 });
+  rows.push({ section: 'exports', name: 'JSON export peak RSS growth (1M records, worst of 3)', value: json.rssGrowthMb, unit: 'MB', target: '<= 64 MB', pass: json.rssGrowthMb <= 64 });
   rows.push({ section: 'exports', name: 'JSON file size per 10,000 records', value: json.fileMb / 100, unit: 'MB', peer: { name: 'seed (~1 MB)', value: 1 } });
-  const csv = runChild('csv');
-  rows.push({ section: 'exports', name: 'CSV export, 1,000,000 rows', value: csv.ms, unit: 'ms', target: '<= 1000 ms', pass: csv.ms <= 1000 });
+  const csv = runMedian('csv');
+  rows.push({ section: 'exports', name: 'CSV export, 1,000,000 rows (median of 3)', value: csv.ms, unit: 'ms', target: '<= 1000 ms', pass: csv.ms <= 1000 });
   rows.push({ section: 'exports', name: 'CSV file size per 10,000 rows', value: csv.fileMb / 100, unit: 'MB', peer: { name: 'seed (~0.5 MB)', value: 0.5 } });
   return rows;
 }

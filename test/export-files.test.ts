@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { csvText, exportCsv, exportJson, CSV_COLUMNS } from '../src/exporters/index.js';
-import { fileStamp } from '../src/exporters/files.js';
+import { csvNum, fileStamp } from '../src/exporters/files.js';
 import { newCollector, tempDir } from './export-helpers.js';
 
 const tmp = tempDir();
@@ -164,7 +164,8 @@ test('CSV: header, RFC 4180 quoting, ISO-8601 timestamps, one row per record', a
     assert.ok(Math.abs(Date.parse(row[0]!) - r.timestamp) < 1, row[0]);
     assert.match(row[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     assert.equal(row[1], r.operation);
-    assert.equal(Number(row[2]), r.durationMs);
+    assert.ok(Math.abs(Number(row[2]) - r.durationMs) <= 5e-7, `${row[2]} vs ${r.durationMs}`);
+    assert.match(row[2]!, /^\d+(\.\d{1,6})?$/);
     assert.equal(row[3], r.photoId === null ? '' : String(r.photoId));
     assert.equal(row[4], r.jobId ?? '');
     assert.equal(row[6], String(r.success));
@@ -178,6 +179,19 @@ test('CSV: header, RFC 4180 quoting, ISO-8601 timestamps, one row per record', a
   const memRows = parseCsv(readFileSync(await c.exportToCsv('memory'), 'utf8'));
   assert.deepEqual(memRows[0], [...CSV_COLUMNS.memory]);
   assert.equal(memRows.length, 3);
+});
+
+test('CSV numbers: at most 6 decimals, exact integers, negatives stay numeric', () => {
+  const cases: Array<[number | null, string]> = [
+    [5, '5'], [12.3456789, '12.345679'], [0.05, '0.05'], [-3.25, '-3.25'], [-0.5, '-0.5'], [1e-7, '0'],
+    [0.000001, '0.000001'], [1.0000004, '1'], [99.9999996, '100'], [-1e-7, '0'], [2 ** 60, String(2 ** 60)],
+    [1e300 / 3, String(1e300 / 3)], [null, ''], [NaN, ''], [Infinity, ''],
+  ];
+  for (const [input, expected] of cases) assert.equal(csvNum(input), expected, String(input));
+  for (let i = 0; i < 10_000; i++) {
+    const x = (Math.random() - 0.5) * 10 ** Math.floor(Math.random() * 8);
+    assert.ok(Math.abs(Number(csvNum(x)) - x) <= 5e-7 * (1 + Math.abs(x) * 1e-9), `${x} -> ${csvNum(x)}`);
+  }
 });
 
 test('CSV: cells beginning with = + - @ tab or CR are neutralised; numbers are not', async () => {
