@@ -171,7 +171,7 @@ class Addon : public Napi::Addon<Addon> {
     layout.Set("gpuSlots", static_cast<double>(gpu::kGpuSlots));
     DefineAddon(exports, {
                              InstanceValue("layout", layout, napi_enumerable),
-                             InstanceMethod<&Addon::ReadMemory>("readMemory", napi_enumerable),
+                             InstanceValue("readMemory", MakeReadMemory(env), napi_enumerable),
                              InstanceValue("Sampler", SamplerWrap::Define(env), napi_enumerable),
                          });
     gpu::RegisterExports(env, exports);
@@ -179,14 +179,46 @@ class Addon : public Napi::Addon<Addon> {
 
  private:
   // readMemory(out: Float64Array): fills kMemorySlots doubles (bytes, NaN =
-  // unknown). No allocation beyond the handles Node-API itself makes.
-  void ReadMemory(const Napi::CallbackInfo& info) {
-    Napi::Float64Array out = Float64Arg(info, 0, "out");
-    if (out.ElementLength() < static_cast<size_t>(kMemorySlots)) {
-      throw Napi::RangeError::New(info.Env(), "out must hold at least " + Num(kMemorySlots) + " doubles, got " +
-                                                  Num(static_cast<double>(out.ElementLength())));
+  // unknown). The hot path is plain Node-API, two calls (arguments, typed
+  // array info), because node-addon-api's wrappers cost more than the
+  // /proc/self/statm read itself. The function's data pointer is this
+  // environment's Addon, so there is no instance-data lookup either.
+  Napi::Value MakeReadMemory(Napi::Env env) {
+    napi_value fn;
+    NAPI_THROW_IF_FAILED(env, napi_create_function(env, "readMemory", NAPI_AUTO_LENGTH, &Addon::ReadMemory, this, &fn),
+                         Napi::Value());
+    return Napi::Value(env, fn);
+  }
+
+  static napi_value ReadMemory(napi_env env, napi_callback_info cbinfo) {
+    size_t argc = 1;
+    napi_value arg;
+    void* data = nullptr;
+    if (napi_get_cb_info(env, cbinfo, &argc, &arg, nullptr, &data) != napi_ok) return nullptr;
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* ptr = nullptr;
+    bool isTyped = false;
+    if (argc >= 1 && napi_is_typedarray(env, arg, &isTyped) == napi_ok && isTyped &&
+        napi_get_typedarray_info(env, arg, &type, &length, &ptr, nullptr, nullptr) == napi_ok &&
+        type == napi_float64_array && length >= static_cast<size_t>(kMemorySlots)) {
+      static_cast<Addon*>(data)->memory_.Read(static_cast<double*>(ptr));
+      return nullptr;
     }
-    memory_.Read(out.Data());
+    // Slow path: say what was wrong.
+    try {
+      Napi::Value v = argc >= 1 ? Napi::Value(env, arg) : Napi::Env(env).Undefined();
+      if (!isTyped || type != napi_float64_array) {
+        Napi::TypeError::New(env, "out must be a Float64Array, got " + Got(v)).ThrowAsJavaScriptException();
+      } else {
+        Napi::RangeError::New(env, "out must hold at least " + Num(kMemorySlots) + " doubles, got " +
+                                       Num(static_cast<double>(length)))
+            .ThrowAsJavaScriptException();
+      }
+    } catch (const Napi::Error& e) {
+      e.ThrowAsJavaScriptException();
+    }
+    return nullptr;
   }
 
   MemoryReader memory_;

@@ -4,13 +4,23 @@
 // and CMakeLists.txt. Free of Node-API so the native tests link it.
 #pragma once
 
+#include <cstdint>
+
+#include "record.h"
+
 namespace perfprobe {
 
 // Owns whatever the OS needs kept open between readings (on Linux the
 // /proc/meminfo and /proc/self/statm descriptors, read with pread so a
-// reading never allocates). One reader per thread that reads: Read() is
-// const and reentrant on Linux, but each environment and each sampler keeps
-// its own so no two threads ever share one.
+// reading never allocates). NOT thread-safe: each environment and each
+// sampler keeps its own reader, so no two threads ever share one.
+//
+// Linux freshness policy (what makes a reading cost well under 1 us):
+// the process RSS (/proc/self/statm, ~0.4 us) is read on every call; the
+// machine-wide figures (/proc/meminfo, which the kernel takes ~2 us to
+// generate) and the getrusage peak are re-read when the previous read is
+// older than kSystemRefreshNs (10 ms), so they are at most 10 ms old. The
+// peak reported is max(getrusage peak, RSS now), never below the current RSS.
 class MemoryReader {
  public:
   MemoryReader();
@@ -18,14 +28,21 @@ class MemoryReader {
   MemoryReader(const MemoryReader&) = delete;
   MemoryReader& operator=(const MemoryReader&) = delete;
 
+  static constexpr int64_t kSystemRefreshNs = 10000000;
+
   // Writes kMemorySlots doubles to `out` (bytes). A field the platform cannot
   // give is NaN. Never throws, never allocates.
-  void Read(double* out) const;
+  void Read(double* out);
 
  private:
+  void ReadSystem();  // Linux: /proc/meminfo + getrusage into system_
+
   int meminfoFd_ = -1;   // Linux only
   int statmFd_ = -1;     // Linux only
   double pageBytes_ = 0;  // Linux only
+  int64_t systemReadNs_ = 0;
+  bool systemValid_ = false;
+  double system_[kMemorySlots] = {};  // Linux: cached machine-wide slots and peak
 };
 
 }  // namespace perfprobe

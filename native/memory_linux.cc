@@ -3,6 +3,7 @@
 // on every read from offset 0), peak RSS from getrusage.
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -71,8 +72,8 @@ MemoryReader::~MemoryReader() {
   if (statmFd_ >= 0) ::close(statmFd_);
 }
 
-void MemoryReader::Read(double* out) const {
-  for (int i = 0; i < kMemorySlots; ++i) out[i] = kNaN;
+void MemoryReader::ReadSystem() {
+  for (int i = 0; i < kMemorySlots; ++i) system_[i] = kNaN;
 
   // /proc/meminfo is about 1.5 KiB; the fields we want are near the top.
   char buf[8192];
@@ -92,8 +93,7 @@ void MemoryReader::Read(double* out) const {
       for (const Field& f : kFields) {
         if (StartsWith(line, f.key, f.len)) {
           const char* p = line + f.len;
-          double kib = ParseNumber(p);
-          out[f.slot] = kib * 1024.0;  // meminfo says "kB" and means KiB
+          system_[f.slot] = ParseNumber(p) * 1024.0;  // meminfo says "kB" and means KiB
           ++found;
           break;
         }
@@ -104,7 +104,26 @@ void MemoryReader::Read(double* out) const {
     }
   }
 
+  struct rusage ru;
+  if (::getrusage(RUSAGE_SELF, &ru) == 0) {
+    system_[kProcessPeakRssBytes] = static_cast<double>(ru.ru_maxrss) * 1024.0;  // KiB on Linux
+  }
+}
+
+void MemoryReader::Read(double* out) {
+  // A coarse clock (~tick resolution, no syscall) is plenty for a 10 ms age.
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  int64_t now = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  if (!systemValid_ || now - systemReadNs_ >= kSystemRefreshNs) {
+    ReadSystem();
+    systemReadNs_ = now;
+    systemValid_ = true;
+  }
+  for (int i = 0; i < kMemorySlots; ++i) out[i] = system_[i];
+
   // /proc/self/statm: "size resident shared text lib data dt" in pages.
+  out[kProcessRssBytes] = kNaN;
   char statm[256];
   if (ReadAll(statmFd_, statm, sizeof statm) > 0) {
     const char* p = statm;
@@ -112,11 +131,9 @@ void MemoryReader::Read(double* out) const {
     double resident = ParseNumber(p);
     if (!std::isnan(size) && !std::isnan(resident)) out[kProcessRssBytes] = resident * pageBytes_;
   }
-
-  struct rusage ru;
-  if (::getrusage(RUSAGE_SELF, &ru) == 0) {
-    out[kProcessPeakRssBytes] = static_cast<double>(ru.ru_maxrss) * 1024.0;  // KiB on Linux
-  }
+  // The peak is at least what is resident now (the kernel's high-water mark
+  // is updated lazily, and ours may be up to 10 ms old).
+  if (out[kProcessRssBytes] > out[kProcessPeakRssBytes]) out[kProcessPeakRssBytes] = out[kProcessRssBytes];
 }
 
 }  // namespace perfprobe

@@ -19,7 +19,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 MemoryReader::MemoryReader() = default;
 MemoryReader::~MemoryReader() = default;
 
-void MemoryReader::Read(double* out) const {
+void MemoryReader::Read(double* out) {
   for (int i = 0; i < kMemorySlots; ++i) out[i] = kNaN;
 
   MEMORYSTATUSEX status;
