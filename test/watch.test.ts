@@ -4,6 +4,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CLI, ROOT } from './cli-helpers.js';
 
 const haveTmux = spawnSync('tmux', ['-V']).status === 0;
@@ -76,5 +79,41 @@ test('perfprobe run shows a live status line on a terminal and clears it at the 
     assert.doesNotMatch(screen, /\[perfprobe\]/, 'the status line is cleared before the summary');
   } finally {
     spawnSync('tmux', ['-L', SOCKET, 'kill-session', '-t', session]);
+  }
+});
+
+test('watch shows each GPU with bars, temperature, power and its processes (stand-in NVML)', { skip }, async (t) => {
+  let lib: string;
+  try {
+    // @ts-ignore: a plain .mjs script without types
+    const { buildFakeNvml } = await import('../scripts/build-fake-nvml.mjs');
+    lib = buildFakeNvml().full;
+  } catch (err) {
+    if (process.env.CI === 'true') throw err;
+    t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'perfprobe-watch-'));
+  const script = join(dir, 'nvml.txt');
+  writeFileSync(script, ['devices=2', 'gpu0.name=Fake H100', 'gpu0.util=75', 'gpu0.power_mw=250000', 'gpu0.temp=55',
+    'gpu0.mem_used=4294967296', 'gpu0.mem_total=85899345920', 'gpu0.procs=self:1073741824', 'gpu1.util=0'].join('\n') + '\n');
+  const session = 'wg';
+  const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; sleep 60`;
+  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', '-e', `PERFPROBE_NVML_LIBRARY=${lib}`, '-e', `PERFPROBE_FAKE_NVML_SCRIPT=${script}`, cmd);
+  const pane = () => tmux('capture-pane', '-p', '-t', session);
+  try {
+    await until('the GPU block', () => /^GPU 1 /m.test(pane()));
+    const screen = pane();
+    assert.match(screen, /^GPU 0\s+Fake H100\s+\[ok\]\s+55 C\s+250\.0 W/m);
+    assert.match(screen, /^  util\s+\[#+\.+\] 75%$/m);
+    const util = /^  util\s+\[(#+)(\.+)\]/m.exec(screen)!;
+    assert.equal(Math.round((util[1]!.length / (util[1]!.length + util[2]!.length)) * 100), 75, 'bar length follows utilization');
+    assert.match(screen, /^  memory\s+\[#+\.+\] 4096 \/ 81920 MB \(5\.0%\)$/m);
+    assert.match(screen, /^  pid\s+\d+\s+node\s+GPU\s+1024 MB\s+RSS \d+ MB$/m, 'the process using the GPU, with its name and RSS');
+    assert.match(screen, /^  util\s+\[\.+\] 0%$/m, '0 % is shown as 0, not as unknown');
+    tmux('send-keys', '-t', session, 'q');
+  } finally {
+    spawnSync('tmux', ['-L', SOCKET, 'kill-session', '-t', session]);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
