@@ -106,3 +106,39 @@ test('OpenTelemetry: observable instruments read by the real SDK and its in-memo
   // The global API meter (no SDK registered) is a no-op meter: registering on it must not throw.
   registerOpenTelemetry(otelApi.getMeter('noop'), c as never).unregister();
 });
+
+test('perfprobe loads and exports without prom-client or @opentelemetry installed (neither is imported)', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join, resolve } = await import('node:path');
+  const { spawnSync } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'perfprobe-noprom-'));
+  try {
+    writeFileSync(
+      join(dir, 'block.cjs'),
+      `const M = require('module'); const r = M._resolveFilename;
+       M._resolveFilename = function (req, ...a) {
+         if (/^(prom-client|@opentelemetry\\/)/.test(req)) throw Object.assign(new Error('blocked ' + req), { code: 'MODULE_NOT_FOUND' });
+         return r.call(this, req, ...a);
+       };`,
+    );
+    writeFileSync(
+      join(dir, 'main.cjs'),
+      `const lib = require(${JSON.stringify(resolve('src/index.ts'))});
+       const c = new lib.PerformanceMetricsCollector({ enableGpuTracking: false });
+       c.recordProcessingTime('x', 1);
+       const got = [];
+       lib.registerPromClient({ registerMetric: (m) => got.push(m.name) }, c);
+       let blocked = false; try { require('prom-client'); } catch { blocked = true; }
+       console.log(JSON.stringify({ blocked, text: lib.renderPrometheus(c).includes('operation="x"'), names: got.length }));`,
+    );
+    const r = spawnSync(process.execPath, ['--require', join(dir, 'block.cjs'), '--import', 'tsx', join(dir, 'main.cjs')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!), { blocked: true, text: true, names: 13 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
