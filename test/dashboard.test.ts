@@ -2,7 +2,8 @@
 // driven by headless Chromium (Debian's, through playwright-core).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PerformanceMetricsCollector } from '../src/collector/index.js';
@@ -25,8 +26,26 @@ let running: RunningServer | undefined;
 let collector: PerformanceMetricsCollector;
 let opTimer: NodeJS.Timeout | undefined;
 
+let fakeGpus = false;
+let fakeDir: string | undefined;
+
 before(async () => {
   if (skip) return;
+  // Two GPUs from the stand-in NVML library, so the GPU charts have data on machines without one.
+  try {
+    // @ts-ignore: a plain .mjs script without types
+    const { buildFakeNvml } = await import('../scripts/build-fake-nvml.mjs');
+    const lib: string = buildFakeNvml().full;
+    fakeDir = mkdtempSync(join(tmpdir(), 'perfprobe-dash-'));
+    const script = join(fakeDir, 'nvml.txt');
+    writeFileSync(script, ['devices=2', 'gpu0.name=Fake H100', 'gpu0.util=75', 'gpu0.power_mw=250000', 'gpu0.temp=55',
+      'gpu0.mem_used=4294967296', 'gpu1.util=20', 'gpu1.power_mw=90000', 'gpu1.temp=41'].join('\n') + '\n');
+    process.env.PERFPROBE_NVML_LIBRARY = lib;
+    process.env.PERFPROBE_FAKE_NVML_SCRIPT = script;
+    fakeGpus = true;
+  } catch (err) {
+    if (process.env.CI === 'true') throw err;
+  }
   collector = new PerformanceMetricsCollector({ memorySampleIntervalMs: 200 });
   collector.startMonitoring();
   // Operations with known, different latencies so the table and the latency chart have content.
@@ -52,6 +71,7 @@ after(async () => {
   await browser?.close();
   await running?.close();
   collector?.stopMonitoring();
+  if (fakeDir) rmSync(fakeDir, { recursive: true, force: true });
 });
 
 async function points(page: Page): Promise<Record<string, number>> {
@@ -101,6 +121,13 @@ test('the dashboard loads without console errors, charts gain points, it survive
   const gpuCount = await page.evaluate(() => Object.keys(window.perfprobeDashboard.points()).filter((k) => k.startsWith('chart-gpu')).length);
   const noGpuVisible = await page.isVisible('#no-gpu');
   assert.ok(gpuCount === 4 || noGpuVisible, 'either 4 GPU charts or the no-GPU note');
+  if (fakeGpus && collector.gpuAvailable) {
+    assert.equal(gpuCount, 4, 'utilization, memory, power and temperature charts');
+    const p = await points(page);
+    assert.ok(p['chart-gpu-util']! > 0 && p['chart-gpu-power']! > 0, JSON.stringify(p));
+    const legend = await page.$$eval('#chart-gpu-util .u-legend .u-label', (els) => els.map((e) => e.textContent));
+    assert.deepEqual(legend.slice(1), ['GPU 0', 'GPU 1']);
+  }
   assert.equal(await page.isVisible('#gpu-charts'), !noGpuVisible, 'empty GPU charts are hidden');
 
   // Nothing from outside this server (no CDN).
