@@ -159,3 +159,31 @@ test('windowed statistics over 1,000,000 records run in one scan (speed figure i
   assertClose(s.p99DurationMs, 989.5, 'p99');
   c.close();
 });
+
+test('windowed operation summary agrees with exact figures for few and many operations', () => {
+  for (const nOps of [3, 40]) {
+    const c = new PerformanceMetricsCollector({}, quiet);
+    const r = rng(nOps);
+    const byOp = new Map<string, number[]>();
+    for (let i = 0; i < 8000; i++) {
+      const op = `op${i % nOps}`;
+      const v = Math.exp(r() * 6) * (1 + (i % nOps));
+      c.recordProcessingTime(op, v, { success: r() > 0.1 });
+      (byOp.get(op) ?? byOp.set(op, []).get(op)!).push(v);
+    }
+    const windowed = c.getOperationSummary({ durationMinutes: 5 });
+    const whole = c.getOperationSummary();
+    assert.equal(windowed.length, nOps);
+    assert.deepEqual(windowed.map((w) => w.operation), whole.map((w) => w.operation));
+    for (const w of windowed) {
+      const vals = byOp.get(w.operation)!.sort((a, b) => a - b);
+      assert.equal(w.count, vals.length);
+      assertClose(w.p95DurationMs, exactPercentile(vals, 0.95), `${w.operation} p95 (${nOps} ops)`);
+      assertClose(w.totalDurationMs, vals.reduce((a, b) => a + b, 0), 'total');
+      const h = whole.find((x) => x.operation === w.operation)!;
+      assert.equal(h.count, w.count);
+      assert.equal(h.successRate, w.successRate);
+    }
+    c.close();
+  }
+});

@@ -11,6 +11,8 @@ import type { OperationAggregate } from './aggregates.js';
 import { BUCKETS, bucketOf, percentilesFromCounts } from './histogram.js';
 
 const QS = [0.5, 0.9, 0.95, 0.99] as const;
+/** Up to this many operations, a windowed summary keeps one histogram row per operation (31 KiB each). */
+const FEW_OPERATIONS = 16;
 const shared = new Uint32Array(BUCKETS);
 
 /** A finite number or null: public figures are never NaN or Infinity. */
@@ -153,6 +155,39 @@ export function windowOperationSummary(store: ProcessingStore, from: number): Op
   const opCol = store.op;
   const okCol = store.ok;
   const r = ranges(store, from);
+  const out: OperationSummary[] = [];
+  const ps: number[] = [];
+  const row = (o: number, counts0: ArrayLike<number>, offset: number): void => {
+    const n = counts[o];
+    if (n === 0) return;
+    percentilesFromCounts(counts0, offset, bucketOf(mins[o]) - offset, bucketOf(maxs[o]) - offset, n, [0.95], mins[o], maxs[o], ps);
+    out.push({
+      operation: store.ops[o].name,
+      count: n,
+      avgDurationMs: sums[o] / n,
+      totalDurationMs: sums[o],
+      successRate: (oks[o] / n) * 100,
+      p95DurationMs: ps[0],
+    });
+  };
+  if (nOps <= FEW_OPERATIONS) {
+    // Few operations: one histogram row each, filled in the same single pass.
+    const hists = new Uint32Array(nOps * BUCKETS);
+    for (let s = 0; s < 4; s += 2) {
+      for (let p = r[s]; p < r[s + 1]; p++) {
+        const o = opCol[p];
+        const d = dur[p];
+        counts[o]++;
+        sums[o] += d;
+        oks[o] += okCol[p];
+        if (d < mins[o]) mins[o] = d;
+        if (d > maxs[o]) maxs[o] = d;
+        hists[o * BUCKETS + bkt[p]]++;
+      }
+    }
+    for (let o = 0; o < nOps; o++) row(o, hists.subarray(o * BUCKETS, (o + 1) * BUCKETS), 0);
+    return out;
+  }
   let total = 0;
   for (let s = 0; s < 4; s += 2) {
     const a = r[s];
@@ -168,7 +203,7 @@ export function windowOperationSummary(store: ProcessingStore, from: number): Op
     }
     total += b - a;
   }
-  // Group bucket indexes by operation (counting sort), then one histogram per group.
+  // Many operations: group bucket indexes by operation (counting sort), then one histogram per group.
   const starts = new Uint32Array(nOps + 1);
   for (let o = 0; o < nOps; o++) starts[o + 1] = starts[o] + counts[o];
   const fill = starts.slice(0, nOps);
@@ -176,24 +211,14 @@ export function windowOperationSummary(store: ProcessingStore, from: number): Op
   for (let s = 0; s < 4; s += 2) {
     for (let p = r[s]; p < r[s + 1]; p++) grouped[fill[opCol[p]]++] = bkt[p];
   }
-  const out: OperationSummary[] = [];
-  const ps: number[] = [];
   for (let o = 0; o < nOps; o++) {
     const n = counts[o];
     if (n === 0) continue;
     const lo = bucketOf(mins[o]);
     const hi = bucketOf(maxs[o]);
     for (let k = starts[o]; k < starts[o + 1]; k++) shared[grouped[k]]++;
-    percentilesFromCounts(shared, 0, lo, hi, n, [0.95], mins[o], maxs[o], ps);
+    row(o, shared, 0);
     shared.fill(0, lo, hi + 1);
-    out.push({
-      operation: store.ops[o].name,
-      count: n,
-      avgDurationMs: sums[o] / n,
-      totalDurationMs: sums[o],
-      successRate: (oks[o] / n) * 100,
-      p95DurationMs: ps[0],
-    });
   }
   return out;
 }
