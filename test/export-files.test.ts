@@ -25,6 +25,8 @@ function seeded(dir: string) {
       errorMessage: i % 11 === 0 ? `failed\n"line" ${i}` : undefined,
     });
   }
+  // Records without any metadata (the exporters' fast path).
+  for (let i = 0; i < 30; i++) c.recordProcessingTime('bare', i / 7);
   c.recordMemoryUsage('batch');
   c.recordMemoryUsage();
   const now = Date.now();
@@ -65,8 +67,10 @@ test('export then import gives the same records and the same statistics', async 
   assert.deepEqual(Object.keys(doc.processing_metrics[0]), ['timestamp', 'operation', 'duration_ms', 'photo_id', 'job_id', 'stage', 'success', 'error_message']);
   assert.deepEqual(Object.keys(doc.gpu_metrics[0]), ['timestamp', 'gpu_id', 'load_percent', 'memory_used_mb', 'memory_total_mb', 'memory_percent', 'temperature_celsius', 'power_watts', 'operation']);
   assert.match(doc.processing_metrics[0].timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-  assert.equal(doc.summary.processing_stats.count, 300);
-  assert.equal(doc.processing_metrics.length, 300);
+  assert.equal(doc.summary.processing_stats.count, 330);
+  assert.equal(doc.processing_metrics.length, 330);
+  assert.deepEqual(doc.processing_metrics.at(-1), { ...doc.processing_metrics.at(-1), operation: 'bare', photo_id: null, job_id: null, stage: null, success: true, error_message: null });
+  assert.equal(doc.processing_metrics.at(-1).duration_ms, 29 / 7);
 
   const d = newCollector({ exportDirectory: dir, enableGpuTracking: true });
   await d.importFromJson(path);
@@ -74,7 +78,7 @@ test('export then import gives the same records and the same statistics', async 
   sameRecords([...d.memoryRecords()], [...c.memoryRecords()]);
   sameRecords([...d.gpuRecords()], [...c.gpuRecords()]);
   assert.deepEqual(d.getProcessingTimeStats(), c.getProcessingTimeStats());
-  for (const op of ['decode', 'ai_evaluation']) {
+  for (const op of ['decode', 'ai_evaluation', 'bare']) {
     assert.deepEqual(d.getProcessingTimeStats({ operation: op }), c.getProcessingTimeStats({ operation: op }));
   }
   assert.deepEqual(d.getOperationSummary(), c.getOperationSummary());
@@ -250,7 +254,7 @@ test('a stream that fails midway leaves no partial file', async () => {
     return true;
   });
   assert.deepEqual(readdirSync(dir), []);
-  assert.equal(c.getProcessingTimeStats().count, 300);
+  assert.equal(c.getProcessingTimeStats().count, 330);
 });
 
 test('disk full (a 64 KiB tmpfs): rejects with ENOSPC, no partial file, metrics untouched', async (t) => {

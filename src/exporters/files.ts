@@ -286,10 +286,30 @@ class ChunkWriter {
 
 // ---------------------------------------------------------------- records as text
 
-function processingJson(r: ProcessingTimeMetric, iso: IsoFormatter, js: JsonStrings): string {
+/** Per-operation text fragments, so a record costs a few concatenations. */
+class Fragments {
+  private map = new Map<string, string>();
+  constructor(private readonly make: (operation: string) => string) {}
+  get(operation: string): string {
+    let f = this.map.get(operation);
+    if (f === undefined) {
+      f = this.make(operation);
+      if (this.map.size < 65536) this.map.set(operation, f);
+    }
+    return f;
+  }
+}
+
+const JSON_OK_TAIL = ',"photo_id":null,"job_id":null,"stage":null,"success":true,"error_message":null}';
+
+function processingJson(r: ProcessingTimeMetric, iso: IsoFormatter, js: JsonStrings, ops: Fragments): string {
+  // ops.get(op) = `","operation":"op","duration_ms":`
+  const head = `{"timestamp":"${iso.format(r.timestamp)}${ops.get(r.operation)}${num(r.durationMs)}`;
+  if (r.success && r.photoId === null && r.jobId === null && r.stage === null && r.errorMessage === null) {
+    return head + JSON_OK_TAIL;
+  }
   return (
-    `{"timestamp":"${iso.format(r.timestamp)}","operation":${js.str(r.operation)},"duration_ms":${num(r.durationMs)},` +
-    `"photo_id":${num(r.photoId)},"job_id":${js.str(r.jobId)},"stage":${js.str(r.stage)},` +
+    `${head},"photo_id":${num(r.photoId)},"job_id":${js.str(r.jobId)},"stage":${js.str(r.stage)},` +
     `"success":${r.success ? 'true' : 'false'},"error_message":${js.str(r.errorMessage)}}`
   );
 }
@@ -353,11 +373,12 @@ export async function exportJson(source: ExportSource, directory: string): Promi
   };
   const iso = new IsoFormatter();
   const js = new JsonStrings();
+  const ops = new Fragments((op) => `","operation":${JSON.stringify(op)},"duration_ms":`);
   return writeAtomic('exportToJson', directory, `metrics_${fileStamp(new Date(now))}`, '.json', async (write) => {
     const out = new ChunkWriter(write);
     out.push(`{"export_time":${JSON.stringify(new Date(now).toISOString())},"perfprobe_version":${JSON.stringify(VERSION)}`);
     const lim = (n: unknown): number => (typeof n === 'number' ? n : Infinity);
-    await writeArray(out, 'processing_metrics', source.processingRecords(), (r) => processingJson(r, iso, js), lim(summary.processing_stats.count));
+    await writeArray(out, 'processing_metrics', source.processingRecords(), (r) => processingJson(r, iso, js, ops), lim(summary.processing_stats.count));
     await writeArray(out, 'memory_metrics', source.memoryRecords(), (r) => memoryJson(r, iso, js), lim(summary.memory_stats.count));
     await writeArray(out, 'gpu_metrics', source.gpuRecords(), (r) => gpuJson(r, iso, js), lim(summary.gpu_stats.count));
     out.push(`,\n"summary":${JSON.stringify(summary)}}\n`);
@@ -395,6 +416,8 @@ export function csvText(s: string | null | undefined): string {
   if (neutral || /[",\r\n]/.test(s)) return `"${s.replace(/"/g, '""')}"`;
   return s;
 }
+
+const CSV_OK_TAIL = ',,,,true,\r\n';
 
 class CsvStrings {
   private cache = new Map<string, string>();
@@ -453,6 +476,7 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
   let n = 0;
   const iso = new IsoFormatter();
   const cs = new CsvStrings();
+  const ops = new Fragments((op) => `,${csvText(op)},`);
   return writeAtomic('exportToCsv', directory, `${type}_metrics_${fileStamp(new Date(now))}`, '.csv', async (write) => {
     const out = new ChunkWriter(write);
     out.push(`${CSV_COLUMNS[type].join(',')}\r\n`);
@@ -460,9 +484,12 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
     if (type === 'processing') {
       for (const r of source.processingRecords()) {
         if (++n > limit) break;
+        const head = `${iso.format(r.timestamp)}${ops.get(r.operation)}${csvNum(r.durationMs)}`;
         p = out.push(
-          `${iso.format(r.timestamp)},${cs.str(r.operation)},${csvNum(r.durationMs)},${csvNum(r.photoId)},` +
-            `${cs.str(r.jobId)},${cs.str(r.stage)},${r.success ? 'true' : 'false'},${cs.str(r.errorMessage)}\r\n`,
+          r.success && r.photoId === null && r.jobId === null && r.stage === null && r.errorMessage === null
+            ? head + CSV_OK_TAIL
+            : `${head},${csvNum(r.photoId)},${cs.str(r.jobId)},${cs.str(r.stage)},${r.success ? 'true' : 'false'},` +
+                `${cs.str(r.errorMessage)}\r\n`,
         );
         if (p) await p;
       }
