@@ -177,6 +177,8 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
   private readonly gpuRow = new Float64Array(GPU_FIELDS.length);
   private readonly memoryRow = new Float64Array(MEMORY_FIELDS.length);
   private warnedExport = false;
+  /** Sampler ring overflow seen so far (one warning on the first). */
+  private droppedSeen = 0;
 
   constructor(config?: Partial<CollectorConfig>, options?: CollectorOptions) {
     const given = validateConfig(config);
@@ -532,6 +534,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
       }
       this.ingestSamples();
       this.sampler = null;
+      this.droppedSeen = 0;
     }
     for (const t of [this.drainTimer, this.memoryTimer, this.gpuTimer]) if (t) clearInterval(t);
     this.drainTimer = this.memoryTimer = this.gpuTimer = null;
@@ -553,6 +556,16 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
       return 0;
     }
     const { count, recordSlots, data } = batch;
+    if (batch.droppedTotal > this.droppedSeen) {
+      if (this.droppedSeen === 0) {
+        process.emitWarning(
+          `perfprobe: the sampler's ring overflowed and dropped ${batch.droppedTotal} samples before they were read; ` +
+            'read statistics more often or sample less often (memorySampleIntervalMs).',
+          { code: 'PERFPROBE_SAMPLES_DROPPED' },
+        );
+      }
+      this.droppedSeen = batch.droppedTotal;
+    }
     const memRow = this.memoryRow;
     const gpuRow = this.gpuRow;
     const trackMemory = this.cfg.enableMemoryTracking;
