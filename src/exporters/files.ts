@@ -583,17 +583,18 @@ export async function importJson(target: ImportTarget, path: string): Promise<vo
       errorMessage: optStr(`${w}.error_message`, r.error_message),
     });
   });
+  // Memory figures: null where the probe did not know (the collector accepts that).
   const memory: MemoryUsageMetric[] = [];
   arrayOf(d, 'memory_metrics').forEach((r, i) => {
     const w = `memory_metrics[${i}]`;
     if (r === null || typeof r !== 'object') throw typeError(w, 'an object', r);
     memory.push({
       timestamp: iso.parse(`${w}.timestamp`, r.timestamp),
-      totalMb: reqNum(`${w}.total_mb`, r.total_mb),
-      usedMb: reqNum(`${w}.used_mb`, r.used_mb),
-      availableMb: reqNum(`${w}.available_mb`, r.available_mb),
-      percent: reqNum(`${w}.percent`, r.percent),
-      processMemoryMb: reqNum(`${w}.process_memory_mb`, r.process_memory_mb),
+      totalMb: optNum(`${w}.total_mb`, r.total_mb) as number,
+      usedMb: optNum(`${w}.used_mb`, r.used_mb) as number,
+      availableMb: optNum(`${w}.available_mb`, r.available_mb) as number,
+      percent: optNum(`${w}.percent`, r.percent) as number,
+      processMemoryMb: optNum(`${w}.process_memory_mb`, r.process_memory_mb) as number,
       operation: optStr(`${w}.operation`, r.operation),
     });
   });
