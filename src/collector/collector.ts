@@ -9,24 +9,10 @@
  * while the event loop was blocked are counted.
  */
 import { performance } from 'node:perf_hooks';
-import { rangeError, typeError } from '../errors.js';
+import { typeError } from '../errors.js';
 import { exportCsv, exportJson, importJson } from '../exporters/files.js';
 import * as realProbes from '../probes/index.js';
-import {
-  BYTES_PER_MB,
-  GPU_SLOTS,
-  GpuSlot,
-  GpuStatusCode,
-  HeaderSlot,
-  MemorySlot,
-  RECORD_GPU_OFFSET,
-  RECORD_MEMORY_OFFSET,
-  type GpuReading,
-  type MemoryReading,
-  type ProbeInfo,
-  type SampleBatch,
-  type SamplerOptions,
-} from '../probes/index.js';
+import type { GpuReading, MemoryReading, ProbeInfo, SampleBatch, SamplerOptions } from '../probes/index.js';
 import { CUMULATIVE_BOUNDS_MS } from '../stats/aggregates.js';
 import {
   aggregateOperationSummary,
@@ -43,9 +29,20 @@ import {
 import { GPU_FIELDS, GpuField, MEMORY_FIELDS, MemoryField, OVERFLOW_OPERATION, ProcessingStore, SampleStore } from '../store/index.js';
 import type { Ring } from '../store/ring.js';
 import { DEFAULT_CONFIG, validateConfig } from './config.js';
+import { decodeSampleBatch } from './ingest.js';
+import {
+  MAX_OPERATION_LENGTH,
+  checkGpuId,
+  checkMeta,
+  checkMetricType,
+  checkNullableNumber,
+  checkOperation,
+  checkTimestamp,
+  checkWindow,
+  throwBadDuration,
+} from './validate.js';
 import { Timer, errorMessageOf, type TimerSink } from './timer.js';
 import {
-  METRIC_TYPES,
   type CollectorConfig,
   type CumulativeOperationStats,
   type GpuUsageMetric,
@@ -62,8 +59,8 @@ import {
   type WindowQuery,
 } from './types.js';
 
-/** Longest operation name accepted. */
-export const MAX_OPERATION_LENGTH = 256;
+
+export { MAX_OPERATION_LENGTH };
 
 /** The probe functions the collector uses; replaceable for tests. */
 export interface CollectorProbes {
@@ -90,67 +87,6 @@ export interface GpuQuery extends WindowQuery {
 const ORIGIN = performance.timeOrigin;
 function nowMs(): number {
   return ORIGIN + performance.now();
-}
-
-function checkOperation(operation: unknown, field = 'operation'): void {
-  if (typeof operation !== 'string') throw typeError(field, `a string of 1 to ${MAX_OPERATION_LENGTH} characters`, operation);
-  if (operation.length === 0 || operation.length > MAX_OPERATION_LENGTH) {
-    throw rangeError(field, `a string of 1 to ${MAX_OPERATION_LENGTH} characters`, operation);
-  }
-}
-
-function throwBadDuration(durationMs: unknown, field = 'durationMs'): void {
-  if (typeof durationMs !== 'number') throw typeError(field, 'a finite number >= 0', durationMs);
-  throw rangeError(field, 'a finite number >= 0', durationMs);
-}
-
-function checkOptionalString(field: string, value: unknown): void {
-  if (value != null && typeof value !== 'string') throw typeError(field, 'a string', value);
-}
-
-function checkMeta(meta: unknown, full: boolean): void {
-  if (meta === null || typeof meta !== 'object') throw typeError('meta', 'an object', meta);
-  const m = meta as RecordMeta;
-  const photoId = m.photoId;
-  if (photoId != null) {
-    if (typeof photoId !== 'number') throw typeError('photoId', 'an integer', photoId);
-    if (!Number.isSafeInteger(photoId)) throw rangeError('photoId', 'an integer', photoId);
-  }
-  checkOptionalString('jobId', m.jobId);
-  checkOptionalString('stage', m.stage);
-  if (full) {
-    if (m.success != null && typeof m.success !== 'boolean') throw typeError('success', 'a boolean', m.success);
-    checkOptionalString('errorMessage', m.errorMessage);
-  }
-}
-
-function checkWindow(query: WindowQuery | undefined): void {
-  if (query === undefined) return;
-  if (query === null || typeof query !== 'object') throw typeError('query', 'an object', query);
-  const d = query.durationMinutes;
-  if (d !== undefined) {
-    if (typeof d !== 'number') throw typeError('durationMinutes', 'a positive number', d);
-    if (!(d > 0) || d === Infinity) throw rangeError('durationMinutes', 'a positive number', d);
-  }
-  const since = (query as RecordQuery).since;
-  if (since !== undefined) {
-    if (typeof since !== 'number') throw typeError('since', 'a number (epoch ms)', since);
-    if (Number.isNaN(since)) throw rangeError('since', 'a number (epoch ms)', since);
-  }
-}
-
-function checkGpuId(gpuId: unknown): void {
-  if (gpuId === undefined) return;
-  if (typeof gpuId !== 'number') throw typeError('gpuId', 'an integer >= 0', gpuId);
-  if (!Number.isInteger(gpuId) || gpuId < 0) throw rangeError('gpuId', 'an integer >= 0', gpuId);
-}
-
-function checkMetricType(type: unknown, field = 'type'): asserts type is MetricType {
-  if (!METRIC_TYPES.includes(type as MetricType)) {
-    const expected = `one of ${METRIC_TYPES.map((t) => `'${t}'`).join(', ')}`;
-    if (typeof type !== 'string') throw typeError(field, expected, type);
-    throw rangeError(field, expected, type);
-  }
 }
 
 const nullIfNaN = (x: number): number | null => (x === x ? x : null);
@@ -555,7 +491,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     } catch {
       return 0;
     }
-    const { count, recordSlots, data } = batch;
+    const count = batch.count;
     if (batch.droppedTotal > this.droppedSeen) {
       if (this.droppedSeen === 0) {
         process.emitWarning(
@@ -566,43 +502,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
       }
       this.droppedSeen = batch.droppedTotal;
     }
-    const memRow = this.memoryRow;
-    const gpuRow = this.gpuRow;
-    const trackMemory = this.cfg.enableMemoryTracking;
-    const trackGpu = this.cfg.enableGpuTracking;
-    for (let r = 0; r < count; r++) {
-      const base = r * recordSlots;
-      const ts = data[base + HeaderSlot.wallClockMs];
-      if (trackMemory) {
-        const m = base + RECORD_MEMORY_OFFSET;
-        const total = data[m + MemorySlot.totalBytes] / BYTES_PER_MB;
-        const available = data[m + MemorySlot.availableBytes] / BYTES_PER_MB;
-        const used = total - available;
-        memRow[MemoryField.totalMb] = total;
-        memRow[MemoryField.usedMb] = used;
-        memRow[MemoryField.availableMb] = available;
-        memRow[MemoryField.percent] = total > 0 ? (used / total) * 100 : NaN;
-        memRow[MemoryField.processMemoryMb] = data[m + MemorySlot.processRssBytes] / BYTES_PER_MB;
-        this.memory.push(ts, memRow, null);
-      }
-      if (trackGpu) {
-        const gpus = Math.min(data[base + HeaderSlot.gpuCount] | 0, batch.gpuCount, ((recordSlots - RECORD_GPU_OFFSET) / GPU_SLOTS) | 0);
-        for (let g = 0; g < gpus; g++) {
-          const o = base + RECORD_GPU_OFFSET + g * GPU_SLOTS;
-          if (data[o + GpuSlot.status] !== GpuStatusCode.ok) continue;
-          const totalMb = data[o + GpuSlot.memoryTotalBytes] / BYTES_PER_MB;
-          const usedMb = data[o + GpuSlot.memoryUsedBytes] / BYTES_PER_MB;
-          gpuRow[GpuField.gpuId] = g;
-          gpuRow[GpuField.loadPercent] = data[o + GpuSlot.loadPercent];
-          gpuRow[GpuField.memoryUsedMb] = usedMb;
-          gpuRow[GpuField.memoryTotalMb] = totalMb;
-          gpuRow[GpuField.memoryPercent] = totalMb > 0 ? (usedMb / totalMb) * 100 : NaN;
-          gpuRow[GpuField.temperatureCelsius] = data[o + GpuSlot.temperatureC];
-          gpuRow[GpuField.powerWatts] = data[o + GpuSlot.powerMilliwatts] / 1000;
-          this.gpu.push(ts, gpuRow, null);
-        }
-      }
-    }
+    decodeSampleBatch(batch, this.cfg.enableMemoryTracking ? this.memory : null, this.cfg.enableGpuTracking ? this.gpu : null);
     return count;
   }
 
@@ -894,14 +794,4 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function checkTimestamp(field: string, value: unknown): void {
-  if (typeof value !== 'number') throw typeError(field, 'a finite number (epoch ms)', value);
-  if (!Number.isFinite(value)) throw rangeError(field, 'a finite number (epoch ms)', value);
-}
-
-function checkNullableNumber(field: string, value: unknown): void {
-  if (value == null) return;
-  if (typeof value !== 'number') throw typeError(field, 'a number or null', value);
 }

@@ -1,0 +1,81 @@
+/**
+ * Input checks of the collector's public methods. Each throws a TypeError
+ * or RangeError from src/errors.ts naming the field; none allocates on the
+ * success path.
+ */
+import { rangeError, typeError } from '../errors.js';
+import { METRIC_TYPES, type MetricType, type RecordMeta, type RecordQuery, type WindowQuery } from './types.js';
+
+/** Longest operation name accepted. */
+export const MAX_OPERATION_LENGTH = 256;
+
+export function checkOperation(operation: unknown, field = 'operation'): void {
+  if (typeof operation !== 'string') throw typeError(field, `a string of 1 to ${MAX_OPERATION_LENGTH} characters`, operation);
+  if (operation.length === 0 || operation.length > MAX_OPERATION_LENGTH) {
+    throw rangeError(field, `a string of 1 to ${MAX_OPERATION_LENGTH} characters`, operation);
+  }
+}
+
+export function throwBadDuration(durationMs: unknown, field = 'durationMs'): void {
+  if (typeof durationMs !== 'number') throw typeError(field, 'a finite number >= 0', durationMs);
+  throw rangeError(field, 'a finite number >= 0', durationMs);
+}
+
+export function checkOptionalString(field: string, value: unknown): void {
+  if (value != null && typeof value !== 'string') throw typeError(field, 'a string', value);
+}
+
+export function checkMeta(meta: unknown, full: boolean): void {
+  if (meta === null || typeof meta !== 'object') throw typeError('meta', 'an object', meta);
+  const m = meta as RecordMeta;
+  const photoId = m.photoId;
+  if (photoId != null) {
+    if (typeof photoId !== 'number') throw typeError('photoId', 'an integer', photoId);
+    if (!Number.isSafeInteger(photoId)) throw rangeError('photoId', 'an integer', photoId);
+  }
+  checkOptionalString('jobId', m.jobId);
+  checkOptionalString('stage', m.stage);
+  if (full) {
+    if (m.success != null && typeof m.success !== 'boolean') throw typeError('success', 'a boolean', m.success);
+    checkOptionalString('errorMessage', m.errorMessage);
+  }
+}
+
+export function checkWindow(query: WindowQuery | undefined): void {
+  if (query === undefined) return;
+  if (query === null || typeof query !== 'object') throw typeError('query', 'an object', query);
+  const d = query.durationMinutes;
+  if (d !== undefined) {
+    if (typeof d !== 'number') throw typeError('durationMinutes', 'a positive number', d);
+    if (!(d > 0) || d === Infinity) throw rangeError('durationMinutes', 'a positive number', d);
+  }
+  const since = (query as RecordQuery).since;
+  if (since !== undefined) {
+    if (typeof since !== 'number') throw typeError('since', 'a number (epoch ms)', since);
+    if (Number.isNaN(since)) throw rangeError('since', 'a number (epoch ms)', since);
+  }
+}
+
+export function checkGpuId(gpuId: unknown): void {
+  if (gpuId === undefined) return;
+  if (typeof gpuId !== 'number') throw typeError('gpuId', 'an integer >= 0', gpuId);
+  if (!Number.isInteger(gpuId) || gpuId < 0) throw rangeError('gpuId', 'an integer >= 0', gpuId);
+}
+
+export function checkMetricType(type: unknown, field = 'type'): asserts type is MetricType {
+  if (!METRIC_TYPES.includes(type as MetricType)) {
+    const expected = `one of ${METRIC_TYPES.map((t) => `'${t}'`).join(', ')}`;
+    if (typeof type !== 'string') throw typeError(field, expected, type);
+    throw rangeError(field, expected, type);
+  }
+}
+
+export function checkTimestamp(field: string, value: unknown): void {
+  if (typeof value !== 'number') throw typeError(field, 'a finite number (epoch ms)', value);
+  if (!Number.isFinite(value)) throw rangeError(field, 'a finite number (epoch ms)', value);
+}
+
+export function checkNullableNumber(field: string, value: unknown): void {
+  if (value == null) return;
+  if (typeof value !== 'number') throw typeError(field, 'a number or null', value);
+}
