@@ -10,7 +10,7 @@
 //   command alone: what a CI step pays in total.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,12 +18,6 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const main = join(root, 'dist', 'cli', 'main.js');
 const REPS = Number(process.env.PERFPROBE_BENCH_REPS ?? 7);
 
-/** CPU ms of the children this process has waited for (cutime + cstime of /proc/self/stat; Linux). */
-function waitedChildrenCpuMs() {
-  const text = readFileSync('/proc/self/stat', 'latin1');
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[13]) + Number(f[14])) * 10;
-}
 
 const loop = (n) => `let x = 0; for (let i = 0; i < ${n}; i++) x = (x * 31 + i) | 0; if (x === 42) console.log(x);`;
 
@@ -54,31 +48,50 @@ export default async function () {
   const alone = [];
   const inside = [];
   const whole = [];
+  let load = 0;
   try {
+    // ABBA order, so a drift in machine load does not favour either side.
     for (let r = 0; r < REPS; r++) {
-      alone.push(await timed(process.execPath, args));
       const json = join(dir, `run-${r}.json`);
-      whole.push(await timed(process.execPath, [main, 'run', '--json', json, '--', process.execPath, ...args]));
-      inside.push(JSON.parse(readFileSync(json, 'utf8')).summary.durationMs);
+      const underPerfprobe = async () => {
+        whole.push(await timed(process.execPath, [main, 'run', '--json', json, '--', process.execPath, ...args]));
+        inside.push(JSON.parse(readFileSync(json, 'utf8')).summary.durationMs);
+      };
+      if (r % 2 === 0) {
+        alone.push(await timed(process.execPath, args));
+        await underPerfprobe();
+      } else {
+        await underPerfprobe();
+        alone.push(await timed(process.execPath, args));
+      }
     }
+    load = os.loadavg()[0];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  // Load-independent view: CPU time perfprobe itself spends sampling, from the
-  // kernel's accounting of waited-for children: `run -- sleep 2` at the
-  // default interval minus the same with a 24 h interval (one sample only).
-  const cpuOf = async (interval) => {
-    const before = waitedChildrenCpuMs();
-    await timed(process.execPath, [main, 'run', '--interval', interval, '--', 'sleep', '2']);
-    return waitedChildrenCpuMs() - before;
+  // Load-independent view: the CPU perfprobe's own process (its sampler
+  // thread included) uses per second of a run in steady state, from
+  // /proc/<pid>/stat between 1.5 s and 5.5 s into `run -- sleep 6`, so Node
+  // start-up is not counted. The command (sleep) is another process.
+  const ticks = (pid) => {
+    const t = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
   };
-  const sampled = [];
-  const idle = [];
-  for (let r = 0; r < 3; r++) {
-    sampled.push(await cpuOf('100ms'));
-    idle.push(await cpuOf('24h'));
-  }
-  const samplingCpuPercent = ((median(sampled) - median(idle)) / 2000) * 100;
+  const steadyCpuPercent = async (interval) => {
+    const child = spawn(process.execPath, [main, 'run', '--interval', interval, '--', 'sleep', '6'], { stdio: 'ignore' });
+    const done = new Promise((r) => child.on('exit', r));
+    await new Promise((r) => setTimeout(r, 1500));
+    const t1 = ticks(child.pid);
+    const w1 = performance.now();
+    await new Promise((r) => setTimeout(r, 4000));
+    const t2 = ticks(child.pid);
+    const w2 = performance.now();
+    await done;
+    return (((t2 - t1) * 10) / (w2 - w1)) * 100;
+  };
+  const samplingCpuPercent = await steadyCpuPercent('100ms');
+  const idleCpuPercent = await steadyCpuPercent('24h');
 
   const a = median(alone);
   const inMs = median(inside);
@@ -88,7 +101,7 @@ export default async function () {
   return [
     {
       section: 'cli',
-      name: `perfprobe run, CPU-bound ~2 s command, default 100 ms interval: command wall time (median of ${REPS}, interleaved); overhead ${overhead.toFixed(2)} %`,
+      name: `perfprobe run, CPU-bound ~2 s command, default 100 ms interval: command wall time (median of ${REPS}, interleaved ABBA; 1-min load average ${load.toFixed(1)} on ${os.cpus().length} cores); overhead ${overhead.toFixed(2)} %`,
       value: inMs,
       unit: 'ms',
       peer: { name: 'command alone', value: a },
@@ -97,9 +110,10 @@ export default async function () {
     },
     {
       section: 'cli',
-      name: 'CPU perfprobe run spends sampling at 100 ms (tree RSS, memory, GPUs), % of one core (median of 3; 10 ms clock-tick resolution)',
+      name: 'CPU of the perfprobe run process while sampling every 100 ms (tree RSS, memory, GPUs), steady state over 4 s, % of one core; peer: the same with a 24 h interval',
       value: samplingCpuPercent,
       unit: '%',
+      peer: { name: 'not sampling', value: idleCpuPercent },
     },
     {
       section: 'cli',
