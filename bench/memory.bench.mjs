@@ -101,20 +101,32 @@ export default async function bench() {
 
   // 2. Draining 1,000 sampler records (ring filled at 1 kHz, capacity 1,000).
   const drains = [];
+  const drainsInto = [];
   let drainedCount = 0;
+  const reused = new Float64Array(1000 * 11);
   for (let r = 0; r < 3; r++) {
-    const s = new pp.Sampler({ intervalMs: 1, capacity: 1000, gpu: false }).start();
-    await sleep(1100);
+    const s = new pp.Sampler({ intervalMs: 1, capacity: 2000, gpu: false }).start();
+    await sleep(2100); // 2,000 records waiting: two drains of 1,000
     s.stop();
-    const t = process.hrtime.bigint();
+    let t = process.hrtime.bigint();
+    const into = s.drain(reused);
+    drainsInto.push(Number(process.hrtime.bigint() - t) / 1000);
+    t = process.hrtime.bigint();
     const batch = s.drain();
     drains.push(Number(process.hrtime.bigint() - t) / 1000);
-    drainedCount = batch.count;
+    drainedCount = Math.min(batch.count, into.count);
   }
+  const ringName = pp.probeInfo().memory.backend === 'native' ? 'native ring' : 'timer fallback';
   rows.push({
     section: 'sampler',
-    name: `drain() of ${drainedCount} records (${pp.probeInfo().memory.backend === 'native' ? 'native ring' : 'timer fallback'})`,
+    name: `drain() of ${drainedCount} records into a new Float64Array (${ringName})`,
     value: median(drains),
+    unit: 'us',
+  });
+  rows.push({
+    section: 'sampler',
+    name: `drain(out) of ${drainedCount} records into a reused Float64Array (${ringName})`,
+    value: median(drainsInto),
     unit: 'us',
   });
 

@@ -87,6 +87,23 @@ for (const impl of impls) {
       assert.equal(s.drain().count, 0, 'a second drain finds nothing new after stop');
     });
 
+    test('sampler: drain(out) fills a reused buffer and leaves the rest waiting', async () => {
+      const s = impl.sampler(1, 64).start();
+      await sleep(40);
+      s.stop();
+      const waiting = s.stats().pending;
+      assert.ok(waiting >= 3, `pending ${waiting}`);
+      const out = new Float64Array(2 * recordSlots(0) + 5); // room for two whole records
+      const first = s.drain(out);
+      assert.equal(first.count, 2);
+      assert.equal(first.data.buffer, out.buffer, 'a view of the caller buffer, no copy');
+      assert.equal(first.data.length, 2 * first.recordSlots);
+      const rest = s.drain();
+      assert.equal(rest.count, waiting - 2);
+      assert.ok(rest.data[HeaderSlot.monotonicNs]! > first.data[first.recordSlots + HeaderSlot.monotonicNs]!, 'oldest first across drains');
+      assert.throws(() => s.drain([] as never), { name: 'TypeError', message: /^out must be a Float64Array/ });
+    });
+
     test('sampler: overflow keeps the newest records and counts the dropped ones', async () => {
       const s = impl.sampler(1, 4).start();
       await sleep(80);

@@ -89,18 +89,28 @@ export class Sampler {
     return this;
   }
 
-  /** Takes every record waiting in the ring, oldest first. */
-  drain(): SampleBatch {
+  /**
+   * Takes the records waiting in the ring, oldest first. Without `out`, every
+   * waiting record goes into a new Float64Array. With `out` (reused by the
+   * caller: no allocation), as many whole records as fit are copied into it,
+   * `data` is a view of `out`, and the rest wait for the next drain.
+   */
+  drain(out?: Float64Array): SampleBatch {
     const before = this.#backend.stats();
     const slots = before.recordSlots || recordSlots(0);
-    const pending = this.#backend.pending();
-    const data = new Float64Array(pending * slots);
-    const count = pending > 0 ? this.#backend.drainInto(data) : 0;
+    let data: Float64Array;
+    if (out !== undefined) {
+      if (!(out instanceof Float64Array)) throw typeError('out', 'a Float64Array', out);
+      data = out;
+    } else {
+      data = new Float64Array(this.#backend.pending() * slots);
+    }
+    const count = data.length >= slots ? this.#backend.drainInto(data) : 0;
     return {
       count,
       gpuCount: before.gpuCount,
       recordSlots: slots,
-      data: count === pending ? data : data.subarray(0, count * slots),
+      data: count * slots === data.length ? data : data.subarray(0, count * slots),
       droppedTotal: this.#backend.stats().dropped,
     };
   }
