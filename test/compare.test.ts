@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './cli-helpers.js';
 import { compareOperation, mannWhitneyU, percentile } from '../src/cli/compare.js';
+import { PerformanceMetricsCollector } from '../src/collector/index.js';
 
 /** mulberry32: a small seeded PRNG so the "noise" is the same on every run. */
 function rng(seed: number): () => number {
@@ -144,6 +145,23 @@ describe('perfprobe compare', () => {
     const mixed = await runCli(['compare', a, file('exp.json', exportDoc({ x: [1, 2, 3] }))]);
     assert.equal(mixed.code, 1);
     assert.match(mixed.stderr, /same kind/);
+  });
+
+  test('real exports written by exportToJson() are compared', async () => {
+    const write = async (sub: string, medianMs: number, seed: number) => {
+      const c = new PerformanceMetricsCollector({ exportDirectory: join(dir, sub) });
+      for (const d of durations(seed, 100, medianMs, 0.05)) c.recordProcessingTime('decode', d);
+      return c.exportToJson();
+    };
+    const base = await write('real-a', 10, 41);
+    const same = await write('real-b', 10, 42);
+    const slow = await write('real-c', 13, 43);
+    const ok = await runCli(['compare', base, same]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^decode\s+100\s+100 .*no change$/m);
+    const bad = await runCli(['compare', base, slow]);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.match(bad.stdout, /^decode .*regression$/m);
   });
 
   test('bad input: one line, non-zero exit', async () => {
