@@ -59,6 +59,17 @@ async function child(kind) {
       const r = process.memoryUsage.rss();
       if (r > peak) peak = r;
     }, 2);
+    if (kind === 'import') {
+      clearInterval(timer);
+      const file = await c.exportToJson();
+      const d = new lib.PerformanceMetricsCollector({ maxHistorySize: MILLION, enableGpuTracking: false });
+      const t1 = process.hrtime.bigint();
+      await d.importFromJson(file);
+      const ms = Number(process.hrtime.bigint() - t1) / 1e6;
+      if (d.getProcessingTimeStats().count !== MILLION) throw new Error('import lost records');
+      process.stdout.write(JSON.stringify({ ms }));
+      return;
+    }
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const path = kind === 'json' ? await c.exportToJson() : await c.exportToCsv('processing');
@@ -150,6 +161,8 @@ export default async function bench() {
   rows.push({ section: 'exports', name: 'JSON export CPU time, 1M records (main + I/O threads)', value: json.cpuMs, unit: 'ms' });
   rows.push({ section: 'exports', name: 'JSON export peak RSS growth (1M records, worst of 3)', value: json.rssGrowthMb, unit: 'MB', target: '<= 64 MB', pass: json.rssGrowthMb <= 64 });
   rows.push({ section: 'exports', name: 'JSON file size per 10,000 records', value: json.fileMb / 100, unit: 'MB', peer: { name: 'seed (~1 MB)', value: 1 } });
+  const imported = runChild('import');
+  rows.push({ section: 'exports', name: 'importFromJson, 1,000,000 processing records', value: imported.ms, unit: 'ms' });
   const csv = runMedian('csv');
   rows.push({ section: 'exports', name: 'CSV export, 1,000,000 rows (median of 3)', value: csv.ms, unit: 'ms', target: '<= 1000 ms', pass: csv.ms <= 1000 });
   rows.push({ section: 'exports', name: 'CSV export CPU time, 1M rows (main + I/O threads)', value: csv.cpuMs, unit: 'ms' });

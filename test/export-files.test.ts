@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { csvText, exportCsv, exportJson, CSV_COLUMNS } from '../src/exporters/index.js';
-import { csvNum, fileStamp } from '../src/exporters/files.js';
+import { csvNum, fileStamp, readOwnLayout } from '../src/exporters/files.js';
 import { newCollector, tempDir } from './export-helpers.js';
 
 const tmp = tempDir();
@@ -85,6 +85,17 @@ test('export then import gives the same records and the same statistics', async 
   assert.deepEqual(d.getMemoryUsageStats(), c.getMemoryUsageStats());
   assert.deepEqual(d.getGpuUsageStats(), c.getGpuUsageStats());
   assert.deepEqual(d.getGpuUsageStats({ gpuId: 1 }), c.getGpuUsageStats({ gpuId: 1 }));
+
+  // The file is read line by line (own layout) and gives what JSON.parse gives.
+  assert.deepEqual(await readOwnLayout(path), doc);
+  // A re-formatted file (pretty-printed by some tool) falls back to JSON.parse and imports the same.
+  const pretty = join(dir, 'pretty.json');
+  writeFileSync(pretty, JSON.stringify(doc, null, 2));
+  assert.equal(await readOwnLayout(pretty), null);
+  const e = newCollector({ exportDirectory: dir, enableGpuTracking: true });
+  await e.importFromJson(pretty);
+  assert.deepEqual(e.getProcessingTimeStats(), c.getProcessingTimeStats());
+  assert.deepEqual(e.getGpuUsageStats(), c.getGpuUsageStats());
 });
 
 test('a bad file is refused naming the field, and imports nothing', async () => {
@@ -285,4 +296,18 @@ test('disk full (a 64 KiB tmpfs): rejects with ENOSPC, no partial file, metrics 
   } finally {
     execFileSync('umount', [mnt], { stdio: 'ignore' });
   }
+});
+
+test('an empty collector exports empty arrays and imports back to nothing', async () => {
+  const dir = join(tmp.dir, 'empty');
+  const c = newCollector({ exportDirectory: dir });
+  const path = await c.exportToJson();
+  const doc = await readOwnLayout(path);
+  assert.ok(doc, 'own layout recognised');
+  assert.deepEqual([doc.processing_metrics, doc.memory_metrics, doc.gpu_metrics], [[], [], []]);
+  assert.deepEqual(doc, JSON.parse(readFileSync(path, 'utf8')));
+  assert.equal((doc.summary as { processing_stats: { count: number } }).processing_stats.count, 0);
+  const d = newCollector({ exportDirectory: dir });
+  await d.importFromJson(path);
+  assert.equal(d.getProcessingTimeStats().count, 0);
 });

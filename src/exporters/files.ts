@@ -543,6 +543,81 @@ function arrayOf(doc: Record<string, unknown>, key: string): Record<string, unkn
   return v as Record<string, unknown>[];
 }
 
+const ARRAY_KEYS = new Set(['processing_metrics', 'memory_metrics', 'gpu_metrics']);
+
+/**
+ * Reads a file in exportJson's own layout (one record per line) line by
+ * line, so a file of millions of records never becomes one string (V8 caps
+ * strings at about 512 MiB). Returns null when the file is laid out
+ * differently (e.g. pretty-printed by a tool), for a plain JSON.parse.
+ */
+export async function readOwnLayout(path: string): Promise<Record<string, unknown> | null> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const first = Buffer.alloc(16);
+    const { bytesRead } = await fh.read(first, 0, 16, 0);
+    if (first.toString('utf8', 0, bytesRead) !== '{"export_time":"'.slice(0, bytesRead) || bytesRead < 16) return null;
+    const doc: Record<string, unknown> = {};
+    let array: unknown[] | null = null;
+    let lineNo = 0;
+    let done = false;
+    let rest = '';
+    const onLine = (line: string): boolean => {
+      lineNo++;
+      if (done) return line.trim() === '';
+      if (array) {
+        let body = line.endsWith(',') ? line.slice(0, -1) : line;
+        const closes = body.endsWith(']');
+        if (closes) body = body.slice(0, -1);
+        if (body.length > 0) array.push(JSON.parse(body));
+        if (closes) array = null;
+        return true;
+      }
+      if (lineNo === 1) {
+        if (!line.endsWith(',')) return false;
+        Object.assign(doc, JSON.parse(`${line.slice(0, -1)}}`));
+        return true;
+      }
+      const m = /^"([a-z_]+)":(.*)$/.exec(line);
+      if (!m) return false;
+      const [, key, value] = m as unknown as [string, string, string];
+      if (ARRAY_KEYS.has(key)) {
+        const list: unknown[] = [];
+        doc[key] = list;
+        if (value === '[') array = list;
+        else if (value !== '[],' && value !== '[]') return false;
+        return true;
+      }
+      if (key === 'summary' && value.endsWith('}')) {
+        doc.summary = JSON.parse(value.slice(0, -1));
+        done = true;
+        return true;
+      }
+      return false;
+    };
+    const decoder = new (await import('node:string_decoder')).StringDecoder('utf8');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let pos = 0;
+    for (;;) {
+      const { bytesRead: n } = await fh.read(buf, 0, buf.length, pos);
+      if (n === 0) break;
+      pos += n;
+      const text = rest + decoder.write(buf.subarray(0, n));
+      const lines = text.split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) if (!onLine(line)) return null;
+    }
+    rest += decoder.end();
+    if (rest.length > 0 && !onLine(rest)) return null;
+    return done && array === null ? doc : null;
+  } catch (err) {
+    if (err instanceof SyntaxError) return null;
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Reads a file written by exportJson and appends its records to `target`
  * (through importRecords). The whole file is validated before anything is
@@ -552,7 +627,7 @@ export async function importJson(target: ImportTarget, path: string): Promise<vo
   if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty string', path);
   let doc: unknown;
   try {
-    doc = JSON.parse(await fsp.readFile(path, 'utf8'));
+    doc = (await readOwnLayout(path)) ?? JSON.parse(await fsp.readFile(path, 'utf8'));
   } catch (err) {
     throw Object.assign(
       new Error(`importFromJson: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
