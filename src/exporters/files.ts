@@ -562,6 +562,14 @@ export async function readOwnLayout(path: string): Promise<Record<string, unknow
     let lineNo = 0;
     let done = false;
     let rest = '';
+    // Record lines are parsed in batches (one JSON.parse per read chunk): far fewer calls.
+    let batch: string[] = [];
+    const flushBatch = (): void => {
+      if (batch.length === 0 || !array) return;
+      const parsed = JSON.parse(`[${batch.join(',')}]`) as unknown[];
+      for (let i = 0; i < parsed.length; i++) array.push(parsed[i]);
+      batch = [];
+    };
     const onLine = (line: string): boolean => {
       lineNo++;
       if (done) return line.trim() === '';
@@ -569,8 +577,14 @@ export async function readOwnLayout(path: string): Promise<Record<string, unknow
         let body = line.endsWith(',') ? line.slice(0, -1) : line;
         const closes = body.endsWith(']');
         if (closes) body = body.slice(0, -1);
-        if (body.length > 0) array.push(JSON.parse(body));
-        if (closes) array = null;
+        if (body.length > 0) {
+          if (body.charCodeAt(0) !== 123 /* { */) return false;
+          batch.push(body);
+        }
+        if (closes) {
+          flushBatch();
+          array = null;
+        }
         return true;
       }
       if (lineNo === 1) {
@@ -606,6 +620,7 @@ export async function readOwnLayout(path: string): Promise<Record<string, unknow
       const lines = text.split('\n');
       rest = lines.pop()!;
       for (const line of lines) if (!onLine(line)) return null;
+      flushBatch();
     }
     rest += decoder.end();
     if (rest.length > 0 && !onLine(rest)) return null;
