@@ -154,3 +154,75 @@ test('a scrape reads running totals only: no record walk, no windowed statistics
   }
   assert.match(text, /perfprobe_operation_duration_seconds_count\{operation="decode"\} 1012/);
 });
+
+test('GPU gauges read live through NVML (the stand-in library): labels gpu, uuid, name and exact values', async (t) => {
+  const { join, resolve } = await import('node:path');
+  const { pathToFileURL } = await import('node:url');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const root = resolve(__dirname, '..');
+  let lib: string;
+  try {
+    const mod = (await import(pathToFileURL(join(root, 'scripts', 'build-fake-nvml.mjs')).href)) as {
+      buildFakeNvml(): { full: string };
+    };
+    lib = mod.buildFakeNvml().full;
+  } catch (err) {
+    if (process.env.CI === 'true') throw err;
+    t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'perfprobe-prom-nvml-'));
+  try {
+    const script = join(dir, 'nvml.txt');
+    writeFileSync(
+      script,
+      [
+        'devices=2',
+        'gpu0.name=NVIDIA "H200"', 'gpu0.uuid=GPU-11111111-2222-3333-4444-555555555555', 'gpu0.util=97',
+        'gpu0.mem_total=150754820096', 'gpu0.mem_used=21474836480', 'gpu0.temp=56', 'gpu0.power_mw=690123',
+        'gpu0.sm_clock=1425', 'gpu0.mem_clock=2619',
+        'gpu1.name=NVIDIA H100', 'gpu1.uuid=GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee', 'gpu1.util=0',
+        'gpu1.mem_total=85520809984', 'gpu1.mem_used=0', 'gpu1.temp=31', 'gpu1.power_mw=71500',
+        'gpu1.sm_clock=345', 'gpu1.mem_clock=1593', '',
+      ].join('\n'),
+    );
+    const env: Record<string, string | undefined> = { ...process.env, PERFPROBE_NVML_LIBRARY: lib, PERFPROBE_FAKE_NVML_SCRIPT: script };
+    for (const k of ['PERFPROBE_NVML', 'PERFPROBE_ADDON', 'NODE_OPTIONS']) delete env[k];
+    const body = `
+      const { PerformanceMetricsCollector } = require(${JSON.stringify(join(root, 'src', 'collector', 'index.ts'))});
+      const { renderPrometheus } = require(${JSON.stringify(join(root, 'src', 'exporters', 'prometheus.ts'))});
+      const { probeInfo } = require(${JSON.stringify(join(root, 'src', 'probes', 'index.ts'))});
+      const c = new PerformanceMetricsCollector({ enableGpuTracking: true });
+      process.stdout.write('RESULT:' + JSON.stringify({ backend: probeInfo().gpu.backend, text: renderPrometheus(c) }) + '\\n');
+    `;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', body], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT:'));
+    assert.ok(line, `child failed (${r.status}): ${r.stderr}`);
+    const { backend, text } = JSON.parse(line.slice(7)) as { backend: string; text: string };
+    if (backend !== 'nvml') {
+      if (process.env.CI === 'true') assert.fail(`NVML backend not in use with the stand-in library: ${backend}`);
+      t.skip(`NVML backend not in use (addon not built?): ${backend}`);
+      return;
+    }
+    const s = samples(text);
+    const l0 = '{gpu="0",uuid="GPU-11111111-2222-3333-4444-555555555555",name="NVIDIA \\"H200\\""}';
+    const l1 = '{gpu="1",uuid="GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",name="NVIDIA H100"}';
+    assert.equal(s.get(`perfprobe_gpu_utilization_percent${l0}`), 97, text);
+    assert.equal(s.get(`perfprobe_gpu_utilization_percent${l1}`), 0);
+    assert.equal(s.get(`perfprobe_gpu_memory_used_bytes${l0}`), 21474836480);
+    assert.equal(s.get(`perfprobe_gpu_memory_used_bytes${l1}`), 0);
+    assert.equal(s.get(`perfprobe_gpu_memory_total_bytes${l0}`), 150754820096);
+    assert.equal(s.get(`perfprobe_gpu_temperature_celsius${l1}`), 31);
+    assert.equal(s.get(`perfprobe_gpu_power_watts${l0}`), 690.123);
+    assert.equal(s.get(`perfprobe_gpu_sm_clock_hertz${l0}`), 1425e6);
+    assert.equal(s.get(`perfprobe_gpu_memory_clock_hertz${l1}`), 1593e6);
+    const promtool = tool('promtool');
+    if (promtool) {
+      const check = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
