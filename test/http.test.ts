@@ -454,3 +454,26 @@ test('serve({ dashboard: true }) adds the dashboard routes behind the same token
     await srv.close();
   }
 });
+
+test('a browser reaches the dashboard with ?token= (then a cookie); the API still needs the header', async () => {
+  const c = newCollector();
+  c.recordProcessingTime('op', 1);
+  const srv = await serve({ port: 0, collector: c as never, dashboard: true, token: 'tok' });
+  try {
+    assert.equal((await http(srv.url, 'GET', '/?token=wrong')).status, 401);
+    const page = await http(srv.url, 'GET', '/?token=tok');
+    assert.equal(page.status, 200);
+    const setCookie = String(page.headers['set-cookie']);
+    assert.match(setCookie, /^perfprobe_token=tok; Path=\/; HttpOnly; SameSite=Strict/);
+    const cookie = { cookie: 'other=1; perfprobe_token=tok' };
+    assert.equal((await http(srv.url, 'GET', '/', { headers: cookie })).status, 200);
+    assert.equal((await http(srv.url, 'GET', '/', { headers: { cookie: 'perfprobe_token=nope' } })).status, 401);
+    // Query and cookie open only the dashboard's GET routes, never the API or /metrics.
+    assert.equal((await http(srv.url, 'GET', '/api/metrics/processing/stats?token=tok')).status, 401);
+    assert.equal((await http(srv.url, 'GET', '/metrics', { headers: cookie })).status, 401);
+    assert.equal((await http(srv.url, 'POST', '/api/metrics/clear', { headers: cookie, body: '{}' })).status, 401);
+    assert.equal(c.getProcessingTimeStats().count, 1);
+  } finally {
+    await srv.close();
+  }
+});

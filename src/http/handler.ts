@@ -16,7 +16,9 @@
  * Bad requests answer 400 {success: false, error} naming the parameter and
  * change nothing; bodies over 64 KiB 413; unknown paths 404 (or next() when
  * mounted in Express/Connect); wrong methods 405 with Allow. With a token,
- * every route answers 401 without `Authorization: Bearer <token>`.
+ * every route answers 401 without `Authorization: Bearer <token>`; only the
+ * dashboard's GET routes also take `?token=` or the cookie it sets, since a
+ * browser cannot send the header.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -184,6 +186,24 @@ function tooLarge(req: IncomingMessage): HttpError {
   return new HttpError(413, `request body must be at most ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
 }
 
+const TOKEN_COOKIE = 'perfprobe_token';
+
+/** The value of cookie `name` in a Cookie header, or null. */
+function readCookie(header: string | undefined, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
@@ -308,12 +328,29 @@ export function createMetricsHandler(collector?: HttpMetricsSource, options: Met
   }
   const want = token === undefined ? null : digest(token);
 
+  // Compare fixed-length digests in constant time.
+  const matches = (given: string | null): boolean => timingSafeEqual(digest(given ?? ''), want!) && given !== null;
   const authorised = (req: IncomingMessage): boolean => {
     if (want === null) return true;
     const h = req.headers.authorization;
     const m = typeof h === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(h) : null;
-    // Compare fixed-length digests in constant time.
-    return timingSafeEqual(digest(m ? m[1]! : ''), want) && m !== null;
+    return matches(m ? m[1]! : null);
+  };
+  /**
+   * A browser cannot put a header on the dashboard page, its assets or its
+   * EventSource, so GETs to the extra (dashboard) routes also accept the
+   * token as `?token=` (which then sets an HttpOnly, SameSite=Strict cookie
+   * for the page's own requests) or as that cookie. The REST API and
+   * /metrics keep requiring the header: no cookie-authenticated POSTs.
+   */
+  const authorisedBrowser = (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
+    if (authorised(req)) return true;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (matches(url.searchParams.get('token'))) {
+      res.setHeader('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token!)}; Path=/; HttpOnly; SameSite=Strict`);
+      return true;
+    }
+    return matches(readCookie(req.headers.cookie, TOKEN_COOKIE));
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
@@ -329,11 +366,11 @@ export function createMetricsHandler(collector?: HttpMetricsSource, options: Met
     const route = Object.prototype.hasOwnProperty.call(ROUTES, url.pathname) ? ROUTES[url.pathname] : undefined;
     if (!route && next) {
       // Mounted in Express/Connect: paths the API does not own belong to the app.
-      if (extraRoutes && authorised(req) && (await extraRoutes(req, res, url))) return;
+      if (extraRoutes && authorisedBrowser(req, res, url) && (await extraRoutes(req, res, url))) return;
       next();
       return;
     }
-    if (!authorised(req)) {
+    if (!(route ? authorised(req) : authorisedBrowser(req, res, url))) {
       sendError(req, res, new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' }));
       return;
     }
