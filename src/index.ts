@@ -10,7 +10,7 @@
  *   src/http       the REST endpoints, /metrics, the dashboard stream, serve()
  *   src/cli        the `perfprobe` command
  */
-export * from './errors.js';
+export { ERR_INVALID_ARGUMENT, type PerfprobeArgumentError } from './errors.js';
 export * from './probes/index.js';
 export * from './collector/types.js';
 export * from './collector/index.js';
