@@ -238,6 +238,40 @@ describe('perfprobe run with GPUs (the stand-in NVML library)', () => {
     assert.match(r.stderr, /GPU energy total [\d.]+ J/);
     assert.match(readFileSync(md, 'utf8'), /\| GPU 0 utilization avg \/ peak \| 75\.0 % \/ 75 % \|/);
   });
+
+  test("the GPU memory of the command's own processes, per GPU", async (t) => {
+    let lib: string;
+    try {
+      // @ts-ignore: a plain .mjs script without types
+      const { buildFakeNvml } = await import('../scripts/build-fake-nvml.mjs');
+      lib = buildFakeNvml().full;
+    } catch (err) {
+      if (process.env.CI === 'true') throw err;
+      t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
+      return;
+    }
+    // GPU 1 lists every child of the perfprobe process (the command) with
+    // 1.5 GiB, beside an unrelated pid; GPU 0 lists only the unrelated pid.
+    const script = join(dir, 'fake-nvml-children.txt');
+    writeFileSync(script, ['devices=2', 'gpu0.procs=1:536870912', 'gpu1.procs=1:536870912,children:1610612736'].join('\n') + '\n');
+    const json = join(dir, 'gpu-children.json');
+    const r = await runCli(['run', '--interval', '50ms', '--json', json, '--', node, '-e', 'setTimeout(() => {}, 800)'], {
+      PERFPROBE_NVML_LIBRARY: lib,
+      PERFPROBE_FAKE_NVML_SCRIPT: script,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    if (report.summary.samplerBackend !== 'native') {
+      t.skip('the addon is not loaded: GPU sampling needs it');
+      return;
+    }
+    const [g0, g1] = report.summary.gpus;
+    assert.equal(g0.peakTreeGpuMemoryMb, 0, 'pid 1 is not part of the command');
+    assert.equal(g1.peakTreeGpuMemoryMb, 1536);
+    // Samples while the command ran carry its GPU memory on GPU 1 only.
+    const during = report.samples.filter((x: { gpus: Array<{ treeGpuMemoryMb: number | null }> }) => x.gpus[1]?.treeGpuMemoryMb === 1536);
+    assert.ok(during.length >= 5, `only ${during.length} samples saw the command on GPU 1`);
+  });
 });
 
 describe('perfprobe serve', () => {

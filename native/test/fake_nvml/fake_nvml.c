@@ -15,8 +15,11 @@
  *     name uuid util memutil mem_total mem_reserved mem_used mem_free
  *     (bytes; v1 memory reports used + reserved as used) temp power_mw
  *     power_limit_mw sm_clock mem_clock fan energy_mj
- *     procs=<pid>:<bytes>,...   pid "self" = the loading process, bytes "na"
- *                               = NVML_VALUE_NOT_AVAILABLE
+ *     procs=<pid>:<bytes>,...   pid "self" = the loading process, pid
+ *                               "children" = each process whose parent is the
+ *                               loading process, found at every list call (so a
+ *                               command started by `perfprobe run` shows up),
+ *                               bytes "na" = NVML_VALUE_NOT_AVAILABLE
  *     unsupported=<f>,...  NOT_SUPPORTED for: util memory memory_v2 temp power
  *                          power_limit clocks fan procs energy name uuid
  *     lost_after=<n>       GPU_IS_LOST for every call once n utilization reads
@@ -47,6 +50,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #define EXPORT __attribute__((visibility("default")))
 #define MAYBE_UNUSED __attribute__((unused))
@@ -74,7 +78,8 @@ typedef struct {
   char name[96], uuid[96];
   unsigned util, memutil, temp, power_mw, power_limit_mw, sm_clock, mem_clock, fan;
   unsigned long long mem_total, mem_reserved, mem_used, mem_free, energy_mj;
-  int nprocs;
+  int nprocs, nstatic;
+  unsigned long long children_bytes; /* 0: no "children" entry */
   unsigned pids[MAX_PROCS];
   unsigned long long proc_bytes[MAX_PROCS];
   char unsupported[256];
@@ -126,10 +131,47 @@ static void parse_procs(dev_t_* d, const char* v) {
     char* colon = strchr(tok, ':');
     if (!colon) continue;
     *colon = 0;
+    unsigned long long bytes = strcmp(colon + 1, "na") == 0 ? NA_BYTES : parse_ull(colon + 1);
+    if (strcmp(tok, "children") == 0) {
+      d->children_bytes = bytes;
+      continue;
+    }
     d->pids[d->nprocs] = strcmp(tok, "self") == 0 ? (unsigned)getpid() : (unsigned)strtoul(tok, NULL, 10);
-    d->proc_bytes[d->nprocs] = strcmp(colon + 1, "na") == 0 ? NA_BYTES : parse_ull(colon + 1);
+    d->proc_bytes[d->nprocs] = bytes;
     d->nprocs++;
   }
+  d->nstatic = d->nprocs;
+}
+
+/* Appends the loading process's children (from /proc) after the scripted entries. */
+static void refresh_children(dev_t_* d) {
+  d->nprocs = d->nstatic;
+  if (!d->children_bytes) return;
+  DIR* dir = opendir("/proc");
+  if (!dir) return;
+  const unsigned self = (unsigned)getpid();
+  struct dirent* e;
+  while ((e = readdir(dir)) != NULL && d->nprocs < MAX_PROCS) {
+    char* end;
+    unsigned long pid = strtoul(e->d_name, &end, 10);
+    if (*end || pid == 0) continue;
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%lu/stat", pid);
+    FILE* f = fopen(path, "r");
+    if (!f) continue;
+    size_t len = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[len] = 0;
+    /* Fields after the parenthesised command name: state ppid ... */
+    const char* close = strrchr(stat, ')');
+    unsigned ppid = 0;
+    if (close && sscanf(close + 1, " %*c %u", &ppid) == 1 && ppid == self) {
+      d->pids[d->nprocs] = (unsigned)pid;
+      d->proc_bytes[d->nprocs] = d->children_bytes;
+      d->nprocs++;
+    }
+  }
+  closedir(dir);
 }
 
 static void set_field(dev_t_* d, const char* k, const char* v) {
@@ -412,6 +454,7 @@ MAYBE_UNUSED static int list_processes(void* h, unsigned* count, void* infos, in
   if (!count) return E_INVALID;
   spin(spin_procs);
   d->proc_calls++;
+  refresh_children(d);
   unsigned n = (unsigned)d->nprocs;
   if (d->insufficient_first && d->proc_calls == 1 && *count > 0) {
     *count = n + 2;
