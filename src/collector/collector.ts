@@ -633,6 +633,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     if (operation !== undefined) checkOperation(operation);
     this.ingestSamples();
     const s = this.processing;
+    s.settle();
     const opId = operation === undefined ? -1 : s.findOperation(operation);
     if (operation !== undefined && opId < 0) return [][Symbol.iterator]();
     return this.iterate(s, this.windowStart(s, query), (p) => (opId < 0 || s.op[p] === opId ? this.processingRecordAt(p) : null));

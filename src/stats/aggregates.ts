@@ -18,8 +18,11 @@ export const CUMULATIVE_BOUNDS_MS: readonly number[] = Object.freeze([
 ]);
 const NB = CUMULATIVE_BOUNDS_MS.length;
 
+/** The bounds with +Inf appended, so `d > BOUNDS_WITH_INF[j]` needs no range check. */
+export const BOUNDS_WITH_INF = Float64Array.from([...CUMULATIVE_BOUNDS_MS, Infinity]);
+
 /** Fine bucket -> first bound >= the bucket's lower edge (one compare fixes the rest). */
-const BOUND_OF_BUCKET = (() => {
+export const BOUND_OF_BUCKET = (() => {
   const t = new Uint8Array(BUCKETS);
   let j = 0;
   for (let i = 0; i < BUCKETS; i++) {
@@ -66,12 +69,47 @@ export class OperationAggregate {
   /** Adds a record to both the history and the cumulative figures. */
   addBoth(durationMs: number, success: boolean, b: number): void {
     this.add(durationMs, success, b);
+    this.addCumulative(durationMs, success, b);
+  }
+
+  /** Adds a record to the cumulative figures only (it left the history before it was folded in). */
+  addCumulative(durationMs: number, success: boolean, b: number): void {
     this.cumCount++;
     this.cumSum += durationMs;
     if (!success) this.cumFailures++;
     let j = BOUND_OF_BUCKET[b];
     if (j < NB && durationMs > CUMULATIVE_BOUNDS_MS[j]) j++;
     this.cumBuckets[j]++;
+  }
+
+  /**
+   * Applies a batch of adds whose histogram buckets (history and
+   * cumulative) the caller already counted: `n` records summing to `sum`,
+   * `ok` of them successes, extremes folded into `min`/`max`.
+   */
+  addFolded(n: number, sum: number, ok: number, min: number, max: number): void {
+    this.count += n;
+    this.sum += sum;
+    this.successes += ok;
+    this.min = min;
+    this.max = max;
+    this.cumCount += n;
+    this.cumSum += sum;
+    this.cumFailures += n - ok;
+  }
+
+  /**
+   * Applies a batch of removals whose history buckets the caller already
+   * decremented; `extremeHit` when one of them was <= min or >= max.
+   */
+  removeFolded(n: number, sum: number, ok: number, extremeHit: boolean): void {
+    if ((this.count -= n) === 0) {
+      this.resetHistory();
+      return;
+    }
+    this.sum -= sum;
+    this.successes -= ok;
+    if (extremeHit) this.extremesStale = true;
   }
 
   /** Removes an evicted record from the history figures; `b` is its bucket. */
@@ -101,7 +139,8 @@ export class OperationAggregate {
     this.hist.fill(0);
   }
 
-  private growHist(b: number): void {
+  /** Counts bucket `b` in the history histogram, widening it (callers reload `hist`/`histOffset`). */
+  growHist(b: number): void {
     const old = this.hist;
     if (old.length === 0) {
       const lo = Math.max(0, b - HIST_SLACK);

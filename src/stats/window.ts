@@ -97,6 +97,7 @@ export function ranges(store: { head: number; count: number; capacity: number },
 
 /** Processing statistics over logical records from..count-1, optionally one operation (opId >= 0). */
 export function windowProcessingStats(store: ProcessingStore, from: number, opId: number): ProcessingTimeStats {
+  store.settle(); // the bucket column is written by the fold (logical indexes do not move)
   let n = 0;
   let sum = 0;
   let ok = 0;
@@ -144,6 +145,7 @@ export function windowProcessingStats(store: ProcessingStore, from: number, opId
 
 /** Operation summary over logical records from..count-1 (one pass to group, one histogram per operation). */
 export function windowOperationSummary(store: ProcessingStore, from: number): OperationSummary[] {
+  store.settle(); // the bucket column is written by the fold (logical indexes do not move)
   const nOps = store.ops.length;
   const counts = new Uint32Array(nOps);
   const sums = new Float64Array(nOps);

@@ -3,10 +3,20 @@
  * (timestamp 8, duration 8, photo id 8, operation 4, job 4, stage 4,
  * error 4, success 1), plus the per-operation running aggregates that the
  * ring keeps equal to its contents as it evicts. 43 bytes with the
- * cached histogram bucket (2).
+ * cached histogram bucket (2), times 1 + 1/16 for the settle slack.
+ *
+ * push() only writes the columns. The aggregates (history figures and
+ * cumulative totals) and the histogram bucket column are brought up to
+ * date by settle(), an amortised fold that runs when the ring has no free
+ * physical slot (once per maxSize/16 records when full) and before every
+ * read: `ops`, `strings` and the window functions settle first. The fold
+ * adds the records pushed since the last fold and removes the records that
+ * left the view since then (still physically present as the ring's stale
+ * records); a record that came and left between two folds goes into the
+ * cumulative totals only.
  */
-import { OperationAggregate } from '../stats/aggregates.js';
-import { bucketOf } from '../stats/histogram.js';
+import { BOUNDS_WITH_INF, BOUND_OF_BUCKET, OperationAggregate } from '../stats/aggregates.js';
+import { HI_WORD, bucketOf, bucketOfHiWord } from '../stats/histogram.js';
 import { Ring, type Column } from './ring.js';
 import { StringTable } from './intern.js';
 
@@ -24,13 +34,13 @@ export class ProcessingStore extends Ring {
   stage = new Uint32Array(0);
   err = new Uint32Array(0);
   ok = new Uint8Array(0);
-  /** Histogram bucket of each duration, so eviction need not recompute it. */
+  /** Histogram bucket of each duration (set by the fold), so eviction need not recompute it. */
   bkt = new Uint16Array(0);
+  /** The newest `unfolded` records (stale ones included) are not yet in the aggregates. */
+  unfolded = 0;
 
-  /** jobId, stage and error message strings. */
-  readonly strings = new StringTable();
-  /** Operation id -> aggregates (operations are never forgotten until clear()). */
-  readonly ops: OperationAggregate[] = [];
+  private readonly table = new StringTable();
+  private readonly aggregates: OperationAggregate[] = [];
   private readonly opIds = new Map<string, number>();
   private lastOpName = '';
   private lastOpId = -1;
@@ -42,6 +52,22 @@ export class ProcessingStore extends Ring {
     private readonly onOverflow: (name: string) => void = () => {},
   ) {
     super(maxSize, [Float64Array, Float64Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint8Array, Uint16Array]);
+  }
+
+  /** jobId, stage and error message strings (settled: strings of evicted records are gone). */
+  get strings(): StringTable {
+    this.settle();
+    return this.table;
+  }
+
+  /** Operation id -> aggregates, settled (operations are never forgotten until clear()). */
+  get ops(): OperationAggregate[] {
+    this.settle();
+    return this.aggregates;
+  }
+
+  protected override slackOf(maxSize: number): number {
+    return Math.max(64, Math.ceil(maxSize / 16));
   }
 
   protected getColumns(): Column[] {
@@ -60,14 +86,159 @@ export class ProcessingStore extends Ring {
     this.bkt = c[7] as Uint16Array<ArrayBuffer>;
   }
 
+  /** Removes a folded record (resize() settles first). */
   protected evict(p: number): void {
-    this.ops[this.op[p]].remove(this.dur[p], this.ok[p] === 1, this.bkt[p]);
+    this.aggregates[this.op[p]].remove(this.dur[p], this.ok[p] === 1, this.bkt[p]);
+    this.releaseStrings(p);
+  }
+
+  private releaseStrings(p: number): void {
     const j = this.job[p];
-    if (j !== 0) this.strings.release(j);
+    if (j !== 0) this.table.release(j);
     const g = this.stage[p];
-    if (g !== 0) this.strings.release(g);
+    if (g !== 0) this.table.release(g);
     const e = this.err[p];
-    if (e !== 0) this.strings.release(e);
+    if (e !== 0) this.table.release(e);
+  }
+
+  /**
+   * The fold: stale records leave the history figures (or, if never
+   * folded, enter the cumulative totals only) and free their slots and
+   * strings; unfolded visible records enter both. O(records since the last
+   * fold), in tight loops that keep one operation's figures in locals.
+   */
+  override settle(): void {
+    const stale = this.stale;
+    const unfolded = this.unfolded;
+    if (stale === 0 && unfolded === 0) return;
+    const cap = this.capacity;
+    const occupied = stale + this.count;
+    // Occupied index (0 = oldest stale record) of the first unfolded record.
+    const firstNew = occupied - unfolded;
+    let p = this.head - stale;
+    if (p < 0) p += cap;
+    const removeEnd = firstNew < stale ? firstNew : stale;
+    if (removeEnd > 0) p = this.foldOut(p, removeEnd);
+    for (let i = removeEnd; i < stale; i++) {
+      // Came and went between two folds: cumulative totals only.
+      const d = this.dur[p];
+      this.aggregates[this.op[p]].addCumulative(d, this.ok[p] === 1, bucketOf(d));
+      if ((this.job[p] | this.stage[p] | this.err[p]) !== 0) this.releaseStrings(p);
+      if (++p === cap) p = 0;
+    }
+    const start = firstNew > stale ? firstNew : stale;
+    if (start < occupied) this.foldIn(this.physical(start - stale), occupied - start);
+    this.stale = 0;
+    this.unfolded = 0;
+  }
+
+  /** Removes n folded records from physical p on from the history figures; returns the next p. */
+  private foldOut(p: number, n: number): number {
+    const cap = this.capacity;
+    const ops = this.aggregates;
+    const dur = this.dur;
+    const okCol = this.ok;
+    const opCol = this.op;
+    const bkt = this.bkt;
+    const job = this.job;
+    const stage = this.stage;
+    const err = this.err;
+    let o = opCol[p];
+    let a = ops[o];
+    let h = a.hist;
+    let off = a.histOffset;
+    let min = a.min;
+    let max = a.max;
+    let c = 0;
+    let sum = 0;
+    let ok = 0;
+    let hit = false;
+    for (let i = 0; i < n; i++) {
+      const o2 = opCol[p];
+      if (o2 !== o) {
+        a.removeFolded(c, sum, ok, hit);
+        o = o2;
+        a = ops[o];
+        h = a.hist;
+        off = a.histOffset;
+        min = a.min;
+        max = a.max;
+        c = 0;
+        sum = 0;
+        ok = 0;
+        hit = false;
+      }
+      const d = dur[p];
+      c++;
+      sum += d;
+      ok += okCol[p];
+      if (d <= min || d >= max) hit = true;
+      h[bkt[p] - off]--;
+      if ((job[p] | stage[p] | err[p]) !== 0) this.releaseStrings(p);
+      if (++p === cap) p = 0;
+    }
+    a.removeFolded(c, sum, ok, hit);
+    return p;
+  }
+
+  /** Adds n unfolded records from physical p on to both figures, writing their bucket column. */
+  private foldIn(p: number, n: number): void {
+    const cap = this.capacity;
+    const ops = this.aggregates;
+    const dur = this.dur;
+    const words = this.durWords;
+    const okCol = this.ok;
+    const opCol = this.op;
+    const bkt = this.bkt;
+    let o = opCol[p];
+    let a = ops[o];
+    let h = a.hist;
+    let off = a.histOffset;
+    let len = h.length;
+    let cb = a.cumBuckets;
+    let min = a.min;
+    let max = a.max;
+    let c = 0;
+    let sum = 0;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const o2 = opCol[p];
+      if (o2 !== o) {
+        a.addFolded(c, sum, ok, min, max);
+        o = o2;
+        a = ops[o];
+        h = a.hist;
+        off = a.histOffset;
+        len = h.length;
+        cb = a.cumBuckets;
+        min = a.min;
+        max = a.max;
+        c = 0;
+        sum = 0;
+        ok = 0;
+      }
+      const d = dur[p];
+      const b = bucketOfHiWord(words[(p << 1) + HI_WORD]);
+      bkt[p] = b;
+      c++;
+      sum += d;
+      ok += okCol[p];
+      if (d < min) min = d;
+      if (d > max) max = d;
+      const k = b - off;
+      if (k >= 0 && k < len) h[k]++;
+      else {
+        a.growHist(b);
+        h = a.hist;
+        off = a.histOffset;
+        len = h.length;
+      }
+      let j = BOUND_OF_BUCKET[b];
+      if (d > BOUNDS_WITH_INF[j]) j++;
+      cb[j]++;
+      if (++p === cap) p = 0;
+    }
+    a.addFolded(c, sum, ok, min, max);
   }
 
   /** Id of an operation name (already validated), creating it under the cap. */
@@ -92,8 +263,8 @@ export class ProcessingStore extends Ring {
   }
 
   private newOperation(name: string): number {
-    const id = this.ops.length;
-    this.ops.push(new OperationAggregate(name));
+    const id = this.aggregates.length;
+    this.aggregates.push(new OperationAggregate(name));
     this.opIds.set(name, id);
     return id;
   }
@@ -104,8 +275,10 @@ export class ProcessingStore extends Ring {
   }
 
   /**
-   * Appends one record. Strings are interned here; `photoId` is NaN for
-   * none. `cumulative` false skips the since-start totals (re-sorting).
+   * Appends one record: column writes only (the fold does the rest), kept
+   * small so it inlines into the record path. Strings are interned here;
+   * `photoId` is NaN for none. `cumulative` false skips the since-start
+   * totals (re-sorting; folds at once).
    */
   push(
     timestamp: number,
@@ -116,8 +289,9 @@ export class ProcessingStore extends Ring {
     jobId: string | undefined | null,
     stage: string | undefined | null,
     errorMessage: string | undefined | null,
-    cumulative = true,
+    cumulative?: boolean,
   ): void {
+    if (cumulative === false) return this.pushFolded(timestamp, opId, durationMs, success, photoId, jobId, stage, errorMessage);
     const p = this.slot();
     if (timestamp < this.lastTimestamp) timestamp = this.lastTimestamp;
     else this.lastTimestamp = timestamp;
@@ -126,27 +300,54 @@ export class ProcessingStore extends Ring {
     this.op[p] = opId;
     this.photo[p] = photoId;
     this.ok[p] = success ? 1 : 0;
-    this.job[p] = jobId == null ? 0 : this.strings.acquire(jobId);
-    this.stage[p] = stage == null ? 0 : this.strings.acquire(stage);
+    if (jobId == null && stage == null && errorMessage == null) {
+      this.job[p] = 0;
+      this.stage[p] = 0;
+      this.err[p] = 0;
+    } else {
+      this.intern(p, jobId, stage, errorMessage);
+    }
+    this.unfolded++;
+  }
+
+  private intern(p: number, jobId: string | undefined | null, stage: string | undefined | null, errorMessage: string | undefined | null): void {
+    const table = this.table;
+    this.job[p] = jobId == null ? 0 : table.acquire(jobId);
+    this.stage[p] = stage == null ? 0 : table.acquire(stage);
     this.err[p] =
       errorMessage == null
         ? 0
-        : this.strings.acquire(
-            errorMessage.length > MAX_ERROR_MESSAGE_LENGTH ? errorMessage.slice(0, MAX_ERROR_MESSAGE_LENGTH) : errorMessage,
-          );
+        : table.acquire(errorMessage.length > MAX_ERROR_MESSAGE_LENGTH ? errorMessage.slice(0, MAX_ERROR_MESSAGE_LENGTH) : errorMessage);
+  }
+
+  /** A record whose cumulative totals were counted before (re-sorting): into the history figures only, at once. */
+  private pushFolded(
+    timestamp: number,
+    opId: number,
+    durationMs: number,
+    success: boolean,
+    photoId: number,
+    jobId: string | undefined | null,
+    stage: string | undefined | null,
+    errorMessage: string | undefined | null,
+  ): void {
+    this.settle();
+    this.push(timestamp, opId, durationMs, success, photoId, jobId, stage, errorMessage);
+    this.unfolded = 0;
+    const p = this.physical(this.count - 1);
     const b = bucketOf(durationMs);
     this.bkt[p] = b;
-    if (cumulative) this.ops[opId].addBoth(durationMs, success, b);
-    else this.ops[opId].add(durationMs, success, b);
+    this.aggregates[opId].add(durationMs, success, b);
   }
 
   /** Recomputes min/max of aggregates whose extreme value was evicted: one scan, rare. */
   refreshExtremes(): void {
+    this.settle();
     let stale = false;
-    for (const a of this.ops) if (a.extremesStale) stale = true;
+    for (const a of this.aggregates) if (a.extremesStale) stale = true;
     if (!stale) return;
-    const mins = new Float64Array(this.ops.length).fill(Infinity);
-    const maxs = new Float64Array(this.ops.length).fill(-Infinity);
+    const mins = new Float64Array(this.aggregates.length).fill(Infinity);
+    const maxs = new Float64Array(this.aggregates.length).fill(-Infinity);
     for (let i = 0; i < this.count; i++) {
       const p = this.physical(i);
       const o = this.op[p];
@@ -154,8 +355,8 @@ export class ProcessingStore extends Ring {
       if (d < mins[o]) mins[o] = d;
       if (d > maxs[o]) maxs[o] = d;
     }
-    for (let o = 0; o < this.ops.length; o++) {
-      const a = this.ops[o];
+    for (let o = 0; o < this.aggregates.length; o++) {
+      const a = this.aggregates[o];
       if (a.extremesStale) {
         a.min = mins[o];
         a.max = maxs[o];
@@ -167,8 +368,9 @@ export class ProcessingStore extends Ring {
   /** Clears records, strings and operations (cumulative totals too). */
   override clear(): void {
     super.clear();
-    this.strings.clear();
-    this.ops.length = 0;
+    this.unfolded = 0;
+    this.table.clear();
+    this.aggregates.length = 0;
     this.opIds.clear();
     this.lastOpName = '';
     this.lastOpId = -1;
@@ -177,8 +379,9 @@ export class ProcessingStore extends Ring {
 
   /** Clears records but keeps operations and their cumulative totals (used when re-sorting). */
   clearHistory(): void {
+    this.settle();
     super.clear();
-    this.strings.clear();
-    for (const a of this.ops) a.resetHistory();
+    this.table.clear();
+    for (const a of this.aggregates) a.resetHistory();
   }
 }

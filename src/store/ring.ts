@@ -1,11 +1,20 @@
 /**
  * A bounded ring of typed-array columns that allocates as it fills: an
  * empty history holds no arrays, and capacity doubles up to `maxSize`.
- * Once full, each push evicts the oldest record (subclasses update their
- * aggregates in `evict`). Timestamps are kept non-decreasing so a time
- * window is found by binary search.
+ * Once full, each push evicts the oldest record. Timestamps are kept
+ * non-decreasing so a time window is found by binary search.
  *
- * Invariant: while count < capacity the ring is linear (head = 0).
+ * Eviction is two-step so subclasses can batch their bookkeeping: a push
+ * into a full ring only drops the oldest record from the logical view
+ * (`head`/`count`: every read sees the newest `maxSize` records), leaving
+ * it physically in place as one of `stale` records just before `head`.
+ * `settle()` (run when no physical slot is free, and by readers) hands the
+ * stale records to `evict` and frees their slots. A subclass may ask for
+ * physical slack beyond `maxSize` (`slackOf`) so that settling happens
+ * once per chunk of records instead of once per push.
+ *
+ * Invariant: the occupied slots are the `stale + count` slots starting at
+ * physical index head - stale (mod capacity).
  */
 export type Column = Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Uint16Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
 type ColumnCtor = new (length: number) => Column;
@@ -14,8 +23,14 @@ const FIRST_CAPACITY = 64;
 
 export abstract class Ring {
   capacity = 0;
+  /** Physical index of the oldest visible record. */
   head = 0;
+  /** Visible records (at most maxSize). */
   count = 0;
+  /** Records dropped from the view but not yet handed to `evict` (they sit just before `head`). */
+  stale = 0;
+  /** maxSize + slackOf(maxSize): the most slots the columns ever hold. */
+  limit = 0;
   /** Timestamps, epoch ms. */
   ts: Float64Array<ArrayBuffer> = new Float64Array(0);
   lastTimestamp = -Infinity;
@@ -27,12 +42,19 @@ export abstract class Ring {
   constructor(
     public maxSize: number,
     private readonly columnTypes: readonly ColumnCtor[],
-  ) {}
+  ) {
+    this.limit = maxSize + this.slackOf(maxSize);
+  }
+
+  /** Physical slots kept beyond maxSize (0: every push into a full ring evicts at once). */
+  protected slackOf(_maxSize: number): number {
+    return 0;
+  }
 
   /** The columns, `ts` first, in `columnTypes` order after it. */
   protected abstract getColumns(): Column[];
   protected abstract setColumns(columns: Column[]): void;
-  /** Called with the physical index of a record about to be overwritten or dropped. */
+  /** Called with the physical index of a record about to be overwritten or dropped (from settle() or resize()). */
   protected abstract evict(p: number): void;
 
   /** Physical index of logical record i (0 = oldest). */
@@ -41,18 +63,40 @@ export abstract class Ring {
     return p < this.capacity ? p : p - this.capacity;
   }
 
-  /** Reserves the slot for a new record and returns its physical index. */
+  /** Reserves the slot for a new record and returns its physical index (small: it inlines into push). */
   protected slot(): number {
-    if (this.count < this.capacity) return this.count++;
-    if (this.capacity < this.maxSize) {
-      this.reallocate(Math.min(this.maxSize, Math.max(FIRST_CAPACITY, this.capacity * 2)));
-      return this.count++;
+    if (this.count === this.maxSize) {
+      // Drop the oldest from the view; its slot is freed by the next settle().
+      this.stale++;
+      this.count--;
+      this.evictedTotal++;
+      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
     }
-    const p = this.head;
-    this.evict(p);
-    this.evictedTotal++;
-    this.head = p + 1 === this.capacity ? 0 : p + 1;
-    return p;
+    if (this.stale + this.count === this.capacity) this.makeRoom();
+    const p = this.head + this.count++;
+    return p < this.capacity ? p : p - this.capacity;
+  }
+
+  /** No free physical slot: settle the stale records, and grow while below the limit. */
+  private makeRoom(): void {
+    this.settle();
+    if (this.capacity < this.limit) this.reallocate(Math.min(this.limit, Math.max(FIRST_CAPACITY, this.capacity * 2)));
+  }
+
+  /**
+   * Hands every stale record to `evict` and frees its slot. Subclasses that
+   * defer other work to it override this (and call super).
+   */
+  settle(): void {
+    const n = this.stale;
+    if (n === 0) return;
+    let p = this.head - n;
+    if (p < 0) p += this.capacity;
+    for (let i = 0; i < n; i++) {
+      this.evict(p);
+      if (++p === this.capacity) p = 0;
+    }
+    this.stale = 0;
   }
 
   /** Clamps a timestamp so the column stays sorted. */
@@ -64,7 +108,9 @@ export abstract class Ring {
 
   /** Changes the bound; a smaller one drops the oldest records at once. */
   resize(maxSize: number): void {
+    this.settle();
     this.maxSize = maxSize;
+    this.limit = maxSize + this.slackOf(maxSize);
     if (this.count > maxSize) {
       const drop = this.count - maxSize;
       for (let i = 0; i < drop; i++) this.evict(this.physical(i));
@@ -77,7 +123,7 @@ export abstract class Ring {
     }
   }
 
-  /** Copies the live records, oldest first, into fresh arrays of `capacity`. */
+  /** Copies the visible records, oldest first, into fresh arrays of `capacity` (no stale records: settle() first). */
   private reallocate(capacity: number): void {
     const old = [this.ts, ...this.getColumns()];
     const types: ColumnCtor[] = [Float64Array, ...this.columnTypes];
@@ -106,6 +152,7 @@ export abstract class Ring {
     this.capacity = 0;
     this.head = 0;
     this.count = 0;
+    this.stale = 0;
     this.lastTimestamp = -Infinity;
     this.generation++;
   }
