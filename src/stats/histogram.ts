@@ -12,8 +12,11 @@ export const SUB_BITS = 7;
 export const MIN_EXP = -30;
 export const MAX_EXP = 32;
 export const BUCKETS = (MAX_EXP - MIN_EXP) << SUB_BITS;
-const BASE = (1023 + MIN_EXP) << SUB_BITS;
-const SHIFT = 20 - SUB_BITS;
+/** bucketOfHiWord(hi) = clamp((hi >>> BUCKET_SHIFT) - BUCKET_BASE) (exported for loops that inline it). */
+export const BUCKET_BASE = (1023 + MIN_EXP) << SUB_BITS;
+export const BUCKET_SHIFT = 20 - SUB_BITS;
+const BASE = BUCKET_BASE;
+const SHIFT = BUCKET_SHIFT;
 const SUB = 1 << SUB_BITS;
 
 const scratch = new Float64Array(1);

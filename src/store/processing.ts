@@ -16,7 +16,7 @@
  * cumulative totals only.
  */
 import { BOUNDS_WITH_INF, BOUND_OF_BUCKET, OperationAggregate } from '../stats/aggregates.js';
-import { HI_WORD, bucketOf, bucketOfHiWord } from '../stats/histogram.js';
+import { BUCKETS, BUCKET_BASE, BUCKET_SHIFT, HI_WORD, bucketOf } from '../stats/histogram.js';
 import { Ring, type Column } from './ring.js';
 import { StringTable } from './intern.js';
 
@@ -105,7 +105,8 @@ export class ProcessingStore extends Ring {
    * The fold: stale records leave the history figures (or, if never
    * folded, enter the cumulative totals only) and free their slots and
    * strings; unfolded visible records enter both. O(records since the last
-   * fold), in tight loops that keep one operation's figures in locals.
+   * fold), in tight loops over contiguous slots that keep one operation's
+   * figures in locals.
    */
   override settle(): void {
     const stale = this.stale;
@@ -118,7 +119,15 @@ export class ProcessingStore extends Ring {
     let p = this.head - stale;
     if (p < 0) p += cap;
     const removeEnd = firstNew < stale ? firstNew : stale;
-    if (removeEnd > 0) p = this.foldOut(p, removeEnd);
+    if (removeEnd > 0) {
+      const end = p + removeEnd;
+      if (end <= cap) this.foldOut(p, end);
+      else {
+        this.foldOut(p, cap);
+        this.foldOut(0, end - cap);
+      }
+      p = end < cap ? end : end - cap;
+    }
     for (let i = removeEnd; i < stale; i++) {
       // Came and went between two folds: cumulative totals only.
       const d = this.dur[p];
@@ -127,14 +136,21 @@ export class ProcessingStore extends Ring {
       if (++p === cap) p = 0;
     }
     const start = firstNew > stale ? firstNew : stale;
-    if (start < occupied) this.foldIn(this.physical(start - stale), occupied - start);
+    if (start < occupied) {
+      const from = this.physical(start - stale);
+      const end = from + (occupied - start);
+      if (end <= cap) this.foldIn(from, end);
+      else {
+        this.foldIn(from, cap);
+        this.foldIn(0, end - cap);
+      }
+    }
     this.stale = 0;
     this.unfolded = 0;
   }
 
-  /** Removes n folded records from physical p on from the history figures; returns the next p. */
-  private foldOut(p: number, n: number): number {
-    const cap = this.capacity;
+  /** Removes the folded records in physical slots [from, to) from the history figures and frees their strings. */
+  private foldOut(from: number, to: number): void {
     const ops = this.aggregates;
     const dur = this.dur;
     const okCol = this.ok;
@@ -143,7 +159,7 @@ export class ProcessingStore extends Ring {
     const job = this.job;
     const stage = this.stage;
     const err = this.err;
-    let o = opCol[p];
+    let o = opCol[from];
     let a = ops[o];
     let h = a.hist;
     let off = a.histOffset;
@@ -153,7 +169,7 @@ export class ProcessingStore extends Ring {
     let sum = 0;
     let ok = 0;
     let hit = false;
-    for (let i = 0; i < n; i++) {
+    for (let p = from; p < to; p++) {
       const o2 = opCol[p];
       if (o2 !== o) {
         a.removeFolded(c, sum, ok, hit);
@@ -175,22 +191,25 @@ export class ProcessingStore extends Ring {
       if (d <= min || d >= max) hit = true;
       h[bkt[p] - off]--;
       if ((job[p] | stage[p] | err[p]) !== 0) this.releaseStrings(p);
-      if (++p === cap) p = 0;
     }
     a.removeFolded(c, sum, ok, hit);
-    return p;
   }
 
-  /** Adds n unfolded records from physical p on to both figures, writing their bucket column. */
-  private foldIn(p: number, n: number): void {
-    const cap = this.capacity;
+  /** Adds the unfolded records in physical slots [from, to) to both figures, writing their bucket column. */
+  private foldIn(from: number, to: number): void {
     const ops = this.aggregates;
     const dur = this.dur;
     const words = this.durWords;
     const okCol = this.ok;
     const opCol = this.op;
     const bkt = this.bkt;
-    let o = opCol[p];
+    const hiWord = HI_WORD;
+    const shift = BUCKET_SHIFT;
+    const base = BUCKET_BASE;
+    const lastBucket = BUCKETS - 1;
+    const boundOf = BOUND_OF_BUCKET;
+    const bounds = BOUNDS_WITH_INF;
+    let o = opCol[from];
     let a = ops[o];
     let h = a.hist;
     let off = a.histOffset;
@@ -201,7 +220,7 @@ export class ProcessingStore extends Ring {
     let c = 0;
     let sum = 0;
     let ok = 0;
-    for (let i = 0; i < n; i++) {
+    for (let p = from; p < to; p++) {
       const o2 = opCol[p];
       if (o2 !== o) {
         a.addFolded(c, sum, ok, min, max);
@@ -218,7 +237,8 @@ export class ProcessingStore extends Ring {
         ok = 0;
       }
       const d = dur[p];
-      const b = bucketOfHiWord(words[(p << 1) + HI_WORD]);
+      let b = (words[(p << 1) + hiWord] >>> shift) - base; // bucketOfHiWord, inlined
+      b = b < 0 ? 0 : b > lastBucket ? lastBucket : b;
       bkt[p] = b;
       c++;
       sum += d;
@@ -233,10 +253,9 @@ export class ProcessingStore extends Ring {
         off = a.histOffset;
         len = h.length;
       }
-      let j = BOUND_OF_BUCKET[b];
-      if (d > BOUNDS_WITH_INF[j]) j++;
+      let j = boundOf[b];
+      if (d > bounds[j]) j++;
       cb[j]++;
-      if (++p === cap) p = 0;
     }
     a.addFolded(c, sum, ok, min, max);
   }
