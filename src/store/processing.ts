@@ -22,6 +22,8 @@ import { Ring, type Column } from './ring.js';
 import { StringTable } from './intern.js';
 
 export const OVERFLOW_OPERATION = '__overflow__';
+/** Slots per call of the fold loops (see foldOutChunks). */
+const FOLD_CHUNK = 256;
 /** Error messages longer than this are cut (memory stays bounded). */
 export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 
@@ -127,10 +129,10 @@ export class ProcessingStore extends Ring {
     const removeEnd = firstNew < stale ? firstNew : stale;
     if (removeEnd > 0) {
       const end = p + removeEnd;
-      if (end <= cap) this.foldOut(p, end);
+      if (end <= cap) this.foldOutChunks(p, end);
       else {
-        this.foldOut(p, cap);
-        this.foldOut(0, end - cap);
+        this.foldOutChunks(p, cap);
+        this.foldOutChunks(0, end - cap);
       }
       p = end < cap ? end : end - cap;
     }
@@ -145,14 +147,27 @@ export class ProcessingStore extends Ring {
     if (start < occupied) {
       const from = this.physical(start - stale);
       const end = from + (occupied - start);
-      if (end <= cap) this.foldIn(from, end);
+      if (end <= cap) this.foldInChunks(from, end);
       else {
-        this.foldIn(from, cap);
-        this.foldIn(0, end - cap);
+        this.foldInChunks(from, cap);
+        this.foldInChunks(0, end - cap);
       }
     }
     this.stale = 0;
     this.unfolded = 0;
+  }
+
+  // The fold loops run in chunks of FOLD_CHUNK slots. Why: a first call long
+  // enough to be optimized mid-loop (on-stack replacement) compiles the code
+  // after the loop before it has ever run; V8 then deopts there on every later
+  // call (seen: ~800 deopts per 3 M records, +50 ns per record). Short calls
+  // finish in the interpreter first and are then optimized whole.
+  private foldOutChunks(from: number, to: number): void {
+    for (let q = from; q < to; q += FOLD_CHUNK) this.foldOut(q, q + FOLD_CHUNK < to ? q + FOLD_CHUNK : to);
+  }
+
+  private foldInChunks(from: number, to: number): void {
+    for (let q = from; q < to; q += FOLD_CHUNK) this.foldIn(q, q + FOLD_CHUNK < to ? q + FOLD_CHUNK : to);
   }
 
   /** Removes the folded records in physical slots [from, to) from the history figures and frees their strings. */
