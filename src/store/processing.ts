@@ -3,14 +3,14 @@
  * (timestamp 8, duration 8, photo id 8, operation 4, job 4, stage 4,
  * error 4, success 1), plus the per-operation running aggregates that the
  * ring keeps equal to its contents as it evicts. 43 bytes with the
- * cached histogram bucket (2), plus the settle slack (at most 1/16 of
- * maxSize and 4096 slots).
+ * cached histogram bucket (2), plus the settle slack: max(64, maxSize/16)
+ * slots, at most 4096 (43.2 bytes per record at 1,000,000).
  *
  * push() only writes the columns. The aggregates (history figures and
  * cumulative totals) and the histogram bucket column are brought up to
  * date by settle(), an amortised fold that runs when the ring has no free
- * physical slot (once per slack's worth of records when full) and before every
- * read: `ops`, `strings` and the window functions settle first. The fold
+ * physical slot (once per slack's worth of records when full) and before
+ * every read: `ops`, `strings` and the window functions settle first. The fold
  * adds the records pushed since the last fold and removes the records that
  * left the view since then (still physically present as the ring's stale
  * records); a record that came and left between two folds goes into the

@@ -1,6 +1,7 @@
 /**
  * A bounded ring of typed-array columns that allocates as it fills: an
- * empty history holds no arrays, and capacity doubles up to `maxSize`.
+ * empty history holds no arrays, and capacity doubles up to `limit`
+ * (maxSize plus the subclass's slack).
  * Once full, each push evicts the oldest record. Timestamps are kept
  * non-decreasing so a time window is found by binary search.
  *
@@ -85,7 +86,7 @@ export abstract class Ring {
 
   /**
    * Hands every stale record to `evict` and frees its slot. Subclasses that
-   * defer other work to it override this (and call super).
+   * defer other work to it override this; an override must leave `stale` 0.
    */
   settle(): void {
     const n = this.stale;
