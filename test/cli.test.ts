@@ -8,6 +8,7 @@ import { collect, runCli, startCli } from './cli-helpers.js';
 import { parseDuration } from '../src/cli/duration.js';
 import { suggest } from '../src/cli/args.js';
 import { splitRunArgv } from '../src/cli/run.js';
+import { fakeNvmlOrSkip } from './fake-nvml-helpers.js';
 
 let dir: string;
 before(() => {
@@ -183,16 +184,8 @@ describe('perfprobe run', () => {
 
 describe('perfprobe run with GPUs (the stand-in NVML library)', () => {
   test('GPU utilization, memory, power and energy in the summary, JSON and Markdown', async (t) => {
-    let lib: string;
-    try {
-      // @ts-ignore: a plain .mjs script without types
-      const { buildFakeNvml } = await import('../scripts/build-fake-nvml.mjs');
-      lib = buildFakeNvml().full;
-    } catch (err) {
-      if (process.env.CI === 'true') throw err;
-      t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
-      return;
-    }
+    const lib = await fakeNvmlOrSkip(t);
+    if (!lib) return;
     const script = join(dir, 'fake-nvml.txt');
     writeFileSync(
       script,
@@ -240,16 +233,8 @@ describe('perfprobe run with GPUs (the stand-in NVML library)', () => {
   });
 
   test("the GPU memory of the command's own processes, per GPU", async (t) => {
-    let lib: string;
-    try {
-      // @ts-ignore: a plain .mjs script without types
-      const { buildFakeNvml } = await import('../scripts/build-fake-nvml.mjs');
-      lib = buildFakeNvml().full;
-    } catch (err) {
-      if (process.env.CI === 'true') throw err;
-      t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
-      return;
-    }
+    const lib = await fakeNvmlOrSkip(t);
+    if (!lib) return;
     // GPU 1 lists every child of the perfprobe process (the command) with
     // 1.5 GiB, beside an unrelated pid; GPU 0 lists only the unrelated pid.
     const script = join(dir, 'fake-nvml-children.txt');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PerformanceMetricsCollector } from '../src/collector/index.js';
 import { serve, type RunningServer } from '../src/http/index.js';
+import { fakeNvmlLibraries } from './fake-nvml-helpers.js';
 
 // Page-side globals used inside page.evaluate() callbacks (the test tsconfig has no DOM lib).
 declare const window: any;
@@ -33,9 +34,7 @@ before(async () => {
   if (skip) return;
   // Two GPUs from the stand-in NVML library, so the GPU charts have data on machines without one.
   try {
-    // @ts-ignore: a plain .mjs script without types
-    const { buildFakeNvml } = await import('../scripts/build-fake-nvml.mjs');
-    const lib: string = buildFakeNvml().full;
+    const lib = (await fakeNvmlLibraries()).full;
     fakeDir = mkdtempSync(join(tmpdir(), 'perfprobe-dash-'));
     const script = join(fakeDir, 'nvml.txt');
     writeFileSync(script, ['devices=2', 'gpu0.name=Fake H100', 'gpu0.util=75', 'gpu0.power_mw=250000', 'gpu0.temp=55',

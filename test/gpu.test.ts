@@ -11,8 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { getAddon } from '../src/native/binding.js';
+import { fakeNvmlLibraries } from './fake-nvml-helpers.js';
 
 const root = resolve(__dirname, '..');
 const gpuModule = join(root, 'src', 'probes', 'gpu.ts');
@@ -28,9 +28,7 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 before(async () => {
   try {
-    const script = pathToFileURL(join(root, 'scripts', 'build-fake-nvml.mjs')).href;
-    const mod = (await import(script)) as { buildFakeNvml(): typeof libs };
-    libs = mod.buildFakeNvml();
+    libs = await fakeNvmlLibraries();
   } catch (err) {
     whyNot = `cannot build the stand-in NVML: ${(err as Error).message}`;
   }

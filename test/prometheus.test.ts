@@ -11,6 +11,7 @@ import {
   wantsOpenMetrics,
 } from '../src/exporters/index.js';
 import { newCollector, tool } from './export-helpers.js';
+import { fakeNvmlOrSkip } from './fake-nvml-helpers.js';
 
 /** Parses exposition lines into name{labels} -> value. */
 function samples(text: string): Map<string, number> {
@@ -157,21 +158,11 @@ test('a scrape reads running totals only: no record walk, no windowed statistics
 
 test('GPU gauges read live through NVML (the stand-in library): labels gpu, uuid, name and exact values', async (t) => {
   const { join, resolve } = await import('node:path');
-  const { pathToFileURL } = await import('node:url');
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const root = resolve(__dirname, '..');
-  let lib: string;
-  try {
-    const mod = (await import(pathToFileURL(join(root, 'scripts', 'build-fake-nvml.mjs')).href)) as {
-      buildFakeNvml(): { full: string };
-    };
-    lib = mod.buildFakeNvml().full;
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
-    return;
-  }
+  const lib = await fakeNvmlOrSkip(t);
+  if (!lib) return;
   const dir = mkdtempSync(join(tmpdir(), 'perfprobe-prom-nvml-'));
   try {
     const script = join(dir, 'nvml.txt');

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ROOT } from './cli-helpers.js';
+import { fakeNvmlOrSkip } from './fake-nvml-helpers.js';
 
 const haveTmux = spawnSync('tmux', ['-V']).status === 0;
 if (!haveTmux && process.env.CI === 'true') {
@@ -83,16 +84,8 @@ test('perfprobe run shows a live status line on a terminal and clears it at the 
 });
 
 test('watch shows each GPU with bars, temperature, power and its processes (stand-in NVML)', { skip }, async (t) => {
-  let lib: string;
-  try {
-    // @ts-ignore: a plain .mjs script without types
-    const { buildFakeNvml } = await import('../scripts/build-fake-nvml.mjs');
-    lib = buildFakeNvml().full;
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
-    return;
-  }
+  const lib = await fakeNvmlOrSkip(t);
+  if (!lib) return;
   const dir = mkdtempSync(join(tmpdir(), 'perfprobe-watch-'));
   const script = join(dir, 'nvml.txt');
   writeFileSync(script, ['devices=2', 'gpu0.name=Fake H100', 'gpu0.util=75', 'gpu0.power_mw=250000', 'gpu0.temp=55',
