@@ -1,4 +1,4 @@
-// `npm test`: compiles the TypeScript, then runs every test/**/*.test.ts with
+// `npm test`: compiles and type-checks the TypeScript, then runs every test/**/*.test.ts with
 // Node's built-in runner (through tsx), ending with the runner's summary.
 // `npm test -- cli` runs only the files whose path contains "cli".
 import { spawnSync } from 'node:child_process';
@@ -15,8 +15,12 @@ function walk(dir) {
   );
 }
 
-const build = spawnSync('npm', ['run', '--silent', 'compile'], { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) process.exit(build.status ?? 1);
+// Compile src/ to dist/ (examples, the CLI and the package tests load dist/),
+// then type-check the tests too: tsx runs them without checking types.
+for (const script of ['compile', 'typecheck']) {
+  const step = spawnSync('npm', ['run', '--silent', script], { cwd: root, stdio: 'inherit' });
+  if (step.status !== 0) process.exit(step.status ?? 1);
+}
 
 const files = walk(join(root, 'test'))
   .map((f) => relative(root, f))
