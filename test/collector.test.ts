@@ -165,13 +165,27 @@ test('distinct operation names are capped: one overflow operation, one warning',
   c.close();
 });
 
+test('memory: a figure the probe could not read is stored and read back as null, never NaN or 0', () => {
+  const reading = { timestamp: Date.now(), totalMb: NaN, usedMb: 100, availableMb: NaN, percent: NaN, processMemoryMb: 50,
+    processPeakMb: null, swapTotalMb: null, swapUsedMb: null, heapUsedMb: null };
+  const c = new PerformanceMetricsCollector({}, { probes: { ...noGpu, readMemory: () => reading } });
+  const r = c.recordMemoryUsage('op')!;
+  assert.deepEqual([r.totalMb, r.availableMb, r.percent, r.usedMb, r.processMemoryMb], [null, null, null, 100, 50]);
+  const [back] = [...c.memoryRecords()];
+  assert.deepEqual([back!.totalMb, back!.percent, back!.usedMb], [null, null, 100]);
+  assert.equal(c.getMemoryUsageStats().currentUsedMb, 100);
+  c.close();
+});
+
 test('memory: recordMemoryUsage reads the probe in MiB with the operation label', () => {
   const c = new PerformanceMetricsCollector({}, quiet);
   const r = c.recordMemoryUsage('processing_batch')!;
   assert.equal(r.operation, 'processing_batch');
-  assert.ok(r.totalMb > 0 && r.usedMb > 0 && r.usedMb <= r.totalMb);
-  assert.ok(r.processMemoryMb > 1 && r.processMemoryMb < r.totalMb);
-  assert.ok(Math.abs(r.percent - (r.usedMb / r.totalMb) * 100) < 1e-6);
+  const { totalMb, usedMb, processMemoryMb, percent } = r;
+  assert.ok(totalMb !== null && usedMb !== null && processMemoryMb !== null && percent !== null, 'Linux knows every figure');
+  assert.ok(totalMb > 0 && usedMb > 0 && usedMb <= totalMb);
+  assert.ok(processMemoryMb > 1 && processMemoryMb < totalMb);
+  assert.ok(Math.abs(percent - (usedMb / totalMb) * 100) < 1e-6);
   const s = c.getMemoryUsageStats();
   assert.equal(s.count, 1);
   assert.equal(s.currentUsedMb, r.usedMb);

@@ -601,11 +601,11 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     const v = s.values;
     return {
       timestamp: s.ts[p],
-      totalMb: v[MemoryField.totalMb][p],
-      usedMb: v[MemoryField.usedMb][p],
-      availableMb: v[MemoryField.availableMb][p],
-      percent: v[MemoryField.percent][p],
-      processMemoryMb: v[MemoryField.processMemoryMb][p],
+      totalMb: nullIfNaN(v[MemoryField.totalMb][p]),
+      usedMb: nullIfNaN(v[MemoryField.usedMb][p]),
+      availableMb: nullIfNaN(v[MemoryField.availableMb][p]),
+      percent: nullIfNaN(v[MemoryField.percent][p]),
+      processMemoryMb: nullIfNaN(v[MemoryField.processMemoryMb][p]),
       operation: s.strings.get(s.op[p]),
     };
   }
@@ -639,7 +639,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     return this.iterate(s, this.windowStart(s, query), (p) => (opId < 0 || s.op[p] === opId ? this.processingRecordAt(p) : null));
   }
 
-  /** Memory records, oldest first. Unknown figures read back as NaN-free numbers where known. */
+  /** Memory records, oldest first. Figures the probe could not read are null. */
   memoryRecords(query?: RecordQuery): IterableIterator<MemoryUsageMetric> {
     checkWindow(query);
     this.ingestSamples();

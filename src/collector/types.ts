@@ -31,13 +31,14 @@ export interface ProcessingTimeMetric {
   errorMessage: string | null;
 }
 
+/** Figures the platform could not read are null (never NaN or 0). */
 export interface MemoryUsageMetric {
   timestamp: number;
-  totalMb: number;
-  usedMb: number;
-  availableMb: number;
-  percent: number;
-  processMemoryMb: number;
+  totalMb: number | null;
+  usedMb: number | null;
+  availableMb: number | null;
+  percent: number | null;
+  processMemoryMb: number | null;
   operation: string | null;
 }
 

@@ -680,11 +680,11 @@ export async function importJson(target: ImportTarget, path: string): Promise<vo
     if (r === null || typeof r !== 'object') throw typeError(w, 'an object', r);
     memory.push({
       timestamp: iso.parse(`${w}.timestamp`, r.timestamp),
-      totalMb: optNum(`${w}.total_mb`, r.total_mb) as number,
-      usedMb: optNum(`${w}.used_mb`, r.used_mb) as number,
-      availableMb: optNum(`${w}.available_mb`, r.available_mb) as number,
-      percent: optNum(`${w}.percent`, r.percent) as number,
-      processMemoryMb: optNum(`${w}.process_memory_mb`, r.process_memory_mb) as number,
+      totalMb: optNum(`${w}.total_mb`, r.total_mb),
+      usedMb: optNum(`${w}.used_mb`, r.used_mb),
+      availableMb: optNum(`${w}.available_mb`, r.available_mb),
+      percent: optNum(`${w}.percent`, r.percent),
+      processMemoryMb: optNum(`${w}.process_memory_mb`, r.process_memory_mb),
       operation: optStr(`${w}.operation`, r.operation),
     });
   });
