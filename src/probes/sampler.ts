@@ -11,7 +11,7 @@
  */
 import { checkInteger, checkNumber, typeError } from '../errors.js';
 import { getAddon } from '../native/binding.js';
-import { gpuBackendInfo } from './gpu.js';
+import { gpuBackendInfo, noteSampledGpuStatus } from './gpu.js';
 import { recordSlots } from './layout.js';
 import type { SamplerBackend, SamplerStatsSnapshot } from './sampler-backend.js';
 import { NativeSamplerBackend } from './sampler-native.js';
@@ -94,6 +94,7 @@ export class Sampler {
    * waiting record goes into a new Float64Array. With `out` (reused by the
    * caller: no allocation), as many whole records as fit are copied into it,
    * `data` is a view of `out`, and the rest wait for the next drain.
+   * A GPU found lost in the batch is reported once (PERFPROBE_GPU_LOST).
    */
   drain(out?: Float64Array): SampleBatch {
     const before = this.#backend.stats();
@@ -106,13 +107,16 @@ export class Sampler {
       data = new Float64Array(this.#backend.pending() * slots);
     }
     const count = data.length >= slots ? this.#backend.drainInto(data) : 0;
-    return {
+    const batch: SampleBatch = {
       count,
       gpuCount: before.gpuCount,
       recordSlots: slots,
       data: count * slots === data.length ? data : data.subarray(0, count * slots),
       droppedTotal: this.#backend.stats().dropped,
     };
+    // A GPU lost while sampling: one PERFPROBE_GPU_LOST warning per device.
+    if (batch.gpuCount > 0) noteSampledGpuStatus(batch);
+    return batch;
   }
 
   /** Counters since the last start(). */
