@@ -1,5 +1,6 @@
-// See proc_tree.h. Linux: one pass over /proc/<pid>/stat for parent links,
-// then /proc/<pid>/statm for each member of the tree.
+// See proc_tree.h. Linux: the tree from /proc/<pid>/task/<tid>/children
+// (or, without those files, one pass over /proc/<pid>/stat for parent
+// links), then /proc/<pid>/statm for each member of the tree.
 #include "proc_tree.h"
 
 #include <algorithm>
@@ -69,13 +70,78 @@ double ReadRssBytes(int32_t pid, double pageBytes) {
 #endif
 }  // namespace
 
-double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
-  pids->clear();
 #if defined(__linux__)
-  if (rootPid <= 0) return kNaN;
+// Reads a /proc file of any length into buf (NUL-terminated), reusing it; length or -1.
+static ssize_t ReadWholeFile(const char* path, std::vector<char>* buf) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (buf->size() < 4096) buf->resize(4096);
+  size_t got = 0;
+  for (;;) {
+    if (got + 1 >= buf->size()) buf->resize(buf->size() * 2);
+    ssize_t n = ::read(fd, buf->data() + got, buf->size() - 1 - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  (*buf)[got] = '\0';
+  return static_cast<ssize_t>(got);
+}
+
+ProcTree::Walk ProcTree::AppendChildren(int32_t pid, std::vector<int32_t>* out) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/task", pid);
+  DIR* dir = ::opendir(path);
+  if (!dir) return Walk::kOk;  // exited meanwhile: no children
+  Walk result = Walk::kOk;
+  while (struct dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    long tid = std::strtol(e->d_name, &end, 10);
+    if (tid <= 0 || *end != '\0') continue;
+    char file[96];
+    std::snprintf(file, sizeof file, "/proc/%d/task/%ld/children", pid, tid);
+    if (ReadWholeFile(file, &buf_) < 0) {
+      // No children file while its task still exists: the kernel lacks them.
+      // (A thread that ended meanwhile takes its whole directory with it.)
+      int err = errno;
+      char taskDir[96];
+      std::snprintf(taskDir, sizeof taskDir, "/proc/%d/task/%ld", pid, tid);
+      if (err == ENOENT && ::access(taskDir, F_OK) == 0) {
+        result = Walk::kUnsupported;
+        break;
+      }
+      continue;
+    }
+    for (char* p = buf_.data(); *p;) {
+      long child = std::strtol(p, &end, 10);
+      if (end == p) break;
+      if (child > 0) out->push_back(static_cast<int32_t>(child));
+      p = end;
+    }
+  }
+  ::closedir(dir);
+  return result;
+}
+
+ProcTree::Walk ProcTree::WalkChildren(int32_t rootPid, std::vector<int32_t>* pids) {
+  frontier_.clear();
+  frontier_.push_back(rootPid);
+  pids->push_back(rootPid);
+  while (!frontier_.empty()) {
+    int32_t parent = frontier_.back();
+    frontier_.pop_back();
+    size_t first = pids->size();
+    if (AppendChildren(parent, pids) == Walk::kUnsupported) return Walk::kUnsupported;
+    for (size_t i = first; i < pids->size(); ++i) frontier_.push_back((*pids)[i]);
+  }
+  return Walk::kOk;
+}
+
+bool ProcTree::ScanAll(int32_t rootPid, std::vector<int32_t>* pids) {
   entries_.clear();
   DIR* dir = ::opendir("/proc");
-  if (!dir) return kNaN;
+  if (!dir) return false;
   bool rootSeen = false;
   while (struct dirent* e = ::readdir(dir)) {
     const char* name = e->d_name;
@@ -89,7 +155,7 @@ double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
     if (pid == rootPid) rootSeen = true;
   }
   ::closedir(dir);
-  if (!rootSeen) return kNaN;
+  if (!rootSeen) return false;
 
   // Breadth-first from the root over parent links.
   frontier_.clear();
@@ -105,7 +171,33 @@ double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
       }
     }
   }
+  return true;
+}
+#endif
+
+double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
+  pids->clear();
+#if defined(__linux__)
+  if (rootPid <= 0) return kNaN;
+  char rootDir[32];
+  std::snprintf(rootDir, sizeof rootDir, "/proc/%d", rootPid);
+  if (::access(rootDir, F_OK) != 0) return kNaN;
+  bool found = false;
+  if (strategy_ == Strategy::kChildren) {
+    if (WalkChildren(rootPid, pids) == Walk::kOk) {
+      found = true;
+    } else {
+      strategy_ = Strategy::kFullScan;  // this kernel has no children files
+      pids->clear();
+    }
+  }
+  if (!found && !ScanAll(rootPid, pids)) {
+    pids->clear();
+    return kNaN;
+  }
+  // A pid may be listed twice if it was reparented during the walk.
   std::sort(pids->begin(), pids->end());
+  pids->erase(std::unique(pids->begin(), pids->end()), pids->end());
 
   long page = ::sysconf(_SC_PAGESIZE);
   double pageBytes = page > 0 ? static_cast<double>(page) : 4096.0;

@@ -17,13 +17,31 @@ class ProcTree {
   // it allocates only when the process table grows.
   double Scan(int32_t rootPid, std::vector<int32_t>* pids);
 
+  // How the tree is found. kChildren walks down from the root through
+  // /proc/<pid>/task/<tid>/children (cost grows with the tree, not with the
+  // machine's process count); kFullScan reads every /proc/<pid>/stat for
+  // parent links. kChildren falls back to kFullScan for good when the kernel
+  // lacks the children files (CONFIG_PROC_CHILDREN). Tests force either.
+  enum class Strategy { kChildren, kFullScan };
+  void SetStrategy(Strategy strategy) { strategy_ = strategy; }
+  Strategy strategy() const { return strategy_; }
+
  private:
   struct Entry {
     int32_t pid;
     int32_t ppid;
   };
+  enum class Walk { kOk, kUnsupported };
+  bool ScanAll(int32_t rootPid, std::vector<int32_t>* pids);
+  Walk WalkChildren(int32_t rootPid, std::vector<int32_t>* pids);
+  // Appends the children of every thread of `pid`; kUnsupported when the
+  // kernel has no children files. A pid that exited meanwhile has none.
+  Walk AppendChildren(int32_t pid, std::vector<int32_t>* out);
+
+  Strategy strategy_ = Strategy::kChildren;
   std::vector<Entry> entries_;
   std::vector<int32_t> frontier_;
+  std::vector<char> buf_;
 };
 
 }  // namespace perfprobe

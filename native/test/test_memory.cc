@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "check.h"
@@ -123,6 +124,52 @@ TEST(ProcTreeFindsSelfAndChild) {
   for (size_t i = 1; i < pids.size(); ++i) CHECK(pids[i - 1] < pids[i]);  // sorted ascending
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
+}
+
+// A child forked from a second thread (listed in that thread's children
+// file) and a grandchild: both strategies must find the same tree.
+TEST(ProcTreeStrategiesAgreeOnThreadsAndGrandchildren) {
+  int ready[2];
+  CHECK(pipe(ready) == 0);
+  pid_t child = -1;
+  std::thread spawner([&] {
+    child = fork();
+    if (child == 0) {
+      pid_t grandchild = fork();
+      if (grandchild == 0) {
+        pause();
+        _exit(0);
+      }
+      char c = 'r';
+      (void)!write(ready[1], &c, 1);
+      pause();
+      _exit(0);
+    }
+  });
+  spawner.join();
+  CHECK(child > 0);
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1);  // the grandchild exists now
+
+  ProcTree walk, scan;
+  scan.SetStrategy(ProcTree::Strategy::kFullScan);
+  std::vector<int32_t> walked, scanned;
+  double walkedRss = walk.Scan(static_cast<int32_t>(getpid()), &walked);
+  double scannedRss = scan.Scan(static_cast<int32_t>(getpid()), &scanned);
+  CHECK(walk.strategy() == ProcTree::Strategy::kChildren);  // this kernel has children files
+  CHECK_EQ(walked.size(), scanned.size());
+  CHECK(walked == scanned);
+  CHECK(walked.size() >= 3);  // self, child, grandchild
+  CHECK(std::find(walked.begin(), walked.end(), child) != walked.end());
+  CHECK(!std::isnan(walkedRss) && walkedRss > 0);
+  CHECK_NEAR(walkedRss, scannedRss, 0.1 * scannedRss);  // two reads of live RSS
+
+  for (int32_t p : walked)  // the grandchild first, while it is still ours to find
+    if (p != getpid() && p != child) kill(p, SIGKILL);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
 }
 
 TEST(ProcTreeUnknownPidIsNaN) {
