@@ -331,6 +331,39 @@ test('importRecords validates everything first and merges older records in time 
   c.close();
 });
 
+test('importRecords refuses a timestamp outside the Date range: later records and exports stay intact', async () => {
+  // A timestamp a Date cannot hold (1e300) used to be accepted: every later
+  // record was clamped to it (the time column is kept sorted) and every export
+  // then failed on toISOString ("Invalid time value"); one past year 9999
+  // exported as a 6-digit year ("+275760-...") that no longer parses.
+  const dir = mkdtempSync(join(tmpdir(), 'perfprobe-ts-'));
+  try {
+    const c = new PerformanceMetricsCollector({ exportDirectory: dir }, quiet);
+    c.recordProcessingTime('live', 5);
+    const rec = { timestamp: 1e300, operation: 'far', durationMs: 3, photoId: null, jobId: null, stage: null, success: true, errorMessage: null };
+    for (const timestamp of [1e300, 8.64e15, 253_402_300_800_000, -62_167_219_200_001]) {
+      expectArgError(() => c.importRecords({ processing: [{ ...rec, timestamp }] }), 'processing[0].timestamp', RangeError);
+      expectArgError(
+        () => c.importRecords({ memory: [{ timestamp, totalMb: 1, usedMb: 1, availableMb: 0, percent: 100, processMemoryMb: 1, operation: null }] }),
+        'memory[0].timestamp',
+        RangeError,
+      );
+    }
+    assert.equal(c.getProcessingTimeStats().count, 1, 'nothing imported');
+    // Years 0000 to 9999 (what a 4-digit ISO-8601 year holds) are accepted and round-trip.
+    c.importRecords({ processing: [{ ...rec, timestamp: -62_167_219_200_000 }, { ...rec, timestamp: 253_402_300_799_999 }] });
+    const path = await c.exportToJson();
+    const back = new PerformanceMetricsCollector({}, quiet);
+    await back.importFromJson(path);
+    const ts = [...back.processingRecords()].map((r) => r.timestamp);
+    assert.deepEqual([ts.length, ts[0], ts[2]], [3, -62_167_219_200_000, 253_402_300_799_999]);
+    back.close();
+    c.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('module-level functions act on the one default collector', () => {
   const d = api.getPerformanceMetricsCollector();
   assert.equal(api.getPerformanceMetricsCollector(), d);

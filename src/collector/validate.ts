@@ -70,9 +70,19 @@ export function checkMetricType(type: unknown, field = 'type'): asserts type is 
   }
 }
 
+/** Epoch ms of 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the years an ISO-8601 export can write. */
+const MIN_TIMESTAMP = -62_167_219_200_000;
+const END_TIMESTAMP = 253_402_300_800_000;
+const TIMESTAMP_RANGE = 'epoch ms within years 0000 to 9999';
+
+/**
+ * A record timestamp. Bounded: the time column is kept sorted, so one far
+ * future timestamp would pin every later record to it, and one outside the
+ * 4-digit-year range cannot be exported as ISO-8601.
+ */
 export function checkTimestamp(field: string, value: unknown): void {
-  if (typeof value !== 'number') throw typeError(field, 'a finite number (epoch ms)', value);
-  if (!Number.isFinite(value)) throw rangeError(field, 'a finite number (epoch ms)', value);
+  if (typeof value !== 'number') throw typeError(field, TIMESTAMP_RANGE, value);
+  if (!(value >= MIN_TIMESTAMP && value < END_TIMESTAMP)) throw rangeError(field, TIMESTAMP_RANGE, value);
 }
 
 export function checkNullableNumber(field: string, value: unknown): void {
