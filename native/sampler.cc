@@ -35,7 +35,9 @@ bool Sampler::Start(const SamplerOptions& options) {
   bool acquired = false;
   if (options.gpu) {
     int n = gpu::AcquireForSampler();
-    acquired = true;
+    // -1: NVML could not be opened and no reference was taken, so Stop()
+    // must not give one back (that would shut NVML down under its holders).
+    acquired = n >= 0;
     gpuCount = n > 0 ? std::min(n, kMaxGpus) : 0;
   }
   int slots = kRecordGpuOffset + gpuCount * gpu::kGpuSlots;

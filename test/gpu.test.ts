@@ -341,6 +341,28 @@ describe('NVML lifetime', () => {
     assert.ok(m, after[1]);
     assert.ok(Number(m[1]) >= 2 * (200 + v.records), 'every read and tick reached NVML, 2 devices each');
   });
+
+  test('a GPU sampler that could not open NVML gives back no reference when it stops (NVML stays open for the main thread)', (t) => {
+    if (!needs(t)) return;
+    const log = join(dir, `unbalanced-${process.pid}.log`);
+    const { v } = child(`
+      const { Sampler } = require(${JSON.stringify(samplerModule)});
+      // The library named by PERFPROBE_NVML_LIBRARY is missing: this sampler's NVML open fails.
+      const failed = new Sampler({ intervalMs: 5, gpu: true }).start();
+      g.configureGpu({ nvmlLibrary: ${JSON.stringify(libs?.full ?? '')} });
+      const before = g.readGpusSync().length;
+      failed.stop();
+      const after = g.readGpusSync().length;
+      const other = new Sampler({ intervalMs: 5, gpu: true }).start();
+      other.stop();
+      const log = require('node:fs').readFileSync(${JSON.stringify(log)}, 'utf8');
+      done({ before, after, log, otherGpus: other.drain().gpuCount });
+    `, { lib: join(dir, 'no-such-libnvidia-ml.so.1'), script: 'devices=2\n', env: { PERFPROBE_FAKE_NVML_LOG: log } });
+    assert.equal(v.before, 2);
+    assert.equal(v.after, 2, 'the main thread still reads both devices');
+    assert.equal(v.log, 'init\n', 'no nvmlShutdown while the main thread holds NVML');
+    assert.equal(v.otherGpus, 2);
+  });
 });
 
 describe('GPU fallbacks and reasons', () => {
