@@ -98,6 +98,29 @@ test('export then import gives the same records and the same statistics', async 
   assert.deepEqual(e.getGpuUsageStats(), c.getGpuUsageStats());
 });
 
+test('records added while an export runs never enter it, even when the ring wraps', async () => {
+  // The summary is computed when exportToJson()/exportToCsv() is called; the
+  // record iterators used to start only after the file was opened, so records
+  // pushed meanwhile were written in place of older ones the ring had evicted
+  // (the file then held operations the summary never counted).
+  const dir = join(tmp.dir, 'wrap');
+  const c = newCollector({ exportDirectory: dir, maxHistorySize: 1000 });
+  for (let i = 0; i < 1000; i++) c.recordProcessingTime('before', i);
+  const json = c.exportToJson();
+  const csv = c.exportToCsv('processing');
+  for (let i = 0; i < 400; i++) c.recordProcessingTime('after', 1);
+  const doc = JSON.parse(readFileSync(await json, 'utf8'));
+  assert.equal(doc.summary.processing_stats.count, 1000);
+  assert.deepEqual(doc.summary.operations.map((o: { operation: string }) => o.operation), ['before']);
+  // The 400 oldest were evicted (a ring holds no copy); the rest are written, nothing else.
+  assert.deepEqual(
+    doc.processing_metrics.map((r: { operation: string; duration_ms: number }) => `${r.operation}${r.duration_ms}`),
+    Array.from({ length: 600 }, (_, i) => `before${i + 400}`),
+  );
+  const rows = readFileSync(await csv, 'utf8').trim().split('\r\n').slice(1);
+  assert.deepEqual(rows.map((r) => r.split(',')[1]), Array(600).fill('before'));
+});
+
 test('a bad file is refused naming the field, and imports nothing', async () => {
   const dir = join(tmp.dir, 'bad');
   mkdirSync(dir, { recursive: true });

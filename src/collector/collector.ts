@@ -658,12 +658,21 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     );
   }
 
-  private *iterate<T>(store: Ring, from: number, read: (p: number) => T | null): IterableIterator<T> {
-    // Walks the records present when iteration began, oldest first; records
-    // evicted meanwhile are skipped and records added meanwhile are not visited.
-    const end = store.count;
-    const evicted0 = store.evictedTotal;
-    const generation = store.generation;
+  private iterate<T>(store: Ring, from: number, read: (p: number) => T | null): IterableIterator<T> {
+    // Walks the records present when the iterator was made (not when it is
+    // first advanced: an exporter opens its file in between), oldest first;
+    // records evicted meanwhile are skipped and records added meanwhile are not visited.
+    return this.walk(store, from, store.count, store.evictedTotal, store.generation, read);
+  }
+
+  private *walk<T>(
+    store: Ring,
+    from: number,
+    end: number,
+    evicted0: number,
+    generation: number,
+    read: (p: number) => T | null,
+  ): IterableIterator<T> {
     for (let i = from; i < end; i++) {
       if (store.generation !== generation) return;
       const j = i - (store.evictedTotal - evicted0);

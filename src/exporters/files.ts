@@ -371,6 +371,10 @@ export async function exportJson(source: ExportSource, directory: string): Promi
     memory_stats: toSnake(source.getMemoryUsageStats()),
     gpu_stats: toSnake(source.getGpuUsageStats()),
   };
+  // The records the summary counted: iterators made now, before the file is opened.
+  const processing = source.processingRecords();
+  const memory = source.memoryRecords();
+  const gpu = source.gpuRecords();
   const iso = new IsoFormatter();
   const js = new JsonStrings();
   const ops = new Fragments((op) => `","operation":${JSON.stringify(op)},"duration_ms":`);
@@ -378,9 +382,9 @@ export async function exportJson(source: ExportSource, directory: string): Promi
     const out = new ChunkWriter(write);
     out.push(`{"export_time":${JSON.stringify(new Date(now).toISOString())},"perfprobe_version":${JSON.stringify(VERSION)}`);
     const lim = (n: unknown): number => (typeof n === 'number' ? n : Infinity);
-    await writeArray(out, 'processing_metrics', source.processingRecords(), (r) => processingJson(r, iso, js, ops), lim(summary.processing_stats.count));
-    await writeArray(out, 'memory_metrics', source.memoryRecords(), (r) => memoryJson(r, iso, js), lim(summary.memory_stats.count));
-    await writeArray(out, 'gpu_metrics', source.gpuRecords(), (r) => gpuJson(r, iso, js), lim(summary.gpu_stats.count));
+    await writeArray(out, 'processing_metrics', processing, (r) => processingJson(r, iso, js, ops), lim(summary.processing_stats.count));
+    await writeArray(out, 'memory_metrics', memory, (r) => memoryJson(r, iso, js), lim(summary.memory_stats.count));
+    await writeArray(out, 'gpu_metrics', gpu, (r) => gpuJson(r, iso, js), lim(summary.gpu_stats.count));
     out.push(`,\n"summary":${JSON.stringify(summary)}}\n`);
     await out.end();
   });
@@ -473,6 +477,9 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
       : type === 'memory'
         ? source.getMemoryUsageStats().count
         : source.getGpuUsageStats().count;
+  // The records held now: iterator made before the file is opened.
+  const records: Iterable<ProcessingTimeMetric | MemoryUsageMetric | GpuUsageMetric> =
+    type === 'processing' ? source.processingRecords() : type === 'memory' ? source.memoryRecords() : source.gpuRecords();
   let n = 0;
   const iso = new IsoFormatter();
   const cs = new CsvStrings();
@@ -482,7 +489,7 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
     out.push(`${CSV_COLUMNS[type].join(',')}\r\n`);
     let p: Promise<void> | undefined;
     if (type === 'processing') {
-      for (const r of source.processingRecords()) {
+      for (const r of records as Iterable<ProcessingTimeMetric>) {
         if (++n > limit) break;
         const head = `${iso.format(r.timestamp)}${ops.get(r.operation)}${csvNum(r.durationMs)}`;
         p = out.push(
@@ -494,7 +501,7 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
         if (p) await p;
       }
     } else if (type === 'memory') {
-      for (const r of source.memoryRecords()) {
+      for (const r of records as Iterable<MemoryUsageMetric>) {
         if (++n > limit) break;
         p = out.push(
           `${iso.format(r.timestamp)},${csvNum(r.totalMb)},${csvNum(r.usedMb)},${csvNum(r.availableMb)},` +
@@ -503,7 +510,7 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
         if (p) await p;
       }
     } else {
-      for (const r of source.gpuRecords()) {
+      for (const r of records as Iterable<GpuUsageMetric>) {
         if (++n > limit) break;
         p = out.push(
           `${iso.format(r.timestamp)},${csvNum(r.gpuId)},${csvNum(r.loadPercent)},${csvNum(r.memoryUsedMb)},` +
