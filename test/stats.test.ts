@@ -128,6 +128,28 @@ test('the time window holds exactly the records inside it', () => {
   assert.equal(whole.count, 100);
 });
 
+test('whole-history sums agree with a recount after a huge duration leaves the ring', () => {
+  // The running sum subtracts evicted durations: adding 1.5 to 1e17 is lost to
+  // rounding, so once the 1e17 record left, the average read 1.515 for a
+  // history of 100 x 1.5 (and the operation summary's total 151.5).
+  const c = new PerformanceMetricsCollector({ maxHistorySize: 100 }, quiet);
+  c.recordProcessingTime('op', 1e17);
+  c.recordProcessingTime('other', 2);
+  assert.equal(c.getProcessingTimeStats({ operation: 'op' }).maxDurationMs, 1e17);
+  for (let i = 0; i < 99; i++) c.recordProcessingTime('op', 1.5);
+  const whole = c.getProcessingTimeStats({ operation: 'op' });
+  const window = c.getProcessingTimeStats({ operation: 'op', durationMinutes: 60 });
+  assert.equal(whole.count, 99);
+  assert.equal(whole.avgDurationMs, window.avgDurationMs);
+  assert.equal(whole.avgDurationMs, 1.5);
+  const all = c.getProcessingTimeStats();
+  assert.equal(all.avgDurationMs, (99 * 1.5 + 2) / 100);
+  const summary = new Map(c.getOperationSummary().map((o) => [o.operation, o]));
+  assert.equal(summary.get('op')!.totalDurationMs, 99 * 1.5);
+  assert.equal(summary.get('op')!.avgDurationMs, 1.5);
+  c.close();
+});
+
 test('cumulative buckets count exactly, and survive trimming', () => {
   const c = new PerformanceMetricsCollector({ maxHistorySize: 100 }, quiet);
   const r = rng(5);

@@ -227,6 +227,7 @@ export function windowOperationSummary(store: ProcessingStore, from: number): Op
 
 /** Operation summary over the whole history, from the running aggregates. */
 export function aggregateOperationSummary(store: ProcessingStore): OperationSummary[] {
+  store.refreshExtremes(); // recounts a sum that lost precision to an evicted huge duration
   const out: OperationSummary[] = [];
   const ps: number[] = [];
   for (const a of store.ops) {

@@ -380,7 +380,12 @@ export class ProcessingStore extends Ring {
     this.aggregates[opId].add(durationMs, success, b);
   }
 
-  /** Recomputes min/max of aggregates whose extreme value was evicted: one scan, rare. */
+  /**
+   * Recomputes min/max of aggregates whose extreme value was evicted: one
+   * scan, rare. The sum is recounted in the same scan: the running sum lost
+   * the low digits of every duration added while a much larger one (which
+   * is the max, so its eviction lands here) was in it.
+   */
   refreshExtremes(): void {
     this.settle();
     let stale = false;
@@ -388,10 +393,12 @@ export class ProcessingStore extends Ring {
     if (!stale) return;
     const mins = new Float64Array(this.aggregates.length).fill(Infinity);
     const maxs = new Float64Array(this.aggregates.length).fill(-Infinity);
+    const sums = new Float64Array(this.aggregates.length);
     for (let i = 0; i < this.count; i++) {
       const p = this.physical(i);
       const o = this.op[p];
       const d = this.dur[p];
+      sums[o] += d;
       if (d < mins[o]) mins[o] = d;
       if (d > maxs[o]) maxs[o] = d;
     }
@@ -400,6 +407,7 @@ export class ProcessingStore extends Ring {
       if (a.extremesStale) {
         a.min = mins[o];
         a.max = maxs[o];
+        a.sum = sums[o];
         a.extremesStale = false;
       }
     }
