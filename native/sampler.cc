@@ -97,7 +97,7 @@ void Sampler::Stop() {
   if (release) gpu::ReleaseForSampler();
 }
 
-void Sampler::TakeSample(double* record) {
+void Sampler::TakeSample(double* record, MemoryReader& memory) {
   // Called only on the sampler thread.
   auto mono = std::chrono::steady_clock::now().time_since_epoch();
   auto wall = std::chrono::system_clock::now().time_since_epoch();
@@ -106,7 +106,7 @@ void Sampler::TakeSample(double* record) {
       static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(wall).count()) / 1000.0;
   record[kGpuCountSlot] = gpuCount_;
 
-  memory_.Read(record + kRecordMemoryOffset);
+  memory.Read(record + kRecordMemoryOffset);
 
   if (options_.watchPid > 0) {
     record[kTreeRssBytes] = procTree_.Scan(options_.watchPid, &treePids_);
@@ -129,9 +129,10 @@ void Sampler::Run() {
       std::chrono::duration<double, std::milli>(options_.intervalMs));
   const size_t slots = static_cast<size_t>(recordSlots_);
   auto deadline = Clock::now();
+  MemoryReader memory;  // opens its /proc files; closes them when the thread ends
 
   for (;;) {
-    TakeSample(scratch_.data());
+    TakeSample(scratch_.data(), memory);
     {
       std::unique_lock<std::mutex> lock(mutex_);
       uint32_t tail;

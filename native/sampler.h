@@ -62,7 +62,7 @@ class Sampler {
 
  private:
   void Run();
-  void TakeSample(double* record);
+  void TakeSample(double* record, MemoryReader& memory);
 
   mutable std::mutex mutex_;  // guards everything below but the thread-only state
   std::condition_variable wake_;
@@ -84,8 +84,9 @@ class Sampler {
   SamplerOptions options_;
   bool gpuAcquired_ = false;
 
-  // Used only on the sampler thread.
-  MemoryReader memory_;
+  // Used only on the sampler thread. (Its MemoryReader lives in Run(): the
+  // /proc descriptors it keeps open are held only while the thread runs, so
+  // a stopped sampler, however long JavaScript keeps it, holds none.)
   ProcTree procTree_;
   std::vector<int32_t> treePids_;
   std::vector<double> scratch_;
