@@ -294,6 +294,38 @@ test('ingestSamples decodes sampler records: bytes -> MiB, GPU blocks, NaN -> nu
   c.close();
 });
 
+test('monitoring: samples taken before a config change are kept when the change turns their tracking off', () => {
+  // updateConfig applied the new flags before stopping the sampler, whose last
+  // drain then dropped the memory or GPU samples taken while tracking was on.
+  const slots = recordSlots(1);
+  const MB = 1048576;
+  const batch = (): SampleBatch => {
+    const data = new Float64Array(slots).fill(NaN);
+    data[HeaderSlot.wallClockMs] = Date.now();
+    data[HeaderSlot.gpuCount] = 1;
+    data[RECORD_MEMORY_OFFSET + MemorySlot.totalBytes] = 1000 * MB;
+    data[RECORD_MEMORY_OFFSET + MemorySlot.availableBytes] = 400 * MB;
+    const o = RECORD_MEMORY_OFFSET + 7;
+    data[o + GpuSlot.status] = 0;
+    data[o + GpuSlot.loadPercent] = 42;
+    return { count: 1, gpuCount: 1, recordSlots: slots, data, droppedTotal: 0 };
+  };
+  for (const off of ['enableGpuTracking', 'enableMemoryTracking'] as const) {
+    const c = new PerformanceMetricsCollector({ memorySampleIntervalMs: 1000 }, {
+      probes: {
+        probeInfo: () => ({ addon: { loaded: true }, memory: { backend: 'native' }, gpu: { backend: 'nvml' } }),
+        Sampler: fakeSampler([batch()], []),
+      },
+    });
+    c.startMonitoring();
+    c.updateConfig({ [off]: false });
+    assert.equal(c.config[off], false);
+    assert.deepEqual([...c.gpuRecords()].map((g) => g.loadPercent), [42], `${off}: GPU sample kept`);
+    assert.deepEqual([...c.memoryRecords()].map((m) => m.usedMb), [600], `${off}: memory sample kept`);
+    c.close();
+  }
+});
+
 test('monitoring with the real sampler counts samples taken while the event loop was blocked', async (t) => {
   if (!probeInfo().addon.loaded) {
     // PERFPROBE_ADDON=0 asks for the fallbacks, whose timer sampler cannot run while the loop is blocked.

@@ -165,11 +165,12 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
   /** Validates the whole update first: an unknown key or bad value changes nothing. */
   updateConfig(partial: Partial<CollectorConfig>): Readonly<CollectorConfig> {
     const given = validateConfig(partial);
+    // Samples taken so far belong to the old config (its tracking flags and size).
+    this.ingestSamples();
     const before = this.cfg;
     this.cfg = { ...before, ...given };
     this.frozenConfig = Object.freeze({ ...this.cfg });
     if (this.cfg.maxHistorySize !== before.maxHistorySize) {
-      this.ingestSamples();
       this.processing.resize(this.cfg.maxHistorySize);
       this.memory.resize(this.cfg.maxHistorySize);
       this.gpu.resize(this.cfg.maxHistorySize);
