@@ -499,6 +499,32 @@ test('autoExportIntervalSec writes JSON exports periodically; exportOnExit write
   assert.equal(JSON.parse(readFileSync(join(tdir, 'out', tfiles[0]), 'utf8')).processing_metrics[0].operation, 'killed');
 });
 
+test('automatic exports never overlap: a tick while one is still being written is skipped', async () => {
+  // Each tick used to start a new export whatever was in flight, so a history
+  // that takes longer to write than the interval piled up concurrent exports
+  // (memory and files without bound).
+  const c = new PerformanceMetricsCollector({ autoExportIntervalSec: 0.005 }, quiet);
+  let calls = 0;
+  let finish: (path: string) => void = () => {};
+  c.exportToJson = () => {
+    calls++;
+    return new Promise<string>((resolve) => (finish = resolve));
+  };
+  try {
+    for (let i = 0; i < 500 && calls === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(calls, 1);
+    // Many more ticks pass while the first export is pending.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(calls, 1, 'no second export while the first is in flight');
+    finish('done');
+    for (let i = 0; i < 500 && calls === 1; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(calls, 2, 'the next tick after it finished exports again');
+  } finally {
+    c.close();
+    finish('done');
+  }
+});
+
 test('monitoring: config changes restart the sampler; the systeminformation fallback polls GPUs on a timer', async () => {
   const log: SamplerOptions[] = [];
   let polls = 0;

@@ -113,6 +113,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
   private readonly gpuRow = new Float64Array(GPU_FIELDS.length);
   private readonly memoryRow = new Float64Array(MEMORY_FIELDS.length);
   private warnedExport = false;
+  private autoExportInFlight = false;
   /** Sampler ring overflow seen so far (one warning on the first). */
   private droppedSeen = 0;
 
@@ -195,7 +196,14 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     if (this.autoExportTimer) clearInterval(this.autoExportTimer);
     this.autoExportTimer = null;
     if (this.cfg.autoExportIntervalSec > 0) {
-      this.autoExportTimer = setInterval(() => void this.exportQuietly(), this.cfg.autoExportIntervalSec * 1000);
+      this.autoExportTimer = setInterval(() => {
+        // One at a time: a history slower to write than the interval must not pile up exports.
+        if (this.autoExportInFlight) return;
+        this.autoExportInFlight = true;
+        void this.exportQuietly().finally(() => {
+          this.autoExportInFlight = false;
+        });
+      }, this.cfg.autoExportIntervalSec * 1000);
       this.autoExportTimer.unref();
     }
     if (this.cfg.exportOnExit && !this.exitHooks) {
