@@ -363,6 +363,26 @@ test('importRecords validates everything first and merges older records in time 
   c.close();
 });
 
+test('importRecords names the record of a bad gpuId, photoId, jobId, stage or errorMessage', () => {
+  // These fields were checked by the record path's checks, whose errors named
+  // "photoId" or "gpuId" but not which of possibly a million records held it;
+  // a GPU record without gpuId was even accepted (stored as NaN, exported as null).
+  const c = new PerformanceMetricsCollector({}, quiet);
+  const p = { timestamp: 1, operation: 'a', durationMs: 1, photoId: null, jobId: null, stage: null, success: true, errorMessage: null };
+  const g = { timestamp: 1, gpuId: 0, loadPercent: null, memoryUsedMb: 1, memoryTotalMb: 2, memoryPercent: 50, temperatureCelsius: null, powerWatts: null, operation: null };
+  expectArgError(() => c.importRecords({ gpu: [g, { ...g, gpuId: -1 }] }), 'gpu[1].gpuId', RangeError);
+  expectArgError(() => c.importRecords({ gpu: [{ ...g, gpuId: undefined as never }] }), 'gpu[0].gpuId', TypeError);
+  expectArgError(() => c.importRecords({ processing: [p, { ...p, photoId: 1.5 }] }), 'processing[1].photoId', RangeError);
+  expectArgError(() => c.importRecords({ processing: [p, p, { ...p, jobId: 7 as never }] }), 'processing[2].jobId', TypeError);
+  expectArgError(() => c.importRecords({ processing: [{ ...p, stage: {} as never }] }), 'processing[0].stage', TypeError);
+  expectArgError(() => c.importRecords({ processing: [{ ...p, errorMessage: 1 as never }] }), 'processing[0].errorMessage', TypeError);
+  assert.equal(c.getProcessingTimeStats().count + c.getGpuUsageStats().count, 0, 'nothing imported');
+  // The record path keeps its plain field names.
+  expectArgError(() => c.recordProcessingTime('a', 1, { photoId: 1.5 }), 'photoId', RangeError);
+  expectArgError(() => c.getGpuUsageStats({ gpuId: -1 }), 'gpuId', RangeError);
+  c.close();
+});
+
 test('importRecords refuses a timestamp outside the Date range: later records and exports stay intact', async () => {
   // A timestamp a Date cannot hold (1e300) used to be accepted: every later
   // record was clamped to it (the time column is kept sorted) and every export

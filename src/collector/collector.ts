@@ -719,7 +719,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
       checkTimestamp(`${f}.timestamp`, r.timestamp);
       checkOperation(r.operation, `${f}.operation`);
       if (typeof r.durationMs !== 'number' || !(r.durationMs >= 0) || r.durationMs === Infinity) throwBadDuration(r.durationMs, `${f}.durationMs`);
-      checkMeta({ photoId: r.photoId, jobId: r.jobId, stage: r.stage, errorMessage: r.errorMessage }, true);
+      checkMeta({ photoId: r.photoId, jobId: r.jobId, stage: r.stage, errorMessage: r.errorMessage }, true, `${f}.`);
       if (typeof r.success !== 'boolean') throw typeError(`${f}.success`, 'a boolean', r.success);
     });
     mem.forEach((r, i) => {
@@ -733,7 +733,8 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
       const f = `gpu[${i}]`;
       if (r === null || typeof r !== 'object') throw typeError(f, 'a record object', r);
       checkTimestamp(`${f}.timestamp`, r.timestamp);
-      checkGpuId(r.gpuId);
+      if (r.gpuId === undefined) throw typeError(`${f}.gpuId`, 'an integer >= 0', r.gpuId);
+      checkGpuId(r.gpuId, `${f}.gpuId`);
       for (const k of GPU_FIELDS) checkNullableNumber(`${f}.${k}`, r[k]);
       if (r.operation != null) checkOperation(r.operation, `${f}.operation`);
     });

@@ -25,19 +25,20 @@ export function checkOptionalString(field: string, value: unknown): void {
   if (value != null && typeof value !== 'string') throw typeError(field, 'a string', value);
 }
 
-export function checkMeta(meta: unknown, full: boolean): void {
-  if (meta === null || typeof meta !== 'object') throw typeError('meta', 'an object', meta);
+/** `prefix` names the record in error messages (importRecords: 'processing[3].'). */
+export function checkMeta(meta: unknown, full: boolean, prefix = ''): void {
+  if (meta === null || typeof meta !== 'object') throw typeError(`${prefix}meta`, 'an object', meta);
   const m = meta as RecordMeta;
   const photoId = m.photoId;
   if (photoId != null) {
-    if (typeof photoId !== 'number') throw typeError('photoId', 'an integer', photoId);
-    if (!Number.isSafeInteger(photoId)) throw rangeError('photoId', 'an integer', photoId);
+    if (typeof photoId !== 'number') throw typeError(`${prefix}photoId`, 'an integer', photoId);
+    if (!Number.isSafeInteger(photoId)) throw rangeError(`${prefix}photoId`, 'an integer', photoId);
   }
-  checkOptionalString('jobId', m.jobId);
-  checkOptionalString('stage', m.stage);
+  if (m.jobId != null && typeof m.jobId !== 'string') checkOptionalString(`${prefix}jobId`, m.jobId);
+  if (m.stage != null && typeof m.stage !== 'string') checkOptionalString(`${prefix}stage`, m.stage);
   if (full) {
-    if (m.success != null && typeof m.success !== 'boolean') throw typeError('success', 'a boolean', m.success);
-    checkOptionalString('errorMessage', m.errorMessage);
+    if (m.success != null && typeof m.success !== 'boolean') throw typeError(`${prefix}success`, 'a boolean', m.success);
+    if (m.errorMessage != null && typeof m.errorMessage !== 'string') checkOptionalString(`${prefix}errorMessage`, m.errorMessage);
   }
 }
 
@@ -56,10 +57,10 @@ export function checkWindow(query: WindowQuery | undefined): void {
   }
 }
 
-export function checkGpuId(gpuId: unknown): void {
+export function checkGpuId(gpuId: unknown, field = 'gpuId'): void {
   if (gpuId === undefined) return;
-  if (typeof gpuId !== 'number') throw typeError('gpuId', 'an integer >= 0', gpuId);
-  if (!Number.isInteger(gpuId) || gpuId < 0) throw rangeError('gpuId', 'an integer >= 0', gpuId);
+  if (typeof gpuId !== 'number') throw typeError(field, 'an integer >= 0', gpuId);
+  if (!Number.isInteger(gpuId) || gpuId < 0) throw rangeError(field, 'an integer >= 0', gpuId);
 }
 
 export function checkMetricType(type: unknown, field = 'type'): asserts type is MetricType {
