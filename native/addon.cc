@@ -98,6 +98,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     // otherwise remove it so it never sees a dangling pointer.
     if (!hookRan_ && !hook_.IsEmpty()) hook_.Remove(Env());
     core_->Stop();
+    if (!hookRan_ && ringBytes_ != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -ringBytes_);
   }
 
  private:
@@ -117,8 +118,9 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     o.gpu = info[2].As<Napi::Boolean>().Value();
     o.watchPid = static_cast<int32_t>(NumberArg(info, 3, "watchPid", 0, 2147483647, true));
     o.maxRingBytes = kMaxRingBytes;
+    bool started;
     try {
-      return Napi::Boolean::New(env, core_->Start(o));
+      started = core_->Start(o);
     } catch (const std::length_error&) {
       throw Napi::RangeError::New(env, "capacityRecords must keep the ring under 1 GiB (capacityRecords x recordSlots x 8 bytes), got " +
                                            Num(o.capacityRecords));
@@ -128,6 +130,14 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     } catch (const std::system_error& e) {
       throw Napi::Error::New(env, std::string("sampler thread could not start: ") + e.what());
     }
+    if (started) {
+      // The ring (up to 1 GiB) lives outside the JavaScript heap: tell V8, or
+      // it sees a small object and never collects an abandoned sampler.
+      int64_t bytes = static_cast<int64_t>(o.capacityRecords) * core_->RecordSlots() * static_cast<int64_t>(sizeof(double));
+      Napi::MemoryManagement::AdjustExternalMemory(env, bytes - ringBytes_);
+      ringBytes_ = bytes;
+    }
+    return Napi::Boolean::New(env, started);
   }
 
   void Stop(const Napi::CallbackInfo&) { core_->Stop(); }
@@ -159,6 +169,7 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
   std::unique_ptr<Sampler> core_;
   Napi::Env::CleanupHook<void (*)(SamplerWrap*), SamplerWrap> hook_;
   bool hookRan_ = false;
+  int64_t ringBytes_ = 0;  // reported to V8 as external memory
 };
 
 // Per-environment instance data: the memory reader readMemory() uses and the

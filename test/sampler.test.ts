@@ -170,6 +170,26 @@ test('a process exits while sampling and does not hang', () => {
   }
 });
 
+test('abandoned stopped samplers are collected: the native ring counts as memory to V8', { skip: noAddon }, () => {
+  // 150 samplers at the default capacity (65536 records x 88 bytes = 5.5 MiB of
+  // ring each, 825 MiB together) started, stopped and dropped, with the event
+  // loop turning between them as in a real program. V8 sees only small objects
+  // unless it is told about the rings, and then never collects them.
+  const mod = JSON.stringify(join(root, 'src', 'probes', 'index.ts'));
+  const r = runChild(`const p = require(${mod});
+    (async () => {
+      const base = process.memoryUsage.rss();
+      for (let i = 0; i < 150; i++) {
+        new p.Sampler({ intervalMs: 1000, gpu: false }).start().stop();
+        if (i % 5 === 4) await new Promise((res) => setImmediate(res));
+      }
+      console.log(JSON.stringify({ grownMb: (process.memoryUsage.rss() - base) / 1048576 }));
+    })();`);
+  assert.equal(r.status, 0, r.stderr);
+  const { grownMb } = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.ok(grownMb < 400, `RSS grew by ${grownMb.toFixed(0)} MiB after 150 abandoned samplers (825 MiB of rings)`);
+});
+
 test('records carry one GPU block per device when NVML is available (stand-in NVML)', { skip: noAddon }, (t) => {
   // NVML is process-wide: a child opens the stand-in library (built by the GPU issue's script).
   const built = spawnSync(process.execPath, [join(root, 'scripts', 'build-fake-nvml.mjs')], { cwd: root, encoding: 'utf8', timeout: 60000 });
