@@ -363,7 +363,7 @@ test('importRecords validates everything first and merges older records in time 
   c.close();
 });
 
-test('importRecords names the record of a bad gpuId, photoId, jobId, stage or errorMessage', () => {
+test('importRecords names the record of a bad gpuId, photoId, jobId, stage, errorMessage or figure; figures must be finite or null', () => {
   // These fields were checked by the record path's checks, whose errors named
   // "photoId" or "gpuId" but not which of possibly a million records held it;
   // a GPU record without gpuId was even accepted (stored as NaN, exported as null).
@@ -376,7 +376,12 @@ test('importRecords names the record of a bad gpuId, photoId, jobId, stage or er
   expectArgError(() => c.importRecords({ processing: [p, p, { ...p, jobId: 7 as never }] }), 'processing[2].jobId', TypeError);
   expectArgError(() => c.importRecords({ processing: [{ ...p, stage: {} as never }] }), 'processing[0].stage', TypeError);
   expectArgError(() => c.importRecords({ processing: [{ ...p, errorMessage: 1 as never }] }), 'processing[0].errorMessage', TypeError);
-  assert.equal(c.getProcessingTimeStats().count + c.getGpuUsageStats().count, 0, 'nothing imported');
+  // A non-finite figure made the window's average and maximum null and read back as Infinity.
+  const m = { timestamp: 1, totalMb: 10, usedMb: 4, availableMb: 6, percent: 40, processMemoryMb: 5, operation: null };
+  expectArgError(() => c.importRecords({ memory: [m, { ...m, usedMb: Infinity }] }), 'memory[1].usedMb', RangeError);
+  expectArgError(() => c.importRecords({ memory: [{ ...m, availableMb: -Infinity }] }), 'memory[0].availableMb', RangeError);
+  expectArgError(() => c.importRecords({ gpu: [{ ...g, powerWatts: Infinity }] }), 'gpu[0].powerWatts', RangeError);
+  assert.equal(c.getProcessingTimeStats().count + c.getGpuUsageStats().count + c.getMemoryUsageStats().count, 0, 'nothing imported');
   // The record path keeps its plain field names.
   expectArgError(() => c.recordProcessingTime('a', 1, { photoId: 1.5 }), 'photoId', RangeError);
   expectArgError(() => c.getGpuUsageStats({ gpuId: -1 }), 'gpuId', RangeError);

@@ -86,7 +86,9 @@ export function checkTimestamp(field: string, value: unknown): void {
   if (!(value >= MIN_TIMESTAMP && value < END_TIMESTAMP)) throw rangeError(field, TIMESTAMP_RANGE, value);
 }
 
+/** A figure of an imported record: finite, or null (NaN, the store's "unknown", reads back as null). */
 export function checkNullableNumber(field: string, value: unknown): void {
   if (value == null) return;
-  if (typeof value !== 'number') throw typeError(field, 'a number or null', value);
+  if (typeof value !== 'number') throw typeError(field, 'a finite number or null', value);
+  if (value === Infinity || value === -Infinity) throw rangeError(field, 'a finite number or null', value);
 }
