@@ -12,6 +12,11 @@
 #   them back at the Node-API boundary, so argument validation is one
 #   `throw` instead of an error check after every call.
 # - Zero-cost on the hot paths (readMemory, drain): nothing is thrown there.
+# - NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: when worker.terminate() stops a
+#   worker in the middle of an addon call, every Node-API call fails and the
+#   JavaScript error cannot be thrown either; without this node-addon-api
+#   throws a C++ exception from its own catch handler and the whole process
+#   aborts. With it, that unthrowable error is dropped (the worker is going).
 {
   "targets": [
     {
@@ -31,6 +36,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED"
       ],
       "cflags!": ["-fno-exceptions"],

@@ -190,6 +190,36 @@ test('abandoned stopped samplers are collected: the native ring counts as memory
   assert.ok(grownMb < 400, `RSS grew by ${grownMb.toFixed(0)} MiB after 150 abandoned samplers (825 MiB of rings)`);
 });
 
+test('workers terminated in the middle of sampler calls do not abort the process', { skip: noAddon }, () => {
+  // worker.terminate() makes every Node-API call in flight fail; the addon's
+  // calls (stats() builds an object, drain() checks its argument) must give
+  // up quietly, not turn the failure into a C++ exception nothing can catch.
+  // (The addon is called directly: tsx's source-map hooks, which the
+  // TypeScript wrappers would run under here, are not what is tested.)
+  const binding = JSON.stringify(join(root, 'src', 'native', 'binding.ts'));
+  const tsx = JSON.stringify(require.resolve('tsx/cjs'));
+  const r = runChild(`const { Worker } = require('node:worker_threads');
+    const src = \`require(${tsx}); const { parentPort } = require('node:worker_threads');
+      const addon = require(${binding}).getAddon();
+      const s = new addon.Sampler();
+      s.start(1, 64, false, 0);
+      const out = new Float64Array(64 * addon.layout.memorySlots * 2);
+      parentPort.postMessage('busy');
+      for (;;) { s.stats(); s.drain(out); }\`;
+    (async () => {
+      for (let round = 0; round < 8; round++) {
+        const ws = Array.from({ length: 6 }, () => new Worker(src, { eval: true }));
+        await Promise.all(ws.map((w) => new Promise((res) => w.once('message', res))));
+        await new Promise((res) => setTimeout(res, 5 + round * 3));
+        await Promise.all(ws.map((w) => w.terminate()));
+      }
+      console.log('survived');
+    })();`);
+  assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr.slice(-300)}`);
+  assert.equal(r.status, 0, r.stderr.slice(-300));
+  assert.match(r.stdout, /survived/);
+});
+
 test('records carry one GPU block per device when NVML is available (stand-in NVML)', { skip: noAddon }, (t) => {
   // NVML is process-wide: a child opens the stand-in library (built by the GPU issue's script).
   const built = spawnSync(process.execPath, [join(root, 'scripts', 'build-fake-nvml.mjs')], { cwd: root, encoding: 'utf8', timeout: 60000 });
