@@ -170,6 +170,7 @@ describe('perfprobe compare', () => {
       [['compare', ok], 2, /expected two files/],
       [['compare', ok, join(dir, 'missing.json')], 1, /missing\.json: no such file/],
       [['compare', ok, file('bad.json', '{not json')], 1, /not valid JSON/],
+      [['compare', ok, file('text.txt', 'not json\nat all\n')], 1, /text\.txt: not valid JSON/],
       [['compare', ok, file('other.json', '{"hello": 1}')], 1, /not a perfprobe JSON export/],
       [['compare', ok, ok, '--threshold', 'five'], 2, /--threshold must be a percentage/],
       [['compare', ok, ok, '--threshold', '-5%'], 2, /--threshold/],

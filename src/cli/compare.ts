@@ -142,7 +142,7 @@ export function loadComparable(path: string): Loaded {
     doc = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new CliError(`perfprobe compare: ${path}: ${e.code === 'ENOENT' ? 'no such file' : e instanceof SyntaxError ? `not valid JSON (${e.message})` : e.message}`);
+    throw new CliError(`perfprobe compare: ${path}: ${e.code === 'ENOENT' ? 'no such file' : e instanceof SyntaxError ? `not valid JSON (${e.message.replace(/\s+/g, ' ')})` : e.message}`);
   }
   const d = doc as Record<string, unknown>;
   if (d && typeof d === 'object' && Array.isArray(d.processing_metrics)) {
