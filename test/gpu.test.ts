@@ -281,6 +281,22 @@ describe('GPU through NVML (stand-in library)', () => {
     assert.equal(v.n, 3);
   });
 
+  test('configureGpu({ nvmlLibrary }) is the library a sampler started with gpu: true records', (t) => {
+    if (!needs(t)) return;
+    const { v } = child(`
+      const { Sampler } = require(${JSON.stringify(samplerModule)});
+      g.configureGpu({ nvmlLibrary: ${JSON.stringify(libs?.full ?? '')} });
+      const s = new Sampler({ intervalMs: 5, gpu: true }).start();
+      const gpuCount = s.stats().gpuCount;
+      s.stop();
+      const b = s.drain();
+      done({ gpuCount, recordGpus: b.data[3], load0: b.data[11 + 1] });
+    `, { lib: null, script: 'devices=2\ngpu0.util=42\n' });
+    assert.equal(v.gpuCount, 2);
+    assert.equal(v.recordGpus, 2);
+    assert.equal(v.load0, 42);
+  });
+
   test('configureGpu({ enabled: false }): backend none, readGpus() resolves []', (t) => {
     if (!needs(t)) return;
     const { v } = child(`g.configureGpu({ enabled: false }); done({ info: g.gpuBackendInfo(), all: await g.readGpus() })`, { script: TWO });

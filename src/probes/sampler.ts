@@ -75,7 +75,11 @@ export class Sampler {
    * Starting again after stop() clears the ring and the counters.
    */
   start(): this {
-    const gpu = this.#backend.kind === 'native' && (this.#gpu ?? gpuBackendInfo().backend === 'nvml');
+    // Asking the GPU probe first (also for gpu: true) opens NVML from the
+    // library configureGpu() or PERFPROBE_NVML_LIBRARY names; the sampler's
+    // own reference then shares that library instead of trying the default.
+    const nvml = this.#backend.kind === 'native' && this.#gpu !== false && gpuBackendInfo().backend === 'nvml';
+    const gpu = this.#backend.kind === 'native' && (this.#gpu ?? nvml);
     this.#backend.start(this.intervalMs, this.capacity, gpu, this.watchPid);
     return this;
   }
