@@ -66,6 +66,28 @@ for (const [key, label] of [['q', 'q'], ['C-c', 'Ctrl-C']] as const) {
   });
 }
 
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test(`watch stopped by ${signal} restores the terminal (screen, cursor, line mode)`, { skip }, async () => {
+    const session = `s${signal.toLowerCase()}`;
+    const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; echo WATCH-EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-*icanon\\|-*echo' | tr '\\n' ' '; echo STTY-DONE; sleep 60`;
+    tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
+    const pane = () => tmux('capture-pane', '-p', '-t', session);
+    const flag = (name: string) => tmux('display-message', '-p', '-t', session, `#{${name}}`).trim();
+    try {
+      await until('the live view', () => /perfprobe pid \d+/.test(pane()));
+      const pid = Number(/perfprobe pid (\d+)/.exec(pane())![1]);
+      assert.equal(flag('alternate_on'), '1');
+      process.kill(pid, signal);
+      await until('the shell after perfprobe', () => /STTY-DONE/.test(pane()));
+      assert.equal(flag('alternate_on'), '0', 'alternate screen left');
+      assert.equal(flag('cursor_flag'), '1', 'cursor shown again');
+      assert.match(pane(), /^icanon echo STTY-DONE/m, 'the terminal is back in line mode with echo');
+    } finally {
+      spawnSync('tmux', ['-L', SOCKET, 'kill-session', '-t', session]);
+    }
+  });
+}
+
 test('perfprobe run shows a live status line on a terminal and clears it at the end', { skip }, async () => {
   const session = 'rs';
   const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} run -- sleep 3; echo RUN-EXIT=$?; sleep 60`;

@@ -104,6 +104,9 @@ export function renderScreen(s: WatchSample, intervalMs: number, columns: number
 }
 
 const ENTER = '\x1b[?1049h\x1b[?25l';
+// Each of these stops the watch and restores the terminal first (SIGHUP's
+// default action would leave it on the alternate screen, raw, cursor hidden).
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const LEAVE = '\x1b[?25h\x1b[?1049l';
 
 export async function watchCommand(argv: string[]): Promise<number> {
@@ -145,18 +148,26 @@ export async function watchCommand(argv: string[]): Promise<number> {
       if (done) return;
       done = true;
       if (timer) clearInterval(timer);
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
       process.stdout.off('resize', tick);
       if (!json) {
-        if (stdin.isTTY) stdin.setRawMode(false);
+        try {
+          if (stdin.isTTY) stdin.setRawMode(false);
+        } catch {
+          /* the terminal is gone (hang-up): nothing left to restore */
+        }
         stdin.pause();
         stdin.off('data', onKey);
         process.stdout.write(LEAVE);
       }
       resolve(code);
     };
-    const onSignal = () => finish(0);
+    const onSignal = (signal: NodeJS.Signals) => {
+      finish(0);
+      // A hang-up ends the process as it would have (its handlers are off
+      // now): a normal exit would have Node reset a terminal that may be gone.
+      if (signal === 'SIGHUP') process.kill(process.pid, 'SIGHUP');
+    };
     const onKey = (data: Buffer) => {
       for (const byte of data) if (byte === 0x71 /* q */ || byte === 0x51 /* Q */ || byte === 0x03 /* Ctrl-C */ || byte === 0x04) return finish(0);
     };
@@ -177,8 +188,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
         busy = false;
       }
     }
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     // `perfprobe watch --json | head -3`: a closed pipe ends the watch quietly.
     process.stdout.once('error', (err: NodeJS.ErrnoException) => finish(err.code === 'EPIPE' ? 0 : 1));
     if (!json) {
