@@ -202,6 +202,23 @@ describe('GPU through NVML (stand-in library)', () => {
     assert.deepEqual(v[1][1][49], { pid: 2049, usedMemoryMb: 50 });
   });
 
+  test('a driver that always claims a huge process list: no crash, that device reads error with its other fields, the others ok', (t) => {
+    if (!needs(t)) return;
+    const { v } = child(`
+      const { Sampler } = require(${JSON.stringify(samplerModule)});
+      const s = new Sampler({ intervalMs: 2, gpu: true }).start();
+      const reads = g.readGpusSync().map((r) => [r.status, r.loadPercent, r.processGpuMemoryMb, r.processes.length]);
+      const t0 = Date.now();
+      while (Date.now() - t0 < 100) {}
+      const batch = s.drain();
+      s.stop();
+      done({ reads, records: batch.count, running: true });
+    `, { script: `devices=2\ngpu0.insufficient_always=4000000000\ngpu0.util=33\ngpu1.procs=self:${2 * MiB}\n` });
+    // The list stops growing at 65,536 entries; the failed call marks the sample 'error'.
+    assert.deepEqual(v.reads, [['error', 33, null, 0], ['ok', 11, 2, 1]]);
+    assert.ok(v.records >= 10, `the sampler kept sampling: ${v.records} records`);
+  });
+
   test('drivers 535.43-535.86: the drifted _v3 process struct is read with its own stride', (t) => {
     if (!needs(t)) return;
     const { v, pid } = child(`done({ r: g.readGpusSync()[0], d: g.nvmlDetails(), info: g.gpuBackendInfo() })`, {

@@ -94,14 +94,19 @@ int ReadProcesses(int index, Scratch& s) {
   if (!dev.handle) return dev.handleError;
   if (!api.getProcesses) return kFunctionNotFound;
   const size_t stride = api.processStride;
-  // Retry while the list outgrows the buffer (processes start between calls).
+  // Retry while the list outgrows the buffer (processes start between calls),
+  // up to kMaxProcesses entries: a driver that claims more (a bug, or a
+  // corrupt count) makes the list unsupported for this sample instead of an
+  // allocation failure on the sampler thread.
+  constexpr size_t kMaxProcesses = 65536;
   for (int attempt = 0; attempt < 5; ++attempt) {
     unsigned capacity = static_cast<unsigned>(s.raw.size() / stride);
     unsigned count = capacity;
     Return r = api.getProcesses(dev.handle, &count, capacity ? s.raw.data() : nullptr);
     if (r == kInsufficientSize) {
+      if (capacity >= kMaxProcesses) return kInsufficientSize;
       size_t want = std::max<size_t>({static_cast<size_t>(count) + 8, static_cast<size_t>(capacity) * 2, 16});
-      s.raw.resize(want * stride);
+      s.raw.resize(std::min(want, kMaxProcesses) * stride);
       continue;
     }
     if (r != kSuccess) return r;

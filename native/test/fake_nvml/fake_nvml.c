@@ -26,6 +26,8 @@
  *                          (one per sample) have succeeded
  *     handle_error=<code>  nvmlDeviceGetHandleByIndex result
  *     insufficient_first=1 first process-list call answers INSUFFICIENT_SIZE
+ *     insufficient_always=<n> every process-list call answers INSUFFICIENT_SIZE
+ *                          claiming n entries (a misbehaving driver)
  *                          (as if processes started between sizing and reading)
  *   spin_simple_ns / spin_memory_ns / spin_procs_ns = busy-wait per call, to
  *     mimic a real driver's call latency in benchmarks (default 0)
@@ -86,6 +88,7 @@ typedef struct {
   int lost_after, reads, lost;
   int handle_error;
   int insufficient_first, proc_calls;
+  unsigned insufficient_always;
 } dev_t_;
 
 static dev_t_ devs[MAX_DEV];
@@ -195,6 +198,7 @@ static void set_field(dev_t_* d, const char* k, const char* v) {
   else if (!strcmp(k, "lost_after")) d->lost_after = (int)parse_ull(v);
   else if (!strcmp(k, "handle_error")) d->handle_error = (int)parse_ull(v);
   else if (!strcmp(k, "insufficient_first")) d->insufficient_first = (int)parse_ull(v);
+  else if (!strcmp(k, "insufficient_always")) d->insufficient_always = (unsigned)parse_ull(v);
 }
 
 static void load_script(void) {
@@ -456,6 +460,10 @@ MAYBE_UNUSED static int list_processes(void* h, unsigned* count, void* infos, in
   d->proc_calls++;
   refresh_children(d);
   unsigned n = (unsigned)d->nprocs;
+  if (d->insufficient_always) {
+    *count = d->insufficient_always;
+    return E_INSUFFICIENT;
+  }
   if (d->insufficient_first && d->proc_calls == 1 && *count > 0) {
     *count = n + 2;
     return E_INSUFFICIENT;
