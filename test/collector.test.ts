@@ -195,8 +195,8 @@ test('memory: recordMemoryUsage reads the probe in MiB with the operation label'
   c.close();
 });
 
-test('GPU on NVML: recordGpuUsage is synchronous, one record per GPU, lost GPUs skipped, unknown -> null', () => {
-  const readings = [gpuReading(0), gpuReading(1, { temperatureCelsius: null, powerWatts: null }), gpuReading(2, { status: 'lost' })];
+test('GPU on NVML: recordGpuUsage is synchronous, one record per GPU, lost GPUs skipped, erroring ones kept, unknown -> null', () => {
+  const readings = [gpuReading(0), gpuReading(1, { temperatureCelsius: null, powerWatts: null, status: 'error' }), gpuReading(2, { status: 'lost' })];
   const c = new PerformanceMetricsCollector({}, {
     probes: { probeInfo: () => ({ addon: { loaded: true }, memory: { backend: 'native' }, gpu: { backend: 'nvml' } }), readGpusSync: () => readings },
   });
@@ -248,7 +248,7 @@ function fakeSampler(batches: SampleBatch[], log: SamplerOptions[]): CollectorPr
   };
 }
 
-test('ingestSamples decodes sampler records: bytes -> MiB, GPU blocks, NaN -> null, lost GPUs skipped', () => {
+test('ingestSamples decodes sampler records: bytes -> MiB, GPU blocks, NaN -> null, lost GPUs skipped, erroring ones kept', () => {
   const slots = recordSlots(2);
   const data = new Float64Array(slots * 2).fill(NaN);
   const MB = 1048576;
@@ -262,7 +262,8 @@ test('ingestSamples decodes sampler records: bytes -> MiB, GPU blocks, NaN -> nu
     data[m + MemorySlot.processRssBytes] = (100 + r) * MB;
     for (let g = 0; g < 2; g++) {
       const o = b + RECORD_MEMORY_OFFSET + 7 + g * GPU_SLOTS;
-      data[o + GpuSlot.status] = g === 1 && r === 1 ? 1 : 0;
+      // GPU 1: an error in record 0 (its other fields still read), lost in record 1.
+      data[o + GpuSlot.status] = g === 1 ? (r === 1 ? 1 : 2) : 0;
       data[o + GpuSlot.loadPercent] = 10 * (g + 1);
       data[o + GpuSlot.memoryTotalBytes] = 8000 * MB;
       data[o + GpuSlot.memoryUsedBytes] = 2000 * MB;
@@ -284,7 +285,7 @@ test('ingestSamples decodes sampler records: bytes -> MiB, GPU blocks, NaN -> nu
   const mem = [...c.memoryRecords()];
   assert.deepEqual(mem[1], { timestamp: 1_700_000_000_010, totalMb: 16000, usedMb: 4000, availableMb: 12000, percent: 25, processMemoryMb: 101, operation: null });
   const gpus = [...c.gpuRecords()];
-  assert.deepEqual(gpus.map((g) => [g.gpuId, g.temperatureCelsius]), [[0, 55], [1, null], [0, 55]]);
+  assert.deepEqual(gpus.map((g) => [g.gpuId, g.temperatureCelsius, g.loadPercent]), [[0, 55, 10], [1, null, 20], [0, 55, 10]]);
   assert.equal(gpus[0].powerWatts, 250);
   assert.equal(gpus[0].memoryPercent, 25);
   assert.equal(gpus[0].memoryUsedMb, 2000);

@@ -369,8 +369,9 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
 
   /**
    * Reads every GPU now and records one record per GPU. Synchronous with
-   * NVML; a Promise with the systeminformation fallback. GPUs whose status
-   * is lost or error are skipped. [] when GPU tracking is off or no GPU.
+   * NVML; a Promise with the systeminformation fallback. Lost GPUs are
+   * skipped; a GPU whose reading had an error keeps the fields that did
+   * read (the rest null). [] when GPU tracking is off or no GPU.
    */
   recordGpuUsage(operation?: string): GpuUsageMetric[] | Promise<GpuUsageMetric[]> {
     if (operation != null) checkOperation(operation);
@@ -393,7 +394,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     const out: GpuUsageMetric[] = [];
     const row = this.gpuRow;
     for (const r of readings) {
-      if (r.status !== 'ok') continue;
+      if (r.status === 'lost') continue;
       row[GpuField.gpuId] = r.gpuId;
       row[GpuField.loadPercent] = nanIfNull(r.loadPercent);
       row[GpuField.memoryUsedMb] = nanIfNull(r.memoryUsedMb);
@@ -488,7 +489,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
   /**
    * Takes in every record the native sampler has written since the last
    * call (memory slots in bytes -> MiB; each GPU block -> one GPU record;
-   * NaN -> null; GPUs whose status is lost or error are skipped).
+   * NaN -> null; lost GPUs are skipped, erroring ones keep what did read).
    * Returns the number of sampler records taken in.
    */
   ingestSamples(): number {

@@ -1,9 +1,10 @@
 /**
  * Decoding of native sampler records (layout in src/probes/layout.ts) into
  * the memory and GPU histories: memory slots in bytes -> MiB, used = total -
- * available, one GPU record per GPU block whose status is ok (lost or
- * erroring GPUs are skipped, so a lost GPU leaves a gap rather than a
- * record of nulls), NaN kept as NaN in the store (read back as null).
+ * available, one GPU record per GPU block unless the GPU is lost (a lost
+ * GPU leaves a gap rather than a record of nulls; a GPU whose sample had an
+ * error keeps the fields that did read), NaN kept as NaN in the store (read
+ * back as null).
  */
 import {
   BYTES_PER_MB,
@@ -43,7 +44,7 @@ export function decodeSampleBatch(batch: SampleBatch, memory: SampleStore | null
       const gpus = Math.min(data[base + HeaderSlot.gpuCount] | 0, batch.gpuCount, ((recordSlots - RECORD_GPU_OFFSET) / GPU_SLOTS) | 0);
       for (let g = 0; g < gpus; g++) {
         const o = base + RECORD_GPU_OFFSET + g * GPU_SLOTS;
-        if (data[o + GpuSlot.status] !== GpuStatusCode.ok) continue;
+        if (data[o + GpuSlot.status] === GpuStatusCode.lost) continue;
         const totalMb = data[o + GpuSlot.memoryTotalBytes] / BYTES_PER_MB;
         const usedMb = data[o + GpuSlot.memoryUsedBytes] / BYTES_PER_MB;
         gpuRow[GpuField.gpuId] = g;
