@@ -330,6 +330,14 @@ describe('REST API over serve()', () => {
   });
 });
 
+test('a token that could never match (empty, whitespace, not a string) is refused up front, naming token', () => {
+  for (const bad of ['', 'two words', ' lead', 'tab\there', 42]) {
+    assert.throws(() => createMetricsHandler(newCollector() as never, { token: bad as never }), (e: Error & { code?: string }) =>
+      e instanceof TypeError && /^token must be a non-empty string without whitespace/.test(e.message) && e.code === 'ERR_PERFPROBE_INVALID_ARGUMENT');
+  }
+  assert.equal(typeof createMetricsHandler(newCollector() as never, { token: 's3cret-token' }), 'function');
+});
+
 describe('token', () => {
   let srv: RunningServer;
   const c = newCollector();

@@ -30,7 +30,7 @@ import type {
   ProcessingTimeStats,
 } from '../collector/types.js';
 import { getPerformanceMetricsCollector } from '../collector/index.js';
-import { describeValue } from '../errors.js';
+import { describeValue, typeError } from '../errors.js';
 import { toSnake } from '../exporters/files.js';
 import {
   exporterFor,
@@ -320,11 +320,12 @@ export const API_ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string }>
  */
 export function createMetricsHandler(collector?: HttpMetricsSource, options: MetricsHandlerOptions = {}): MetricsHandler {
   const { token, extraRoutes } = options;
-  if (token !== undefined && (typeof token !== 'string' || token.length === 0)) {
-    throw new TypeError(`token must be a non-empty string, got ${describeValue(token)}`);
+  // A token with whitespace could never match `Bearer <token>`: every request would get 401.
+  if (token !== undefined && (typeof token !== 'string' || !/^\S+$/.test(token))) {
+    throw typeError('token', 'a non-empty string without whitespace', token);
   }
   if (extraRoutes !== undefined && typeof extraRoutes !== 'function') {
-    throw new TypeError(`extraRoutes must be a function, got ${describeValue(extraRoutes)}`);
+    throw typeError('extraRoutes', 'a function', extraRoutes);
   }
   const want = token === undefined ? null : digest(token);
 
