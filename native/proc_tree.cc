@@ -124,18 +124,29 @@ ProcTree::Walk ProcTree::AppendChildren(int32_t pid, std::vector<int32_t>* out) 
   return result;
 }
 
-ProcTree::Walk ProcTree::WalkChildren(int32_t rootPid, std::vector<int32_t>* pids) {
-  frontier_.clear();
-  frontier_.push_back(rootPid);
+// Visits the tree below rootPid depth-first, appending every pid to `pids`
+// (the root first). `appendChildren(parent, out)` appends a parent's
+// children to `out` and may answer kUnsupported, which stops the walk.
+template <typename AppendChildrenFn>
+static ProcTree::Walk Traverse(int32_t rootPid, std::vector<int32_t>* pids, std::vector<int32_t>* frontier,
+                               AppendChildrenFn appendChildren) {
+  frontier->clear();
+  frontier->push_back(rootPid);
   pids->push_back(rootPid);
-  while (!frontier_.empty()) {
-    int32_t parent = frontier_.back();
-    frontier_.pop_back();
+  while (!frontier->empty()) {
+    int32_t parent = frontier->back();
+    frontier->pop_back();
     size_t first = pids->size();
-    if (AppendChildren(parent, pids) == Walk::kUnsupported) return Walk::kUnsupported;
-    for (size_t i = first; i < pids->size(); ++i) frontier_.push_back((*pids)[i]);
+    if (appendChildren(parent, pids) == ProcTree::Walk::kUnsupported) return ProcTree::Walk::kUnsupported;
+    for (size_t i = first; i < pids->size(); ++i) frontier->push_back((*pids)[i]);
   }
-  return Walk::kOk;
+  return ProcTree::Walk::kOk;
+}
+
+ProcTree::Walk ProcTree::WalkChildren(int32_t rootPid, std::vector<int32_t>* pids) {
+  return Traverse(rootPid, pids, &frontier_, [this](int32_t parent, std::vector<int32_t>* out) {
+    return AppendChildren(parent, out);
+  });
 }
 
 bool ProcTree::ScanAll(int32_t rootPid, std::vector<int32_t>* pids) {
@@ -157,20 +168,12 @@ bool ProcTree::ScanAll(int32_t rootPid, std::vector<int32_t>* pids) {
   ::closedir(dir);
   if (!rootSeen) return false;
 
-  // Breadth-first from the root over parent links.
-  frontier_.clear();
-  frontier_.push_back(rootPid);
-  pids->push_back(rootPid);
-  while (!frontier_.empty()) {
-    int32_t parent = frontier_.back();
-    frontier_.pop_back();
-    for (const Entry& entry : entries_) {
-      if (entry.ppid == parent && entry.pid != parent) {
-        pids->push_back(entry.pid);
-        frontier_.push_back(entry.pid);
-      }
-    }
-  }
+  // Down from the root over the parent links just read.
+  Traverse(rootPid, pids, &frontier_, [this](int32_t parent, std::vector<int32_t>* out) {
+    for (const Entry& entry : entries_)
+      if (entry.ppid == parent && entry.pid != parent) out->push_back(entry.pid);
+    return Walk::kOk;
+  });
   return true;
 }
 #endif

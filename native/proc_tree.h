@@ -10,11 +10,11 @@ namespace perfprobe {
 
 class ProcTree {
  public:
-  // Scans the process table for `rootPid` and its descendants. On return
+  // Finds `rootPid` and its descendants (see Strategy). On return
   // `pids` holds the tree's pids sorted ascending (empty when rootPid does
   // not exist or the platform is unsupported). Returns the summed RSS in
   // bytes, or NaN when unknown. Reuses its buffers: after the first scans
-  // it allocates only when the process table grows.
+  // it allocates only when the tree or the process table grows.
   double Scan(int32_t rootPid, std::vector<int32_t>* pids);
 
   // How the tree is found. kChildren walks down from the root through
@@ -26,12 +26,14 @@ class ProcTree {
   void SetStrategy(Strategy strategy) { strategy_ = strategy; }
   Strategy strategy() const { return strategy_; }
 
+  // Outcome of one walk: kUnsupported when the kernel lacks children files.
+  enum class Walk { kOk, kUnsupported };
+
  private:
   struct Entry {
     int32_t pid;
     int32_t ppid;
   };
-  enum class Walk { kOk, kUnsupported };
   bool ScanAll(int32_t rootPid, std::vector<int32_t>* pids);
   Walk WalkChildren(int32_t rootPid, std::vector<int32_t>* pids);
   // Appends the children of every thread of `pid`; kUnsupported when the
