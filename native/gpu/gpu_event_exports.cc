@@ -58,7 +58,10 @@ void CallJs(Napi::Env env, Napi::Function listener, Shared* shared, GpuEvent* e)
   try {
     listener.Call({o});
   } catch (const Napi::Error& err) {
-    err.ThrowAsJavaScriptException();  // surfaces as an uncaught exception, as an EventEmitter listener's would
+    // A throwing listener is an uncaught exception ('uncaughtException', else
+    // the process ends), as an EventEmitter listener's would be; left pending
+    // here, Node would only print a DEP0168 warning and drop it.
+    napi_fatal_exception(env, err.Value());
   }
 }
 
