@@ -67,7 +67,9 @@
  *   event_set_error=<code>   nvmlEventSetCreate result
  *   event_wait_error=<code>  every nvmlEventSetWait(_v2) answers this at once
  *   spin_simple_ns / spin_memory_ns / spin_procs_ns = busy-wait per call, to
- *     mimic a real driver's call latency in benchmarks (default 0)
+ *     mimic a real driver's call latency in benchmarks (default 0);
+ *     spin_pstate_ns / spin_reasons_ns / spin_fields_ns for those calls
+ *     (default: spin_simple_ns)
  *
  * Build variants (same file, -D flags):
  *   FAKE_NVML_V1_ONLY  only the unversioned symbols (nvmlInit, v1 memory,
@@ -109,7 +111,7 @@ dev_t_ devs[MAX_DEV];
 int ndev, initialized, event_set_error, event_wait_error;
 static int init_result, count_error;
 char driver[80];
-long spin_simple, spin_memory, spin_procs;
+long spin_simple, spin_memory, spin_procs, spin_pstate, spin_reasons, spin_fields;
 long calls_processes;
 static long calls_init, calls_shutdown, calls_energy, calls_util, calls_mem2, calls_mem1, calls_temp, calls_temp_v;
 long calls_pstate, calls_reasons, calls_fields, calls_field_energy, calls_enc, calls_dec, calls_ecc_mode,
@@ -134,6 +136,7 @@ static void defaults(void) {
   memset(devs, 0, sizeof devs);
   ndev = 1; init_result = 0; count_error = 0; event_set_error = 0; event_wait_error = 0;
   spin_simple = spin_memory = spin_procs = 0;
+  spin_pstate = spin_reasons = spin_fields = -1;
   strcpy(driver, "580.65.06");
   for (int i = 0; i < MAX_DEV; ++i) {
     dev_t_* d = &devs[i];
@@ -363,6 +366,9 @@ static void load_script(void) {
         else if (!strcmp(k, "spin_simple_ns")) spin_simple = strtol(v, NULL, 10);
         else if (!strcmp(k, "spin_memory_ns")) spin_memory = strtol(v, NULL, 10);
         else if (!strcmp(k, "spin_procs_ns")) spin_procs = strtol(v, NULL, 10);
+        else if (!strcmp(k, "spin_pstate_ns")) spin_pstate = strtol(v, NULL, 10);
+        else if (!strcmp(k, "spin_reasons_ns")) spin_reasons = strtol(v, NULL, 10);
+        else if (!strcmp(k, "spin_fields_ns")) spin_fields = strtol(v, NULL, 10);
         else if (!strcmp(k, "event_set_error")) event_set_error = (int)strtol(v, NULL, 10);
         else if (!strcmp(k, "event_wait_error")) event_wait_error = (int)strtol(v, NULL, 10);
         else if (!strncmp(k, "gpu", 3)) {
@@ -377,6 +383,9 @@ static void load_script(void) {
   }
   for (int i = 0; i < MAX_DEV; ++i)
     if (devs[i].ecc_pending < 0) devs[i].ecc_pending = devs[i].ecc;
+  if (spin_pstate < 0) spin_pstate = spin_simple;
+  if (spin_reasons < 0) spin_reasons = spin_simple;
+  if (spin_fields < 0) spin_fields = spin_simple;
 }
 
 int fake_unsupported(const dev_t_* d, const char* field) {

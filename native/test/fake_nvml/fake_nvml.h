@@ -82,7 +82,7 @@ typedef struct {
 extern dev_t_ devs[MAX_DEV];
 extern int ndev, initialized, event_set_error, event_wait_error;
 extern char driver[80];
-extern long spin_simple, spin_memory, spin_procs;
+extern long spin_simple, spin_memory, spin_procs, spin_pstate, spin_reasons, spin_fields;
 extern long calls_processes, calls_pstate, calls_reasons, calls_fields, calls_field_energy, calls_enc, calls_dec,
     calls_ecc_mode, calls_ecc_counts, calls_pcie_link, calls_pcie_tp, calls_graphics, calls_putil, calls_mig_mode,
     calls_set_create, calls_set_free, calls_register, calls_wait, calls_delivered, sets_live;

@@ -20,7 +20,7 @@
 EXPORT int nvmlDeviceGetPerformanceState(void* h, unsigned* p) {
   DEV_CALL(h, "pstate");
   COUNT(calls_pstate);
-  fake_spin(spin_simple);
+  fake_spin(spin_pstate);
   *p = d->pstate;
   return OK;
 }
@@ -29,7 +29,7 @@ static int clocks_reasons(void* h, unsigned long long* r) {
   DEV_CALL(h, "reasons");
   COUNT(calls_reasons);
   if (!r) return E_INVALID;
-  fake_spin(spin_simple);
+  fake_spin(spin_reasons);
   *r = d->clocks_reasons;
   return OK;
 }
@@ -62,7 +62,7 @@ EXPORT int nvmlDeviceGetFieldValues(void* h, int n, field_value_t* values) {
       v->ret = E_NOT_SUPPORTED;
     }
   }
-  fake_spin(spin_simple);
+  fake_spin(spin_fields);
   return OK;
 }
 
