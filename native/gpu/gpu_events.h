@@ -14,8 +14,9 @@
 //
 // Process exit: Node's process.exit() runs no environment cleanup hooks, so
 // every running watcher is also stopped and joined by an atexit handler
-// (registered when the first watcher starts, after NVML's static state
-// exists, so it runs before that state is destroyed). The thread never
+// (registered when the first watcher starts, after the NVML library was
+// loaded, so it runs before the library's own exit-time teardown): the set
+// is freed and the thread gone before exit() goes on. The thread never
 // touches the loader's device table after Start (it keeps its own copy of
 // the handles and UUIDs).
 #pragma once
