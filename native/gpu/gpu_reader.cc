@@ -266,15 +266,17 @@ void ReadDevice(int index, double* block, Scratch& s, const std::vector<int32_t>
   }
   unsigned v = 0;
   if (!st.lost && !(skip & kBitTemperature)) {
-    // nvmlDeviceGetTemperatureV (nvml.h 13) where the driver has it; a
-    // driver that knows the symbol but not this struct version gets the old call.
+    // nvmlDeviceGetTemperatureV (nvml.h 13) where the driver has it. A
+    // driver that refuses it (another struct version, NOT_SUPPORTED, a stub)
+    // gets the old call from then on; only when that one refuses too is the
+    // temperature unsupported.
     bool done = false;
     if (!(skip & kBitTemperatureV) && api.getTemperatureV) {
       TemperatureV1 t{};
       t.version = kTemperatureV1Version;
       t.sensorType = kTemperatureGpu;
       Return r = api.getTemperatureV(h, &t);
-      if (r == kArgumentVersionMismatch || r == kFunctionNotFound) {
+      if (r == kArgumentVersionMismatch || Classify(r) == Outcome::kUnsupported) {
         st.newlyUnsupported |= kBitTemperatureV;
       } else {
         done = true;

@@ -156,6 +156,23 @@ TEST(depth_temperature_v_version_mismatch_falls_back_and_is_remembered) {
   nvml::Release();
 }
 
+TEST(depth_temperature_v_not_supported_tries_the_old_call_before_giving_up) {
+  std::string lib = FakePath("");
+  Script("gpu0.unsupported=temp\n");
+  CHECK(nvml::Acquire(lib.c_str()).ok);
+  for (int i = 0; i < 3; ++i) CHECK(std::isnan(Block(0)[kGpuTemperatureC]));
+  CHECK_EQ(FakeCalls(lib, "temperature_v"), 1L);  // each asked once, then neither again
+  CHECK_EQ(FakeCalls(lib, "temperature"), 1L);
+  nvml::Release();
+  Script("gpu0.temp=52\ngpu0.unsupported=temp_v\n");  // a driver whose TemperatureV is a stub
+  KeepLoaded keep(lib);
+  CHECK(nvml::Acquire(lib.c_str()).ok);
+  for (int i = 0; i < 3; ++i) CHECK_EQ(Block(0)[kGpuTemperatureC], 52.0);
+  CHECK_EQ(FakeCalls(lib, "temperature_v"), 1L);
+  CHECK_EQ(FakeCalls(lib, "temperature"), 3L);
+  nvml::Release();
+}
+
 TEST(depth_old_driver_uses_the_older_symbols) {
   std::string lib = FakePath("OLD");
   Script("gpu0.temp=47\ngpu0.clocks_reasons=0x1\n");

@@ -25,6 +25,7 @@
  *                               bytes "na" = NVML_VALUE_NOT_AVAILABLE
  *     unsupported=<f>,...  NOT_SUPPORTED for: util memory memory_v2 temp power
  *                          power_limit clocks fan procs energy name uuid
+ *                          temp_v (only nvmlDeviceGetTemperatureV refuses)
  *                          pstate reasons mem_temp (per field, the call itself
  *                          succeeds) enc dec ecc (the mode) ecc_volatile
  *                          ecc_aggregate pcie_gen pcie_width pcie_throughput
@@ -572,8 +573,9 @@ EXPORT int nvmlDeviceGetMemoryInfo_v2(void* h, mem2_t* m) {
 
 #ifndef FAKE_NVML_MISSING
 EXPORT int nvmlDeviceGetTemperature(void* h, int sensor, unsigned* t) {
-  DEV_CALL(h, "temp");
+  DEV_CALL(h, NULL);
   COUNT(calls_temp);
+  if (fake_unsupported(d, "temp")) return E_NOT_SUPPORTED;
   if (sensor != 0) return E_INVALID;
   fake_spin(spin_simple);
   *t = d->temp;
@@ -584,7 +586,7 @@ EXPORT int nvmlDeviceGetTemperatureV(void* h, temp_v1_t* t) {
   DEV_CALL(h, NULL);
   COUNT(calls_temp_v);
   if (d->tempv_mismatch || t->version != ((unsigned)sizeof(temp_v1_t) | (1u << 24))) return E_VERSION;
-  if (fake_unsupported(d, "temp")) return E_NOT_SUPPORTED;
+  if (fake_unsupported(d, "temp") || fake_unsupported(d, "temp_v")) return E_NOT_SUPPORTED;
   if (t->sensor != 0) return E_INVALID;
   fake_spin(spin_simple);
   t->temperature = (int)d->temp;
