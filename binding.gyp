@@ -27,7 +27,10 @@
         "native/proc_tree.cc",
         "native/gpu/nvml_loader.cc",
         "native/gpu/gpu_reader.cc",
-        "native/gpu/gpu_exports.cc"
+        "native/gpu/gpu_details.cc",
+        "native/gpu/gpu_events.cc",
+        "native/gpu/gpu_exports.cc",
+        "native/gpu/gpu_event_exports.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

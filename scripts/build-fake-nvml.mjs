@@ -8,12 +8,15 @@
 //   node scripts/build-fake-nvml.mjs        builds and prints the paths as JSON
 //   import { buildFakeNvml } from './scripts/build-fake-nvml.mjs'
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'native', 'test', 'fake_nvml', 'fake_nvml.c');
+const sourceDir = join(root, 'native', 'test', 'fake_nvml');
+// Every .c file there is one library (fake_nvml.c and fake_nvml_depth.c share fake_nvml.h).
+const sources = readdirSync(sourceDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(sourceDir, f));
+const headers = readdirSync(sourceDir).filter((f) => f.endsWith('.h')).map((f) => join(sourceDir, f));
 const outDir = join(root, 'build', 'fake-nvml');
 
 /** Variant name -> compiler flags (see the comment at the top of fake_nvml.c). */
@@ -23,15 +26,16 @@ export const FAKE_NVML_VARIANTS = {
   nov3: ['-DFAKE_NVML_NO_V3'],
   missing: ['-DFAKE_NVML_MISSING'],
   noinit: ['-DFAKE_NVML_NO_INIT'],
+  old: ['-DFAKE_NVML_OLD_DRIVER'],
 };
 
 /**
- * Builds every variant (when stale) and returns { full, v1, nov3, missing, noinit }
+ * Builds every variant (when stale) and returns { full, v1, nov3, missing, noinit, old }
  * as absolute paths. Throws with the compiler's output when cc fails or is missing.
  */
 export function buildFakeNvml() {
   mkdirSync(outDir, { recursive: true });
-  const srcTime = statSync(source).mtimeMs;
+  const srcTime = Math.max(...[...sources, ...headers].map((f) => statSync(f).mtimeMs));
   const cc = process.env.CC || 'cc';
   const paths = {};
   for (const [name, flags] of Object.entries(FAKE_NVML_VARIANTS)) {
@@ -40,7 +44,7 @@ export function buildFakeNvml() {
     if (existsSync(out) && statSync(out).mtimeMs >= srcTime) continue;
     const tmp = `${out}.${process.pid}.tmp`;
     try {
-      execFileSync(cc, ['-shared', '-fPIC', '-O1', ...flags, source, '-o', tmp], { stdio: 'pipe' });
+      execFileSync(cc, ['-shared', '-fPIC', '-O1', ...flags, ...sources, '-o', tmp], { stdio: 'pipe' });
     } catch (err) {
       const e = /** @type {any} */ (err);
       const detail = e.code === 'ENOENT' ? `${cc} not found (install a C compiler: apt-get install gcc)` : String(e.stderr || e.message);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addonStatus, getAddon } from '../src/native/binding.js';
-import { GPU_SLOTS, GpuSlot, HEADER_SLOTS, HeaderSlot, MEMORY_SLOTS, MemorySlot, RECORD_GPU_OFFSET, recordSlots } from '../src/probes/layout.js';
+import { GPU_SLOTS, GPU_SLOW_REFRESH_MS, GpuSlot, HEADER_SLOTS, HeaderSlot, MEMORY_SLOTS, MemorySlot, RECORD_GPU_OFFSET, recordSlots } from '../src/probes/layout.js';
 
 const root = join(__dirname, '..');
 
@@ -75,7 +75,28 @@ test('every GPU slot index in gpu_api.h matches layout.ts', () => {
     ['fanPercent', 'kGpuFanPercent'],
     ['processMemoryBytes', 'kGpuProcessMemoryBytes'],
     ['watchedMemoryBytes', 'kGpuWatchedMemoryBytes'],
+    ['performanceState', 'kGpuPerformanceState'],
+    ['clocksEventReasons', 'kGpuClocksEventReasons'],
+    ['memoryTemperatureC', 'kGpuMemoryTemperatureC'],
+    ['encoderUtilPercent', 'kGpuEncoderUtilPercent'],
+    ['decoderUtilPercent', 'kGpuDecoderUtilPercent'],
+    ['pcieLinkGeneration', 'kGpuPcieLinkGeneration'],
+    ['pcieLinkWidth', 'kGpuPcieLinkWidth'],
+    ['eccModeCurrent', 'kGpuEccModeCurrent'],
+    ['eccModePending', 'kGpuEccModePending'],
+    ['eccCorrectedVolatile', 'kGpuEccCorrectedVolatile'],
+    ['eccUncorrectedVolatile', 'kGpuEccUncorrectedVolatile'],
+    ['eccCorrectedAggregate', 'kGpuEccCorrectedAggregate'],
+    ['eccUncorrectedAggregate', 'kGpuEccUncorrectedAggregate'],
   ];
+  assert.equal(pairs.length, Object.keys(GpuSlot).length, 'every GpuSlot key is checked');
   for (const [ts, c] of pairs) assert.equal(gpu.get(c), GpuSlot[ts], c);
+  // Every slot the header declares is mirrored, and no two share an index.
+  const declared = [...gpu.entries()].filter(([k]) => k.startsWith('kGpu') && k !== 'kGpuSlots' && k !== 'kGpuSlowRefreshNs');
+  assert.deepEqual(declared.map(([k]) => k).sort(), pairs.map(([, c]) => c).sort());
+  assert.equal(new Set(Object.values(GpuSlot)).size, Object.keys(GpuSlot).length, 'slot indices are distinct');
+  assert.ok(Math.max(...Object.values(GpuSlot)) < GPU_SLOTS);
   assert.equal(gpu.get('kGpuSlots'), GPU_SLOTS);
+  const refresh = /kGpuSlowRefreshNs\s*=\s*(\d+)LL/.exec(readFileSync(join(root, 'native/gpu/gpu_api.h'), 'utf8'));
+  assert.equal(Number(refresh?.[1]) / 1e6, GPU_SLOW_REFRESH_MS);
 });

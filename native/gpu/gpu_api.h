@@ -10,6 +10,9 @@
 namespace perfprobe::gpu {
 
 // Per-GPU block of doubles in readings and sampler records. NaN = unsupported.
+// Units are NVML's own. Every slot is read on every sample (cheap calls: see
+// ../shared/ANCHORS.md, 0.2-1.6 us each) except those marked "slow": they are
+// refreshed at most once per second per device and carried in between.
 enum GpuSlot : int {
   kGpuStatus = 0,             // 0 ok, 1 lost (NVML_ERROR_GPU_IS_LOST), 2 error
   kGpuLoadPercent = 1,        // utilization.gpu
@@ -18,7 +21,7 @@ enum GpuSlot : int {
   kGpuMemoryUsedBytes = 4,    // v2 figure, as nvidia-smi shows
   kGpuMemoryReservedBytes = 5,
   kGpuMemoryFreeBytes = 6,
-  kGpuTemperatureC = 7,
+  kGpuTemperatureC = 7,       // nvmlDeviceGetTemperatureV where present, else nvmlDeviceGetTemperature
   kGpuPowerMilliwatts = 8,
   kGpuPowerLimitMilliwatts = 9,  // cached enforced limit
   kGpuSmClockMhz = 10,
@@ -26,8 +29,24 @@ enum GpuSlot : int {
   kGpuFanPercent = 12,
   kGpuProcessMemoryBytes = 13,   // this process: 0 if absent from the list, NaN if list unsupported
   kGpuWatchedMemoryBytes = 14,   // sum over watched pids: 0 if none listed, NaN if unsupported/no watch
-  kGpuSlots = 16,
+  kGpuPerformanceState = 15,     // 0..15 = P0..P15 (NVML_PSTATE_UNKNOWN reads NaN)
+  kGpuClocksEventReasons = 16,   // nvmlClocksEventReason* bitmask (exact in a double up to bit 52)
+  kGpuMemoryTemperatureC = 17,   // NVML_FI_DEV_MEMORY_TEMP through nvmlDeviceGetFieldValues
+  kGpuEncoderUtilPercent = 18,
+  kGpuDecoderUtilPercent = 19,
+  kGpuPcieLinkGeneration = 20,   // slow; current link generation
+  kGpuPcieLinkWidth = 21,        // slow; current lanes
+  kGpuEccModeCurrent = 22,       // slow; 1 enabled, 0 disabled (then the 4 counters are NaN), NaN unsupported
+  kGpuEccModePending = 23,       // slow; the mode after the next reboot/reset
+  kGpuEccCorrectedVolatile = 24,     // slow; counts since the driver loaded
+  kGpuEccUncorrectedVolatile = 25,   // slow
+  kGpuEccCorrectedAggregate = 26,    // slow; counts over the device's lifetime
+  kGpuEccUncorrectedAggregate = 27,  // slow
+  kGpuSlots = 28,
 };
+
+// How often the "slow" slots are refreshed, per device, at most.
+constexpr long long kGpuSlowRefreshNs = 1000000000LL;
 
 // Process-wide, thread-safe. The sampler calls AcquireForSampler() when it
 // starts with GPUs enabled and ReleaseForSampler() when it stops; both never

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
+#include "gpu_details.h"
 #include "gpu_reader.h"
 #include "nvml_loader.h"
 
@@ -65,6 +67,11 @@ Napi::Object InfoObject(Napi::Env env, const nvml::OpenInfo& in) {
     o.Set("memoryApi", api.getMemoryV2 ? 2 : api.getMemoryV1 ? 1 : 0);
     o.Set("processApi", api.processApi);
     o.Set("processDrift", api.processDrift);
+    o.Set("graphicsProcessApi", api.graphicsProcessApi);
+    o.Set("temperatureApi", api.getTemperatureV ? "nvmlDeviceGetTemperatureV"
+                            : api.getTemperature ? "nvmlDeviceGetTemperature" : "");
+    o.Set("clocksReasonsSymbol", api.clocksReasonsName);
+    o.Set("eventWaitApi", api.eventWaitApi);
   }
   return o;
 }
@@ -157,6 +164,143 @@ Napi::Value Processes(const Napi::CallbackInfo& info) {
   return ProcessPairs(env, s);
 }
 
+const char* ProcessTypeName(uint32_t types) {
+  switch (types) {
+    case kProcessCompute: return "compute";
+    case kProcessGraphics: return "graphics";
+    default: return "compute+graphics";
+  }
+}
+
+Napi::Value ErrorOrNull(Napi::Env env, int code) {
+  return code == nvml::kSuccess ? env.Null() : Napi::String::New(env, nvml::ErrorName(code));
+}
+
+Napi::Value ProcessTable(Napi::Env env, const ProcessDetails& d) {
+  if (d.computeStatus != nvml::kSuccess && d.graphicsStatus != nvml::kSuccess) return env.Null();
+  Napi::Array arr = Napi::Array::New(env, d.processes.size());
+  for (size_t i = 0; i < d.processes.size(); ++i) {
+    const ProcessDetail& p = d.processes[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pid", static_cast<double>(p.pid));
+    o.Set("usedBytes", p.usedBytes);
+    o.Set("type", ProcessTypeName(p.types));
+    o.Set("name", OrNull(env, p.name));
+    o.Set("smUtil", p.smUtil);
+    o.Set("memUtil", p.memUtil);
+    o.Set("encUtil", p.encUtil);
+    o.Set("decUtil", p.decUtil);
+    o.Set("utilTimestampUs", p.utilTimestampUs);
+    o.Set("gpuInstanceId", p.gpuInstanceId);
+    o.Set("computeInstanceId", p.computeInstanceId);
+    arr.Set(static_cast<uint32_t>(i), o);
+  }
+  return arr;
+}
+
+Napi::Value MigObject(Napi::Env env, const MigInfo& m) {
+  if (m.status != nvml::kSuccess) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("currentMode", m.currentMode);
+  o.Set("pendingMode", m.pendingMode);
+  Napi::Array devs = Napi::Array::New(env, m.devices.size());
+  for (size_t i = 0; i < m.devices.size(); ++i) {
+    const MigDevice& d = m.devices[i];
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("index", static_cast<double>(d.index));
+    x.Set("uuid", OrNull(env, d.uuid));
+    x.Set("gpuInstanceId", d.gpuInstanceId);
+    x.Set("computeInstanceId", d.computeInstanceId);
+    x.Set("memoryTotalBytes", d.memoryTotalBytes);
+    x.Set("memoryUsedBytes", d.memoryUsedBytes);
+    devs.Set(static_cast<uint32_t>(i), x);
+  }
+  o.Set("devices", devs);
+  return o;
+}
+
+// nvmlReadDetailed(out: Float64Array) -> per device { processes, computeError,
+// graphicsError, utilError, mig, migError }. Fills `out` as nvmlRead does (its
+// kGpuProcessMemoryBytes then counts both lists), plus the on-demand details:
+// the merged process table and MIG. Costs several NVML list calls per device:
+// never on a sampling path.
+Napi::Value ReadDetailed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(info);
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(env, "out must be a Float64Array");
+  Napi::Float64Array out = info[0].As<Napi::Float64Array>();
+  int n = std::min(DeviceCount(), static_cast<int>(out.ElementLength() / kGpuSlots));
+  Scratch& s = ThreadScratch();
+  ProcessDetails details;
+  MigInfo mig;
+  Napi::Array result = Napi::Array::New(env, n);
+  for (int i = 0; i < n; ++i) {
+    ReadDeviceDetails(i, out.Data() + static_cast<size_t>(i) * kGpuSlots, s, details);
+    ReadMig(i, mig);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("processes", ProcessTable(env, details));
+    o.Set("computeError", ErrorOrNull(env, details.computeStatus));
+    o.Set("graphicsError", ErrorOrNull(env, details.graphicsStatus));
+    o.Set("utilError", ErrorOrNull(env, details.utilStatus));
+    o.Set("mig", MigObject(env, mig));
+    o.Set("migError", ErrorOrNull(env, mig.status));
+    result.Set(static_cast<uint32_t>(i), o);
+  }
+  return result;
+}
+
+// nvmlPcieThroughput() -> Promise<[{ index, txKBps, rxKBps }]> (NaN when
+// unsupported). NVML waits out a ~20 ms window per counter, so the reads run
+// on the libuv thread pool, never on the event loop; the worker holds its own
+// NVML reference while it runs.
+class PcieThroughputWorker : public Napi::AsyncWorker {
+ public:
+  PcieThroughputWorker(Napi::Env env, const std::string& path)
+      : Napi::AsyncWorker(env, "perfprobe:nvmlPcieThroughput"), deferred_(Napi::Promise::Deferred::New(env)) {
+    held_ = nvml::Acquire(path.c_str()).ok;
+  }
+  ~PcieThroughputWorker() override {
+    if (held_) nvml::Release();
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    if (!held_) return SetError("NVML could not be opened for the PCIe throughput read");
+    int n = DeviceCount();
+    values_.resize(static_cast<size_t>(n) * 2);
+    for (int i = 0; i < n; ++i) ReadPcieThroughput(i, &values_[i * 2], &values_[i * 2 + 1]);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    size_t n = values_.size() / 2;
+    Napi::Array arr = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("index", static_cast<double>(i));
+      o.Set("txKBps", values_[i * 2]);
+      o.Set("rxKBps", values_[i * 2 + 1]);
+      arr.Set(static_cast<uint32_t>(i), o);
+    }
+    deferred_.Resolve(arr);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  bool held_ = false;
+  std::vector<double> values_;
+};
+
+Napi::Value PcieThroughput(const Napi::CallbackInfo& info) {
+  RequireOpen(info);
+  auto* worker = new PcieThroughputWorker(info.Env(), nvml::Current().path);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
 // nvmlEnergy(index) -> mJ since the driver loaded, NaN when unsupported. Costly: on request only.
 Napi::Value Energy(const Napi::CallbackInfo& info) {
   RequireOpen(info);
@@ -206,6 +350,9 @@ void RegisterExports(Napi::Env env, Napi::Object exports) {
   fn("nvmlBench", BenchFn);
   fn("nvmlErrorName", ErrorNameFn);
   fn("nvmlLastError", LastErrorFn);
+  fn("nvmlReadDetailed", ReadDetailed);
+  fn("nvmlPcieThroughput", PcieThroughput);
+  RegisterEventExports(env, exports);
 }
 
 }  // namespace perfprobe::gpu

@@ -7,4 +7,6 @@
 
 namespace perfprobe::gpu {
 void RegisterExports(Napi::Env env, Napi::Object exports);
+// The GPU event watcher (gpu_event_exports.cc); called by RegisterExports.
+void RegisterEventExports(Napi::Env env, Napi::Object exports);
 }  // namespace perfprobe::gpu

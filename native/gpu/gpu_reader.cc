@@ -69,6 +69,75 @@ void FillNaN(double* block) {
   for (int i = 0; i < kGpuSlots; ++i) block[i] = NAN;
 }
 
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A field value as a double, whatever nvmlValueType_t it came as.
+double FieldNumber(const FieldValue& f) {
+  switch (f.valueType) {
+    case kValueDouble: return f.value.dVal;
+    case kValueUnsignedInt: return f.value.uiVal;
+    case kValueUnsignedLong: return static_cast<double>(f.value.ulVal);
+    case kValueUnsignedLongLong: return static_cast<double>(f.value.ullVal);
+    case kValueSignedLongLong: return static_cast<double>(f.value.sllVal);
+    case kValueSignedInt: return f.value.siVal;
+    case kValueUnsignedShort: return f.value.usVal;
+    default: return NAN;
+  }
+}
+
+// Slots kGpuPcieLinkGeneration..kGpuEccUncorrectedAggregate, in that order,
+// are the device's SlowFields values.
+constexpr int kSlowFirst = kGpuPcieLinkGeneration;
+static_assert(kGpuEccUncorrectedAggregate - kSlowFirst + 1 == SlowFields::kCount, "slow slots are contiguous");
+
+// Refreshes the slow fields when kGpuSlowRefreshNs has passed since the last
+// refresh (any thread), then copies them into the block.
+void ReadSlow(const Api& api, DeviceInfo& dev, ReadState& st, uint32_t skip, double* block) {
+  SlowFields& sf = dev.slow;
+  std::lock_guard<std::mutex> lock(sf.mutex);
+  const int64_t now = SteadyNs();
+  if (sf.readAtNs == 0 || now - sf.readAtNs >= kGpuSlowRefreshNs) {
+    double v[SlowFields::kCount];
+    for (double& x : v) x = NAN;
+    Device h = dev.handle;
+    unsigned u = 0;
+    if (!(skip & kBitPcieGeneration) &&
+        st.Check(api.getPcieLinkGeneration ? api.getPcieLinkGeneration(h, &u) : kFunctionNotFound, kBitPcieGeneration))
+      v[kGpuPcieLinkGeneration - kSlowFirst] = u;
+    if (!st.lost && !(skip & kBitPcieWidth) &&
+        st.Check(api.getPcieLinkWidth ? api.getPcieLinkWidth(h, &u) : kFunctionNotFound, kBitPcieWidth))
+      v[kGpuPcieLinkWidth - kSlowFirst] = u;
+    int current = 0, pending = 0;
+    if (!st.lost && !(skip & kBitEccMode) &&
+        st.Check(api.getEccMode ? api.getEccMode(h, &current, &pending) : kFunctionNotFound, kBitEccMode)) {
+      v[kGpuEccModeCurrent - kSlowFirst] = current == kFeatureEnabled ? 1 : 0;
+      v[kGpuEccModePending - kSlowFirst] = pending == kFeatureEnabled ? 1 : 0;
+      // With ECC off the counters mean nothing: they stay NaN (null as a whole).
+      struct Counter { int error, counter, slot; uint32_t bit; };
+      static constexpr Counter kCounters[] = {
+          {kMemoryErrorCorrected, kEccCounterVolatile, kGpuEccCorrectedVolatile, kBitEccCorrectedVolatile},
+          {kMemoryErrorUncorrected, kEccCounterVolatile, kGpuEccUncorrectedVolatile, kBitEccUncorrectedVolatile},
+          {kMemoryErrorCorrected, kEccCounterAggregate, kGpuEccCorrectedAggregate, kBitEccCorrectedAggregate},
+          {kMemoryErrorUncorrected, kEccCounterAggregate, kGpuEccUncorrectedAggregate, kBitEccUncorrectedAggregate},
+      };
+      for (const Counter& c : kCounters) {
+        if (current != kFeatureEnabled || st.lost || (skip & c.bit)) continue;
+        unsigned long long n = 0;
+        if (st.Check(api.getTotalEccErrors ? api.getTotalEccErrors(h, c.error, c.counter, &n) : kFunctionNotFound,
+                     c.bit))
+          v[c.slot - kSlowFirst] = static_cast<double>(n);
+      }
+    }
+    if (st.lost) return;  // the caller blanks the block
+    std::memcpy(sf.values, v, sizeof v);
+    sf.readAtNs = now;
+  }
+  std::memcpy(block + kSlowFirst, sf.values, sizeof sf.values);
+}
+
 }  // namespace
 
 Scratch::Scratch() : raw(32 * sizeof(ProcessInfoV3Drift)) { processes.reserve(32); }
@@ -84,16 +153,20 @@ int LastError(int index) {
   return index >= 0 && index < kMaxTracked ? g_lastError[index].load(std::memory_order_relaxed) : 0;
 }
 
-int ReadProcesses(int index, Scratch& s) {
-  s.processes.clear();
+int ReadProcesses(int index, Scratch& s) { return ReadProcessList(index, ProcessList::kCompute, s, s.processes); }
+
+int ReadProcessList(int index, ProcessList list, Scratch& s, std::vector<ProcessEntry>& out) {
+  out.clear();
   const Api& api = GetApi();
   auto& devices = Devices();
   if (index < 0 || index >= static_cast<int>(devices.size())) return kInvalidArgument;
   DeviceInfo& dev = *devices[index];
   if (dev.lost.load(std::memory_order_relaxed)) return kGpuIsLost;
   if (!dev.handle) return dev.handleError;
-  if (!api.getProcesses) return kFunctionNotFound;
-  const size_t stride = api.processStride;
+  const bool graphics = list == ProcessList::kGraphics;
+  GetProcessesFn fn = graphics ? api.getGraphicsProcesses : api.getProcesses;
+  if (!fn) return kFunctionNotFound;
+  const size_t stride = graphics ? api.graphicsProcessStride : api.processStride;
   // Retry while the list outgrows the buffer (processes start between calls),
   // up to kMaxProcesses entries: a driver that claims more (a bug, or a
   // corrupt count) makes the list unsupported for this sample instead of an
@@ -102,7 +175,7 @@ int ReadProcesses(int index, Scratch& s) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     unsigned capacity = static_cast<unsigned>(s.raw.size() / stride);
     unsigned count = capacity;
-    Return r = api.getProcesses(dev.handle, &count, capacity ? s.raw.data() : nullptr);
+    Return r = fn(dev.handle, &count, capacity ? s.raw.data() : nullptr);
     if (r == kInsufficientSize) {
       if (capacity >= kMaxProcesses) return kInsufficientSize;
       size_t want = std::max<size_t>({static_cast<size_t>(count) + 8, static_cast<size_t>(capacity) * 2, 16});
@@ -112,13 +185,19 @@ int ReadProcesses(int index, Scratch& s) {
     if (r != kSuccess) return r;
     if (count > capacity) count = capacity;
     for (unsigned i = 0; i < count; ++i) {
-      // pid at offset 0 and usedGpuMemory at offset 8 in every layout.
+      // pid at offset 0 and usedGpuMemory at offset 8 in every layout; the
+      // v2/v3 layouts add gpuInstanceId and computeInstanceId at 16 and 20.
       const unsigned char* e = s.raw.data() + i * stride;
       unsigned int pid;
       unsigned long long used;
       std::memcpy(&pid, e, sizeof(pid));
       std::memcpy(&used, e + 8, sizeof(used));
-      s.processes.push_back({pid, used == kValueNotAvailable ? NAN : static_cast<double>(used)});
+      ProcessEntry p{pid, used == kValueNotAvailable ? NAN : static_cast<double>(used)};
+      if (stride >= sizeof(ProcessInfoV2)) {
+        std::memcpy(&p.gpuInstanceId, e + 16, sizeof(p.gpuInstanceId));
+        std::memcpy(&p.computeInstanceId, e + 20, sizeof(p.computeInstanceId));
+      }
+      out.push_back(p);
     }
     return kSuccess;
   }
@@ -128,6 +207,7 @@ int ReadProcesses(int index, Scratch& s) {
 void ReadDevice(int index, double* block, Scratch& s, const std::vector<int32_t>* watched) {
   FillNaN(block);
   s.processes.clear();
+  s.processStatus = kInvalidArgument;
   auto& devices = Devices();
   if (index < 0 || index >= static_cast<int>(devices.size())) {
     block[kGpuStatus] = 2;
@@ -136,10 +216,12 @@ void ReadDevice(int index, double* block, Scratch& s, const std::vector<int32_t>
   DeviceInfo& dev = *devices[index];
   if (dev.lost.load(std::memory_order_relaxed)) {
     block[kGpuStatus] = 1;
+    s.processStatus = kGpuIsLost;
     return;
   }
   if (!dev.handle) {
     block[kGpuStatus] = 2;
+    s.processStatus = dev.handleError;
     return;
   }
   const Api& api = GetApi();
@@ -183,10 +265,28 @@ void ReadDevice(int index, double* block, Scratch& s, const std::vector<int32_t>
     }
   }
   unsigned v = 0;
-  if (!st.lost && !(skip & kBitTemperature) &&
-      st.Check(api.getTemperature ? api.getTemperature(h, kTemperatureGpu, &v) : kFunctionNotFound,
-               kBitTemperature))
-    block[kGpuTemperatureC] = v;
+  if (!st.lost && !(skip & kBitTemperature)) {
+    // nvmlDeviceGetTemperatureV (nvml.h 13) where the driver has it. A
+    // driver that refuses it (another struct version, NOT_SUPPORTED, a stub)
+    // gets the old call from then on; only when that one refuses too is the
+    // temperature unsupported.
+    bool done = false;
+    if (!(skip & kBitTemperatureV) && api.getTemperatureV) {
+      TemperatureV1 t{};
+      t.version = kTemperatureV1Version;
+      t.sensorType = kTemperatureGpu;
+      Return r = api.getTemperatureV(h, &t);
+      if (r == kArgumentVersionMismatch || Classify(r) == Outcome::kUnsupported) {
+        st.newlyUnsupported |= kBitTemperatureV;
+      } else {
+        done = true;
+        if (st.Check(r, kBitTemperature)) block[kGpuTemperatureC] = t.temperature;
+      }
+    }
+    if (!done && st.Check(api.getTemperature ? api.getTemperature(h, kTemperatureGpu, &v) : kFunctionNotFound,
+                          kBitTemperature))
+      block[kGpuTemperatureC] = v;
+  }
   if (!st.lost && !(skip & kBitPower) &&
       st.Check(api.getPowerUsage ? api.getPowerUsage(h, &v) : kFunctionNotFound, kBitPower))
     block[kGpuPowerMilliwatts] = v;
@@ -200,8 +300,35 @@ void ReadDevice(int index, double* block, Scratch& s, const std::vector<int32_t>
   if (!st.lost && !(skip & kBitFan) &&
       st.Check(api.getFanSpeed ? api.getFanSpeed(h, &v) : kFunctionNotFound, kBitFan))
     block[kGpuFanPercent] = v;
+  if (!st.lost && !(skip & kBitPstate) &&
+      st.Check(api.getPerformanceState ? api.getPerformanceState(h, &v) : kFunctionNotFound, kBitPstate))
+    block[kGpuPerformanceState] = v <= 15 ? v : NAN;  // NVML_PSTATE_UNKNOWN (32): unknown
+  unsigned long long reasons = 0;
+  if (!st.lost && !(skip & kBitClocksReasons) &&
+      st.Check(api.getClocksEventReasons ? api.getClocksEventReasons(h, &reasons) : kFunctionNotFound,
+               kBitClocksReasons))
+    block[kGpuClocksEventReasons] = static_cast<double>(reasons);
+  if (!st.lost && !(skip & kBitMemoryTemperature)) {
+    FieldValue f{};
+    f.fieldId = kFieldMemoryTemperature;
+    if (st.Check(api.getFieldValues ? api.getFieldValues(h, 1, &f) : kFunctionNotFound, kBitMemoryTemperature) &&
+        st.Check(f.nvmlReturn, kBitMemoryTemperature))
+      block[kGpuMemoryTemperatureC] = FieldNumber(f);
+  }
+  unsigned periodUs = 0;
+  if (!st.lost && !(skip & kBitEncoder) &&
+      st.Check(api.getEncoderUtilization ? api.getEncoderUtilization(h, &v, &periodUs) : kFunctionNotFound,
+               kBitEncoder))
+    block[kGpuEncoderUtilPercent] = v;
+  if (!st.lost && !(skip & kBitDecoder) &&
+      st.Check(api.getDecoderUtilization ? api.getDecoderUtilization(h, &v, &periodUs) : kFunctionNotFound,
+               kBitDecoder))
+    block[kGpuDecoderUtilPercent] = v;
+  if (!st.lost) ReadSlow(api, dev, st, skip, block);
+  s.processStatus = kNotSupported;
   if (!st.lost && !(skip & kBitProcesses)) {
     Return r = ReadProcesses(index, s);
+    s.processStatus = r;
     if (st.Check(r, kBitProcesses)) {
       double self = 0, sum = 0;
       const int32_t me = SelfPid();
@@ -217,6 +344,8 @@ void ReadDevice(int index, double* block, Scratch& s, const std::vector<int32_t>
   if (st.newlyUnsupported) dev.unsupported.fetch_or(st.newlyUnsupported, std::memory_order_relaxed);
   if (st.lost) {
     dev.lost.store(true, std::memory_order_relaxed);
+    s.processes.clear();
+    s.processStatus = kGpuIsLost;
     FillNaN(block);
     block[kGpuStatus] = 1;
     return;
@@ -243,8 +372,11 @@ BenchResult Bench(int iterations) {
   const Api& api = GetApi();
   auto& devices = Devices();
   Scratch& s = ThreadScratch();
-  // The raw calls a full sample makes, skipping what the read would skip.
+  // The raw calls a full sample makes, skipping what the read would skip;
+  // the slow fields' calls once per kGpuSlowRefreshNs per device, as the read
+  // makes them (not counted in callsPerSample).
   int calls = 0;
+  std::vector<int64_t> rawSlowAt(devices.size(), 0);
   auto raw = [&]() {
     calls = 0;
     for (size_t i = 0; i < devices.size(); ++i) {
@@ -259,11 +391,36 @@ BenchResult Bench(int iterations) {
           MemoryV2 m{}; m.version = kMemoryV2Version; api.getMemoryV2(h, &m); ++calls;
         } else if (api.getMemoryV1) { MemoryV1 m; api.getMemoryV1(h, &m); ++calls; }
       }
-      if (!(skip & kBitTemperature) && api.getTemperature) { api.getTemperature(h, kTemperatureGpu, &v); ++calls; }
+      if (!(skip & kBitTemperature)) {
+        if (!(skip & kBitTemperatureV) && api.getTemperatureV) {
+          TemperatureV1 t{}; t.version = kTemperatureV1Version; api.getTemperatureV(h, &t); ++calls;
+        } else if (api.getTemperature) { api.getTemperature(h, kTemperatureGpu, &v); ++calls; }
+      }
       if (!(skip & kBitPower) && api.getPowerUsage) { api.getPowerUsage(h, &v); ++calls; }
       if (!(skip & kBitSmClock) && api.getClockInfo) { api.getClockInfo(h, kClockSm, &v); ++calls; }
       if (!(skip & kBitMemClock) && api.getClockInfo) { api.getClockInfo(h, kClockMem, &v); ++calls; }
       if (!(skip & kBitFan) && api.getFanSpeed) { api.getFanSpeed(h, &v); ++calls; }
+      if (!(skip & kBitPstate) && api.getPerformanceState) { api.getPerformanceState(h, &v); ++calls; }
+      unsigned long long ull;
+      if (!(skip & kBitClocksReasons) && api.getClocksEventReasons) { api.getClocksEventReasons(h, &ull); ++calls; }
+      if (!(skip & kBitMemoryTemperature) && api.getFieldValues) {
+        FieldValue f{}; f.fieldId = kFieldMemoryTemperature; api.getFieldValues(h, 1, &f); ++calls;
+      }
+      unsigned period;
+      if (!(skip & kBitEncoder) && api.getEncoderUtilization) { api.getEncoderUtilization(h, &v, &period); ++calls; }
+      if (!(skip & kBitDecoder) && api.getDecoderUtilization) { api.getDecoderUtilization(h, &v, &period); ++calls; }
+      const int64_t now = SteadyNs();
+      if (rawSlowAt[i] == 0 || now - rawSlowAt[i] >= kGpuSlowRefreshNs) {
+        rawSlowAt[i] = now;
+        if (!(skip & kBitPcieGeneration) && api.getPcieLinkGeneration) api.getPcieLinkGeneration(h, &v);
+        if (!(skip & kBitPcieWidth) && api.getPcieLinkWidth) api.getPcieLinkWidth(h, &v);
+        int cur = 0, pend = 0;
+        if (!(skip & kBitEccMode) && api.getEccMode && api.getEccMode(h, &cur, &pend) == kSuccess &&
+            cur == kFeatureEnabled && api.getTotalEccErrors) {
+          for (int e = 0; e < 2; ++e)
+            for (int c = 0; c < 2; ++c) api.getTotalEccErrors(h, e, c, &ull);
+        }
+      }
       if (!(skip & kBitProcesses) && api.getProcesses) {
         unsigned count = static_cast<unsigned>(s.raw.size() / api.processStride);
         api.getProcesses(h, &count, s.raw.data());

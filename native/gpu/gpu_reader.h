@@ -14,15 +14,21 @@ namespace perfprobe::gpu {
 struct ProcessEntry {
   uint32_t pid;
   double usedBytes;  // NaN when the driver does not say
+  uint32_t gpuInstanceId = 0xFFFFFFFFu;      // MIG attribution; 0xFFFFFFFF when none (or v1 list)
+  uint32_t computeInstanceId = 0xFFFFFFFFu;
 };
 
 // Per-thread buffers for process lists (grown on NVML_ERROR_INSUFFICIENT_SIZE,
 // then reused: no allocation on the steady path).
 struct Scratch {
   std::vector<unsigned char> raw;
-  std::vector<ProcessEntry> processes;
+  std::vector<ProcessEntry> processes;  // the compute list of the last ReadDevice/ReadProcesses
+  std::vector<ProcessEntry> graphics;   // the graphics list (on-demand reads only)
+  int processStatus = 0;                // NVML code of the last ReadDevice's compute list (or why it was skipped)
   Scratch();
 };
+
+enum class ProcessList { kCompute, kGraphics };
 Scratch& ThreadScratch();
 
 // Fills block[0..kGpuSlots) for device `index`. When `processes` is non-null
@@ -33,6 +39,10 @@ void ReadDevice(int index, double* block, Scratch& scratch, const std::vector<in
 // The process list of device `index` into scratch.processes; returns the NVML
 // code (kSuccess, or why there is none).
 int ReadProcesses(int index, Scratch& scratch);
+
+// Either running-process list (same versioned fallbacks, size retry and cap)
+// into `out` (which may be scratch.processes or scratch.graphics).
+int ReadProcessList(int index, ProcessList list, Scratch& scratch, std::vector<ProcessEntry>& out);
 
 // Total energy since the driver loaded, in mJ; NaN when unsupported or lost.
 // Costs ~4 ms on real drivers: only on explicit request, never while sampling.

@@ -22,7 +22,10 @@ namespace {
 std::mutex g_mutex;
 int g_refs = 0;
 Api g_api;
-std::vector<std::unique_ptr<DeviceInfo>> g_devices;
+// Never destroyed: process.exit() runs no environment cleanup hooks, so a
+// sampler thread can still be reading the devices while exit() runs static
+// destructors (a heap-use-after-free under ASan in 29 of 30 runs before).
+std::vector<std::unique_ptr<DeviceInfo>>& g_devices = *new std::vector<std::unique_ptr<DeviceInfo>>();
 OpenInfo g_info;
 std::string g_lastPath;  // last explicit path given to Acquire
 
@@ -62,6 +65,48 @@ Fn SymFirst(void* lib, std::initializer_list<const char*> names, const char** fo
   return nullptr;
 }
 
+// The symbols of the GPU depth fields (issue 13); versioned names first.
+void LoadDepthSymbols(void* lib, Api& api) {
+  api.getTemperatureV = Sym<GetTemperatureVFn>(lib, "nvmlDeviceGetTemperatureV");
+  api.getPerformanceState = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetPerformanceState");
+  api.getClocksEventReasons = SymFirst<DeviceGetUllOutFn>(
+      lib, {"nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons"},
+      &api.clocksReasonsName);
+  api.getFieldValues = Sym<GetFieldValuesFn>(lib, "nvmlDeviceGetFieldValues");
+  api.getEncoderUtilization = Sym<GetCodecUtilFn>(lib, "nvmlDeviceGetEncoderUtilization");
+  api.getDecoderUtilization = Sym<GetCodecUtilFn>(lib, "nvmlDeviceGetDecoderUtilization");
+  api.getEccMode = Sym<GetEccModeFn>(lib, "nvmlDeviceGetEccMode");
+  api.getTotalEccErrors = Sym<GetTotalEccErrorsFn>(lib, "nvmlDeviceGetTotalEccErrors");
+  api.getPcieLinkGeneration = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetCurrPcieLinkGeneration");
+  api.getPcieLinkWidth = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetCurrPcieLinkWidth");
+  api.getPcieThroughput = Sym<GetPcieThroughputFn>(lib, "nvmlDeviceGetPcieThroughput");
+  if ((api.getGraphicsProcesses = Sym<GetProcessesFn>(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3"))) {
+    api.graphicsProcessApi = 3;
+    api.graphicsProcessStride = sizeof(ProcessInfoV2);
+  } else if ((api.getGraphicsProcesses = Sym<GetProcessesFn>(lib, "nvmlDeviceGetGraphicsRunningProcesses_v2"))) {
+    api.graphicsProcessApi = 2;
+    api.graphicsProcessStride = sizeof(ProcessInfoV2);
+  } else if ((api.getGraphicsProcesses = Sym<GetProcessesFn>(lib, "nvmlDeviceGetGraphicsRunningProcesses"))) {
+    api.graphicsProcessApi = 1;
+    api.graphicsProcessStride = sizeof(ProcessInfoV1);
+  }
+  api.getProcessUtilization = Sym<GetProcessUtilizationFn>(lib, "nvmlDeviceGetProcessUtilization");
+  api.getMigMode = Sym<GetMigModeFn>(lib, "nvmlDeviceGetMigMode");
+  api.getMaxMigDeviceCount = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetMaxMigDeviceCount");
+  api.getMigDeviceHandle = Sym<GetMigHandleFn>(lib, "nvmlDeviceGetMigDeviceHandleByIndex");
+  api.getGpuInstanceId = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetGpuInstanceId");
+  api.getComputeInstanceId = Sym<DeviceGetUintFn>(lib, "nvmlDeviceGetComputeInstanceId");
+  api.eventSetCreate = Sym<EventSetCreateFn>(lib, "nvmlEventSetCreate");
+  api.eventSetFree = Sym<EventSetFreeFn>(lib, "nvmlEventSetFree");
+  api.registerEvents = Sym<RegisterEventsFn>(lib, "nvmlDeviceRegisterEvents");
+  api.getSupportedEventTypes = Sym<DeviceGetUllOutFn>(lib, "nvmlDeviceGetSupportedEventTypes");
+  if ((api.eventSetWait = Sym<EventSetWaitFn>(lib, "nvmlEventSetWait_v2"))) {
+    api.eventWaitApi = 2;
+  } else if ((api.eventSetWait = Sym<EventSetWaitFn>(lib, "nvmlEventSetWait"))) {
+    api.eventWaitApi = 1;
+  }
+}
+
 void LoadSymbols(void* lib, Api& api) {
   api.library = lib;
   api.init = SymFirst<InitFn>(lib, {"nvmlInit_v2", "nvmlInit"}, &api.initName);
@@ -92,6 +137,7 @@ void LoadSymbols(void* lib, Api& api) {
     api.processApi = 1;
     api.processStride = sizeof(ProcessInfoV1);
   }
+  LoadDepthSymbols(lib, api);
 }
 
 std::string ReadString(GetStringFn fn, unsigned size) {
@@ -210,6 +256,9 @@ OpenInfo Acquire(const char* path) {
     g_api.processDrift = true;
     g_api.processStride = sizeof(ProcessInfoV3Drift);
   }
+  // The drifted struct is nvmlProcessInfo_t itself: the graphics list's _v3 writes it too.
+  if (api.graphicsProcessApi == 3 && IsDriftDriver(info.driverVersion))
+    g_api.graphicsProcessStride = sizeof(ProcessInfoV3Drift);
   unsigned count = 0;
   r = api.getCount(&count);
   if (r != kSuccess) {
@@ -287,6 +336,7 @@ const char* ErrorName(Return code) {
     case kNotReady: return "NVML_ERROR_NOT_READY";
     case kGpuNotFound: return "NVML_ERROR_GPU_NOT_FOUND";
     case kInvalidState: return "NVML_ERROR_INVALID_STATE";
+    case kResetTypeNotSupported: return "NVML_ERROR_RESET_TYPE_NOT_SUPPORTED";
     case kUnknown: return "NVML_ERROR_UNKNOWN";
     default: return "NVML_ERROR_UNRECOGNIZED";
   }

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,36 @@ struct Api {
   size_t processStride = 0;   // bytes per entry the library writes
   bool processDrift = false;  // 535.43-535.86 _v3 layout (32-byte entries)
   const char* initName = "";  // which init symbol was used
+
+  // GPU depth (issue 13). Each null when the library lacks the symbol: the
+  // field is then unsupported.
+  GetTemperatureVFn getTemperatureV = nullptr;  // nvml.h 13: preferred over getTemperature
+  DeviceGetUintFn getPerformanceState = nullptr;
+  DeviceGetUllOutFn getClocksEventReasons = nullptr;  // ...ClocksEventReasons, else ...ClocksThrottleReasons
+  const char* clocksReasonsName = "";
+  GetFieldValuesFn getFieldValues = nullptr;
+  GetCodecUtilFn getEncoderUtilization = nullptr;
+  GetCodecUtilFn getDecoderUtilization = nullptr;
+  GetEccModeFn getEccMode = nullptr;
+  GetTotalEccErrorsFn getTotalEccErrors = nullptr;
+  DeviceGetUintFn getPcieLinkGeneration = nullptr;  // current
+  DeviceGetUintFn getPcieLinkWidth = nullptr;       // current
+  GetPcieThroughputFn getPcieThroughput = nullptr;  // waits out a ~20 ms window: on request only
+  GetProcessesFn getGraphicsProcesses = nullptr;
+  int graphicsProcessApi = 0;  // 3, 2 or 1 (which nvmlDeviceGetGraphicsRunningProcesses), 0 = none
+  size_t graphicsProcessStride = 0;
+  GetProcessUtilizationFn getProcessUtilization = nullptr;
+  GetMigModeFn getMigMode = nullptr;
+  DeviceGetUintFn getMaxMigDeviceCount = nullptr;
+  GetMigHandleFn getMigDeviceHandle = nullptr;
+  DeviceGetUintFn getGpuInstanceId = nullptr;
+  DeviceGetUintFn getComputeInstanceId = nullptr;
+  EventSetCreateFn eventSetCreate = nullptr;
+  EventSetFreeFn eventSetFree = nullptr;
+  RegisterEventsFn registerEvents = nullptr;
+  DeviceGetUllOutFn getSupportedEventTypes = nullptr;
+  EventSetWaitFn eventSetWait = nullptr;  // nvmlEventSetWait_v2, else nvmlEventSetWait
+  int eventWaitApi = 0;                   // 2 or 1, 0 = none
 };
 
 // Bits of DeviceInfo::unsupported: a field whose call answered NOT_SUPPORTED,
@@ -60,6 +91,34 @@ enum UnsupportedBit : uint32_t {
   kBitProcesses = 1u << 7,
   kBitMemoryV2 = 1u << 8,  // v2 refused: v1 is used for this device
   kBitEnergy = 1u << 9,
+  kBitTemperatureV = 1u << 10,  // nvmlDeviceGetTemperatureV refused (version): the old call is used
+  kBitPstate = 1u << 11,
+  kBitClocksReasons = 1u << 12,
+  kBitMemoryTemperature = 1u << 13,
+  kBitEncoder = 1u << 14,
+  kBitDecoder = 1u << 15,
+  kBitEccMode = 1u << 16,
+  kBitEccCorrectedVolatile = 1u << 17,
+  kBitEccUncorrectedVolatile = 1u << 18,
+  kBitEccCorrectedAggregate = 1u << 19,
+  kBitEccUncorrectedAggregate = 1u << 20,
+  kBitPcieGeneration = 1u << 21,
+  kBitPcieWidth = 1u << 22,
+  kBitGraphicsProcesses = 1u << 23,
+  kBitProcessUtilization = 1u << 24,
+  kBitMig = 1u << 25,
+  kBitPcieThroughput = 1u << 26,
+};
+
+// Values of the fields refreshed at most once per DeviceInfo::kSlowRefreshNs
+// (ECC mode and counters, PCIe link): owned by gpu_reader.cc, guarded by
+// `mutex`. Their cost is not known to be small (ANCHORS has no figure) and
+// they change rarely, so a 1 kHz sampler must not pay for them per sample.
+struct SlowFields {
+  static constexpr int kCount = 8;
+  std::mutex mutex;
+  int64_t readAtNs = 0;   // steady clock of the last refresh; 0 = never
+  double values[kCount];  // NaN-initialised by the reader on first use
 };
 
 struct DeviceInfo {
@@ -71,6 +130,10 @@ struct DeviceInfo {
   double powerLimitMw = 0;        // enforced limit, cached; NaN when unknown
   std::atomic<bool> lost{false};
   std::atomic<uint32_t> unsupported{0};
+  SlowFields slow;
+  // Newest nvmlDeviceGetProcessUtilization sample timestamp seen (us): the
+  // next read asks only for samples after it.
+  std::atomic<unsigned long long> processUtilSeenUs{0};
 };
 
 struct OpenInfo {

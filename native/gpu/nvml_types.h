@@ -42,6 +42,7 @@ enum : Return {
   kNotReady = 27,
   kGpuNotFound = 28,
   kInvalidState = 29,
+  kResetTypeNotSupported = 30,  // added by nvml.h 13
   kUnknown = 999,
 };
 
@@ -49,6 +50,45 @@ enum : Return {
 constexpr int kTemperatureGpu = 0;
 constexpr int kClockSm = 1;
 constexpr int kClockMem = 2;
+
+// nvmlPstates_t: 0..15 are P0..P15; this one means the driver does not know.
+constexpr unsigned kPstateUnknown = 32;
+
+// nvmlMemoryErrorType_t / nvmlEccCounterType_t / nvmlEnableState_t.
+constexpr int kMemoryErrorCorrected = 0;
+constexpr int kMemoryErrorUncorrected = 1;
+constexpr int kEccCounterVolatile = 0;
+constexpr int kEccCounterAggregate = 1;
+constexpr int kFeatureEnabled = 1;
+
+// nvmlPcieUtilCounter_t (values in KB/s, 1 KB granularity).
+constexpr int kPcieUtilTxBytes = 0;
+constexpr int kPcieUtilRxBytes = 1;
+
+// Field ids of nvmlDeviceGetFieldValues (NVML_FI_*) used. Never the energy
+// field: it makes the whole batch cost ~4 ms.
+constexpr unsigned kFieldMemoryTemperature = 82;  // NVML_FI_DEV_MEMORY_TEMP, degrees C
+
+// nvmlValueType_t.
+enum : int {
+  kValueDouble = 0,
+  kValueUnsignedInt = 1,
+  kValueUnsignedLong = 2,
+  kValueUnsignedLongLong = 3,
+  kValueSignedLongLong = 4,
+  kValueSignedInt = 5,
+  kValueUnsignedShort = 6,
+};
+
+// nvmlEventType bits (event sets; Linux only).
+constexpr unsigned long long kEventSingleBitEcc = 0x1ULL;
+constexpr unsigned long long kEventDoubleBitEcc = 0x2ULL;
+constexpr unsigned long long kEventPState = 0x4ULL;
+constexpr unsigned long long kEventXidCritical = 0x8ULL;
+constexpr unsigned long long kEventClock = 0x10ULL;
+
+// gpuInstanceId / computeInstanceId when not attributable (events, processes).
+constexpr unsigned kInstanceIdNone = 0xFFFFFFFFu;
 
 // NVML_VALUE_NOT_AVAILABLE for unsigned long long fields.
 constexpr unsigned long long kValueNotAvailable = ~0ULL;
@@ -101,6 +141,60 @@ struct ProcessInfoV3Drift {
   unsigned long long usedGpuCcProtectedMemory;
 };
 
+struct TemperatureV1 {  // nvmlTemperature_v1_t (nvmlDeviceGetTemperatureV)
+  unsigned int version;
+  int sensorType;  // nvmlTemperatureSensors_t
+  int temperature;
+};
+// NVML_STRUCT_VERSION(Temperature, 1)
+constexpr unsigned int kTemperatureV1Version = static_cast<unsigned int>(sizeof(TemperatureV1)) | (1u << 24);
+
+union Value {  // nvmlValue_t
+  double dVal;
+  int siVal;
+  unsigned int uiVal;
+  unsigned long ulVal;
+  unsigned long long ullVal;
+  signed long long sllVal;
+  unsigned short usVal;
+};
+
+struct FieldValue {  // nvmlFieldValue_t
+  unsigned int fieldId;
+  unsigned int scopeId;
+  long long timestamp;    // us since 1970
+  long long latencyUsec;
+  int valueType;          // nvmlValueType_t
+  Return nvmlReturn;      // per-field status: check before `value`
+  Value value;
+};
+
+struct ProcessUtilizationSample {  // nvmlProcessUtilizationSample_t
+  unsigned int pid;
+  unsigned long long timeStamp;  // CPU timestamp, us
+  unsigned int smUtil;
+  unsigned int memUtil;
+  unsigned int encUtil;
+  unsigned int decUtil;
+};
+
+using EventSet = struct EventSetOpaque*;  // nvmlEventSet_t
+
+// nvmlEventData_t as nvmlEventSetWait_v2 writes it. The unversioned
+// nvmlEventSetWait of older drivers writes only the first three fields.
+struct EventData {
+  Device device;
+  unsigned long long eventType;
+  unsigned long long eventData;  // the Xid for kEventXidCritical (999 = unknown Xid), else 0
+  unsigned int gpuInstanceId;    // kInstanceIdNone unless attributable (MIG)
+  unsigned int computeInstanceId;
+};
+
+static_assert(sizeof(TemperatureV1) == 12, "nvmlTemperature_v1_t is 12 bytes");
+static_assert(sizeof(Value) == 8, "nvmlValue_t is 8 bytes");
+static_assert(sizeof(FieldValue) == 40, "nvmlFieldValue_t is 40 bytes");
+static_assert(sizeof(ProcessUtilizationSample) == 32, "nvmlProcessUtilizationSample_t is 32 bytes");
+static_assert(sizeof(EventData) == 32, "nvmlEventData_t is 32 bytes");
 static_assert(sizeof(MemoryV2) == 40, "nvmlMemory_v2_t is 40 bytes");
 static_assert(sizeof(ProcessInfoV1) == 16, "nvmlProcessInfo_v1_t is 16 bytes");
 static_assert(sizeof(ProcessInfoV2) == 24, "nvmlProcessInfo_v2_t is 24 bytes");
@@ -120,6 +214,20 @@ using GetUtilizationFn = Return (*)(Device, Utilization*);
 using GetMemoryV1Fn = Return (*)(Device, MemoryV1*);
 using GetMemoryV2Fn = Return (*)(Device, MemoryV2*);
 using GetProcessesFn = Return (*)(Device, unsigned int*, void*);     // struct chosen by version
+using DeviceGetUllOutFn = Return (*)(Device, unsigned long long*);   // clocks event reasons, supported events
+using GetTemperatureVFn = Return (*)(Device, TemperatureV1*);
+using GetFieldValuesFn = Return (*)(Device, int, FieldValue*);
+using GetCodecUtilFn = Return (*)(Device, unsigned int*, unsigned int*);  // encoder/decoder: util, sampling period us
+using GetEccModeFn = Return (*)(Device, int*, int*);                 // nvmlEnableState_t current, pending
+using GetTotalEccErrorsFn = Return (*)(Device, int, int, unsigned long long*);
+using GetProcessUtilizationFn = Return (*)(Device, ProcessUtilizationSample*, unsigned int*, unsigned long long);
+using GetMigModeFn = Return (*)(Device, unsigned int*, unsigned int*);
+using GetMigHandleFn = Return (*)(Device, unsigned int, Device*);
+using GetPcieThroughputFn = Return (*)(Device, int, unsigned int*);
+using EventSetCreateFn = Return (*)(EventSet*);
+using EventSetFreeFn = Return (*)(EventSet);
+using RegisterEventsFn = Return (*)(Device, unsigned long long, EventSet);
+using EventSetWaitFn = Return (*)(EventSet, EventData*, unsigned int);
 }
 
 }  // namespace perfprobe::nvml

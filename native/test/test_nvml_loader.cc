@@ -1,9 +1,5 @@
 // Native tests of the NVML loader and the GPU reader against the stand-in
-// library (native/test/fake_nvml/fake_nvml.c). The CMake build passes the
-// stand-in's path as the PERFPROBE_FAKE_NVML_PATH definition (or the
-// environment variable of that name overrides it); its variants come from
-// $PERFPROBE_FAKE_NVML_{V1,NOV3,MISSING,NOINIT}_PATH, or are compiled here
-// with `cc` from the source next to this file when those are not set.
+// library (native/test/fake_nvml/); fake_nvml_paths.h finds or builds it.
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -19,82 +15,13 @@
 #include "../gpu/gpu_reader.h"
 #include "../gpu/nvml_loader.h"
 #include "check.h"
+#include "fake_nvml_paths.h"
 
 using namespace perfprobe;
 using namespace perfprobe::gpu;
+using namespace perfprobe::test;
 
 namespace {
-
-constexpr double kMiB = 1048576.0;
-
-std::string TempDir() {
-  static std::string dir = [] {
-    char tmpl[] = "/tmp/perfprobe-nvml-test-XXXXXX";
-    const char* d = mkdtemp(tmpl);
-    return std::string(d ? d : "/tmp");
-  }();
-  return dir;
-}
-
-std::string SourceDir() {
-  std::string f = __FILE__;
-  size_t slash = f.find_last_of('/');
-  return slash == std::string::npos ? std::string(".") : f.substr(0, slash);
-}
-
-// Path of a stand-in variant: "" (full), "V1", "NOV3", "MISSING", "NOINIT".
-std::string FakePath(const std::string& variant) {
-  std::string env = variant.empty() ? "PERFPROBE_FAKE_NVML_PATH" : "PERFPROBE_FAKE_NVML_" + variant + "_PATH";
-  if (const char* p = std::getenv(env.c_str()); p && *p) return p;
-  // Built by CMake (targets fake_nvml and fake_nvml_<variant>) when it defines these.
-#ifdef PERFPROBE_FAKE_NVML_PATH
-  if (variant.empty()) return PERFPROBE_FAKE_NVML_PATH;
-#endif
-#ifdef PERFPROBE_FAKE_NVML_V1_PATH
-  if (variant == "V1") return PERFPROBE_FAKE_NVML_V1_PATH;
-#endif
-#ifdef PERFPROBE_FAKE_NVML_NOV3_PATH
-  if (variant == "NOV3") return PERFPROBE_FAKE_NVML_NOV3_PATH;
-#endif
-#ifdef PERFPROBE_FAKE_NVML_MISSING_PATH
-  if (variant == "MISSING") return PERFPROBE_FAKE_NVML_MISSING_PATH;
-#endif
-#ifdef PERFPROBE_FAKE_NVML_NOINIT_PATH
-  if (variant == "NOINIT") return PERFPROBE_FAKE_NVML_NOINIT_PATH;
-#endif
-  static const char* defines[][2] = {{"", ""},
-                                     {"V1", "-DFAKE_NVML_V1_ONLY"},
-                                     {"NOV3", "-DFAKE_NVML_NO_V3"},
-                                     {"MISSING", "-DFAKE_NVML_MISSING"},
-                                     {"NOINIT", "-DFAKE_NVML_NO_INIT"}};
-  std::string flag;
-  for (auto& d : defines)
-    if (variant == d[0]) flag = d[1];
-  std::string out = TempDir() + "/libfake-nvml" + (variant.empty() ? "" : "-" + variant) + ".so";
-  if (access(out.c_str(), R_OK) != 0) {
-    std::string cmd = "cc -shared -fPIC -O1 " + flag + " '" + SourceDir() + "/fake_nvml/fake_nvml.c' -o '" + out + "'";
-    if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "  could not build %s\n", out.c_str());
-  }
-  return out;
-}
-
-void Script(const std::string& text) {
-  static int n = 0;
-  std::string path = TempDir() + "/script-" + std::to_string(++n) + ".txt";
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fputs(text.c_str(), f);
-  std::fclose(f);
-  setenv("PERFPROBE_FAKE_NVML_SCRIPT", path.c_str(), 1);
-}
-
-long FakeCalls(const std::string& lib, const char* name) {
-  void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_NOLOAD);
-  if (!h) return -2;
-  auto fn = reinterpret_cast<long (*)(const char*)>(dlsym(h, "fake_nvml_calls"));
-  long v = fn ? fn(name) : -3;
-  dlclose(h);
-  return v;
-}
 
 std::vector<double> Read(int index, const std::vector<int32_t>* watched = nullptr) {
   std::vector<double> block(kGpuSlots);
@@ -431,7 +358,7 @@ TEST(nvml_bench_counts_the_calls_of_a_sample) {
   Script(kTwoGpus);
   CHECK(nvml::Acquire(lib.c_str()).ok);
   BenchResult r = Bench(1000);
-  CHECK_EQ(r.callsPerSample, 16);  // 8 calls x 2 devices
+  CHECK_EQ(r.callsPerSample, 26);  // 13 per-sample calls x 2 devices (the slow fields once a second, not counted)
   CHECK(r.rawNsPerSample > 0);
   CHECK(r.fullNsPerSample > 0);
   nvml::Release();

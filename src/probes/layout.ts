@@ -40,8 +40,27 @@ export const GpuSlot = {
   fanPercent: 12,
   processMemoryBytes: 13,
   watchedMemoryBytes: 14,
+  /** 0..15 = P0..P15; NaN when unknown. */
+  performanceState: 15,
+  /** nvmlClocksEventReason* bitmask. */
+  clocksEventReasons: 16,
+  memoryTemperatureC: 17,
+  encoderUtilPercent: 18,
+  decoderUtilPercent: 19,
+  // The slots below are refreshed at most once per second per device (GPU_SLOW_REFRESH_MS).
+  pcieLinkGeneration: 20,
+  pcieLinkWidth: 21,
+  /** 1 enabled, 0 disabled (the four counters are then NaN), NaN unsupported. */
+  eccModeCurrent: 22,
+  eccModePending: 23,
+  eccCorrectedVolatile: 24,
+  eccUncorrectedVolatile: 25,
+  eccCorrectedAggregate: 26,
+  eccUncorrectedAggregate: 27,
 } as const;
-export const GPU_SLOTS = 16;
+export const GPU_SLOTS = 28;
+/** How often, at most, the slow GPU slots (PCIe link, ECC) are read again (kGpuSlowRefreshNs). */
+export const GPU_SLOW_REFRESH_MS = 1000;
 
 /** GPU status codes in the kGpuStatus slot. */
 export const GpuStatusCode = { ok: 0, lost: 1, error: 2 } as const;
