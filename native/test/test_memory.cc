@@ -11,10 +11,12 @@
 
 #include "check.h"
 #include "memory.h"
+#include "proc_read.h"
 #include "proc_tree.h"
 #include "record.h"
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +38,21 @@ double ProcField(const char* path, const std::string& key) {
     }
   }
   return std::nan("");
+}
+
+// Read system calls (read, pread, ...) this thread has made so far: syscr of
+// /proc/thread-self/io, read with one raw read() (which shows up in the next
+// reading, so each call adds exactly one). -1 without task I/O accounting.
+long long ThreadReadSyscalls() {
+  int fd = open("/proc/thread-self/io", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* p = std::strstr(buf, "syscr:");
+  return p ? std::strtoll(p + 6, nullptr, 10) : -1;
 }
 #endif
 }  // namespace
@@ -69,6 +86,64 @@ TEST(MemoryAgreesWithProcFilesReadIndependently) {
   CHECK_NEAR(m[kProcessRssBytes], vmRss, std::fmax(0.02 * vmRss, kMiB));
   CHECK_EQ(m[kMemTotalBytes], total);
   CHECK_EQ(m[kSwapTotalBytes], swapTotal);
+}
+
+// Each Read() is one pread of /proc/self/statm, plus one pread of
+// /proc/meminfo when the machine-wide figures are refreshed: never a second
+// read to find the end of the file.
+TEST(MemoryReadIsOnePreadPerFile) {
+  MemoryReader reader;
+  double m[kMemorySlots];
+  reader.Read(m);
+  long long before = ThreadReadSyscalls();
+  CHECK(before >= 0);  // Linux with task I/O accounting (every distribution kernel)
+  if (before < 0) return;
+  uint64_t refreshesBefore = reader.SystemReads();
+  const int kCalls = 2000;
+  for (int i = 0; i < kCalls; ++i) reader.Read(m);
+  long long reads = ThreadReadSyscalls() - before - 1;  // - the read of io itself
+  long long refreshes = static_cast<long long>(reader.SystemReads() - refreshesBefore);
+  CHECK_EQ(reads, kCalls + refreshes);
+  CHECK(m[kProcessRssBytes] > 0);
+}
+
+// proc_read.h: one pread when the file fits; a buffer too small keeps whole
+// tokens of the beginning and says so; a growable buffer grows and re-reads.
+TEST(ProcReadHandlesSmallBuffers) {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);  // ~1.4 KiB, one record
+  CHECK(fd >= 0);
+  char whole[16384];
+  bool complete = false;
+  long long before = ThreadReadSyscalls();
+  ssize_t n = PreadProcFile(fd, whole, sizeof whole, &complete);
+  long long reads = ThreadReadSyscalls() - before - 1;
+  CHECK(n > 200);
+  CHECK(complete);
+  CHECK_EQ(reads, 1LL);  // fits: one pread, no second read to find the end
+  CHECK_EQ(std::strlen(whole), static_cast<size_t>(n));
+  CHECK(std::strncmp(whole, "Name:", 5) == 0);
+
+  char small[100];
+  ssize_t k = PreadProcFile(fd, small, sizeof small, &complete);
+  CHECK(!complete);
+  CHECK(k > 0 && k <= 99);
+  CHECK(small[k - 1] == '\n' || small[k - 1] == ' ');  // cut after whole tokens
+  CHECK(std::strncmp(small, whole, static_cast<size_t>(k)) == 0 || std::strncmp(small, "Name:", 5) == 0);
+
+  std::vector<char> grown(16);
+  ssize_t g = PreadProcFile(fd, &grown, 1 << 20, &complete);
+  CHECK(complete);
+  CHECK(g > 200);
+  CHECK(grown.size() > static_cast<size_t>(g));
+  CHECK(std::strncmp(grown.data(), "Name:", 5) == 0);
+
+  std::vector<char> capped(16);
+  ssize_t c = PreadProcFile(fd, &capped, 128, &complete);
+  CHECK(!complete);  // could not grow past maxBytes
+  CHECK(c > 0 && c < 128);
+  CHECK_EQ(capped.size(), static_cast<size_t>(128));
+  close(fd);
+  CHECK(PreadProcFile(-1, small, sizeof small, &complete) == -1);
 }
 
 TEST(MemoryRssFollowsAllocation) {
