@@ -50,6 +50,11 @@ bool Sampler::Start(const SamplerOptions& options) {
     std::vector<double> ring(static_cast<size_t>(options.capacityRecords) * static_cast<size_t>(slots), kNaN);
     std::vector<double> scratch(static_cast<size_t>(slots), kNaN);
     treePids_.reserve(64);
+    // The tree's shape at most every 10 ms and VmHWM every 50 ms: at 1 kHz
+    // most ticks only pread each process's statm (proc_tree.h).
+    procTree_.Reset();
+    procTree_.SetShapeRefreshNs(ProcTree::kSamplerShapeRefreshNs);
+    procTree_.SetHwmRefreshNs(ProcTree::kSamplerHwmRefreshNs);
 
     lock.lock();
     ring_.swap(ring);
@@ -130,6 +135,10 @@ void Sampler::Run() {
   const size_t slots = static_cast<size_t>(recordSlots_);
   auto deadline = Clock::now();
   MemoryReader memory;  // opens its /proc files; closes them when the thread ends
+  struct CloseTreeFiles {  // the watched tree's kept files too (its peak stays readable)
+    ProcTree& tree;
+    ~CloseTreeFiles() { tree.CloseFiles(); }
+  } closeTreeFiles{procTree_};
 
   for (;;) {
     TakeSample(scratch_.data(), memory);

@@ -16,8 +16,10 @@
 #include "record.h"
 
 #if defined(__linux__)
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #endif
@@ -243,6 +245,199 @@ TEST(ProcTreeStrategiesAgreeOnThreadsAndGrandchildren) {
     if (p != getpid() && p != child) kill(p, SIGKILL);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+namespace {
+size_t OpenFds() {
+  size_t n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return 0;
+  while (readdir(d)) ++n;
+  closedir(d);
+  return n;
+}
+
+// Forks a child that pauses until killed (after `before` runs in it).
+template <typename Fn>
+pid_t ForkPaused(int readyFd, Fn before) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    before();
+    char c = 'r';
+    (void)!write(readyFd, &c, 1);
+    for (;;) pause();
+  }
+  return pid;
+}
+
+void KillAndReap(pid_t pid) {
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+bool Has(const std::vector<int32_t>& pids, pid_t pid) { return std::find(pids.begin(), pids.end(), pid) != pids.end(); }
+}  // namespace
+
+// Between shape walks a scan is one pread of statm per process: no open, no
+// directory listing, no second read to find the end of a file.
+TEST(ProcTreeSteadyScanIsOnePreadPerProcess) {
+  int ready[2];
+  CHECK(pipe(ready) == 0);
+  pid_t a = ForkPaused(ready[1], [] {});
+  pid_t b = ForkPaused(ready[1], [] {});
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1 && read(ready[0], &c, 1) == 1);
+  ProcTree tree;
+  tree.SetShapeRefreshNs(3600LL * 1000000000);
+  tree.SetHwmRefreshNs(3600LL * 1000000000);
+  std::vector<int32_t> pids;
+  double rss = tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  CHECK(!std::isnan(rss));
+  CHECK(Has(pids, a) && Has(pids, b));
+  long long before = ThreadReadSyscalls();
+  const int kScans = 300;
+  for (int i = 0; i < kScans; ++i) rss = tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  long long reads = ThreadReadSyscalls() - before - 1;
+  CHECK_EQ(reads, static_cast<long long>(kScans) * static_cast<long long>(pids.size()));
+  CHECK(rss > 1 * kMiB);
+  KillAndReap(a);
+  KillAndReap(b);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+// Walking the shape on every scan: one pread per thread's children file and
+// per statm; a child forked since the last scan is in the next one.
+TEST(ProcTreeWalkEveryScanFindsNewChildren) {
+  int ready[2];
+  CHECK(pipe(ready) == 0);
+  ProcTree tree;
+  tree.SetShapeRefreshNs(0);
+  tree.SetHwmRefreshNs(3600LL * 1000000000);
+  std::vector<int32_t> pids;
+  tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  size_t alone = pids.size();
+  pid_t a = ForkPaused(ready[1], [] {});
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1);
+  tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  CHECK(Has(pids, a));
+  CHECK_EQ(pids.size(), alone + 1);
+  long long before = ThreadReadSyscalls();
+  tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  long long reads = ThreadReadSyscalls() - before - 1;
+  // This process has one thread (the tests' threads have ended) and so has
+  // the child: a children file and a statm each.
+  CHECK_EQ(reads, static_cast<long long>(2 * pids.size()));
+  KillAndReap(a);
+  tree.Scan(static_cast<int32_t>(getpid()), &pids);  // notices the exit...
+  tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  CHECK(!Has(pids, a));
+  CHECK_EQ(pids.size(), alone);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+// A child forked by a thread that is still running is listed in that
+// thread's children file: the walk lists the threads (task/ has more than one
+// entry) and reads each one's file.
+TEST(ProcTreeFindsChildrenOfALiveSecondThread) {
+  int ready[2], done[2];
+  CHECK(pipe(ready) == 0);
+  CHECK(pipe(done) == 0);
+  pid_t child = -1;
+  std::thread forker([&] {
+    child = ForkPaused(ready[1], [] {});
+    char c;
+    (void)!read(done[0], &c, 1);  // stay alive (and the child's parent thread) until told
+  });
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1);
+  ProcTree tree;
+  std::vector<int32_t> pids;
+  tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  CHECK(child > 0 && Has(pids, child));
+  CHECK(tree.KeptFds() >= 3 + 2 + 3 + 1);  // us: 3 + two children files; the child: 3 + one
+  c = 'd';
+  CHECK(write(done[1], &c, 1) == 1);
+  forker.join();
+  KillAndReap(child);
+  for (int fd : {ready[0], ready[1], done[0], done[1]}) close(fd);
+}
+
+// Descriptors: held per process while it is in the tree, closed when it
+// leaves, all closed with the tree; a budget bounds them, and a tree larger
+// than the budget is still read whole (by path beyond it).
+TEST(ProcTreeDescriptorsFollowTheTreeAndStayInBudget) {
+  size_t fdsBefore = OpenFds();
+  int ready[2];
+  CHECK(pipe(ready) == 0);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 3; ++i) kids.push_back(ForkPaused(ready[1], [] {}));
+  char c;
+  for (int i = 0; i < 3; ++i) CHECK(read(ready[0], &c, 1) == 1);
+  {
+    ProcTree tree;
+    tree.SetShapeRefreshNs(0);
+    std::vector<int32_t> pids;
+    double rss = tree.Scan(static_cast<int32_t>(getpid()), &pids);
+    for (pid_t k : kids) CHECK(Has(pids, k));
+    CHECK(tree.KeptFds() >= 4 * 3);  // statm, task/, status (+ children files) each
+    size_t withKids = tree.KeptFds();
+    KillAndReap(kids[0]);
+    tree.Scan(static_cast<int32_t>(getpid()), &pids);
+    tree.Scan(static_cast<int32_t>(getpid()), &pids);
+    CHECK(!Has(pids, kids[0]));
+    CHECK(tree.KeptFds() < withKids);
+
+    ProcTree small;
+    small.SetMaxKeptFds(4);
+    small.SetShapeRefreshNs(0);
+    std::vector<int32_t> smallPids;
+    double smallRss = small.Scan(static_cast<int32_t>(getpid()), &smallPids);
+    CHECK(smallPids == pids);
+    CHECK(small.KeptFds() <= 4);
+    CHECK(!std::isnan(smallRss) && !std::isnan(rss));
+    CHECK_NEAR(smallRss, tree.Scan(static_cast<int32_t>(getpid()), &pids), 0.1 * smallRss);
+  }
+  for (size_t i = 1; i < kids.size(); ++i) KillAndReap(kids[i]);
+  close(ready[0]);
+  close(ready[1]);
+  CHECK_EQ(OpenFds(), fdsBefore);  // every descriptor closed with the trees
+}
+
+// VmHWM: a child that touched 64 MiB and freed it again reads small now, but
+// the tree's peak high-water mark keeps the 64 MiB.
+TEST(ProcTreePeakHwmKeepsASpikeBetweenScans) {
+  int ready[2];
+  CHECK(pipe(ready) == 0);
+  ProcTree tree;
+  std::vector<int32_t> pids;
+  tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  pid_t spiky = ForkPaused(ready[1], [] {
+    const size_t size = 64 * 1024 * 1024;
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+      std::memset(p, 1, size);
+      munmap(p, size);
+    }
+  });
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1);  // the spike is over
+  tree.SetShapeRefreshNs(0);
+  tree.SetHwmRefreshNs(0);
+  double rss = tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  CHECK(Has(pids, spiky));
+  CHECK(tree.PeakHwmBytes() >= 64 * kMiB);
+  CHECK(!std::isnan(rss));
+  KillAndReap(spiky);
+  // The peak outlives the process; Reset forgets it.
+  tree.Scan(static_cast<int32_t>(getpid()), &pids);
+  CHECK(tree.PeakHwmBytes() >= 64 * kMiB);
+  tree.Reset();
+  CHECK(std::isnan(tree.PeakHwmBytes()));
   close(ready[0]);
   close(ready[1]);
 }

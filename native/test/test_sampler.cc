@@ -12,6 +12,7 @@
 #include "sampler.h"
 
 #if defined(__linux__)
+#include <dirent.h>
 #include <unistd.h>
 #endif
 
@@ -160,6 +161,34 @@ TEST(SamplerWatchesProcessTree) {
   s.Stop();
   CHECK(s.Drain(out.data(), 16) >= 1);
   CHECK(std::isnan(out[kTreeRssBytes]));
+}
+#endif
+
+#if defined(__linux__)
+// The watched tree's files are kept open only while the thread runs.
+TEST(SamplerWatchingATreeHoldsNoDescriptorsOnceStopped) {
+  auto fds = [] {
+    size_t n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+      while (readdir(d)) ++n;
+      closedir(d);
+    }
+    return n;
+  };
+  size_t before = fds();
+  Sampler s;
+  SamplerOptions o = Options(1, 64);
+  o.watchPid = static_cast<int32_t>(getpid());
+  CHECK(s.Start(o));
+  std::vector<double> out(64 * kRecordGpuOffset);
+  uint32_t n = 0;
+  for (int i = 0; i < 2000 && n < 3; ++i) {  // bounded by count: wait for 3 records
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    n += s.Drain(out.data(), 64);
+  }
+  CHECK(n >= 1);
+  s.Stop();
+  CHECK_EQ(fds(), before);
 }
 #endif
 
