@@ -48,6 +48,8 @@ export interface NativeAddon {
   readonly layout: NativeLayout;
   /** Fills layout.memorySlots doubles (bytes; NaN = unknown). */
   readMemory(out: Float64Array): void;
+  /** The same, then out[layout.memorySlots] = wall-clock ms since the epoch (absent from older binaries). */
+  readonly readMemoryWithTime?: (out: Float64Array) => void;
   readonly Sampler: new () => NativeSampler;
   /** GPU functions registered by native/gpu (see src/probes/gpu.ts). */
   readonly [name: string]: unknown;
