@@ -131,17 +131,27 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     } catch (const std::system_error& e) {
       throw Napi::Error::New(env, std::string("sampler thread could not start: ") + e.what());
     }
-    if (started) {
-      // The ring (up to 1 GiB) lives outside the JavaScript heap: tell V8, or
-      // it sees a small object and never collects an abandoned sampler.
-      int64_t bytes = static_cast<int64_t>(o.capacityRecords) * core_->RecordSlots() * static_cast<int64_t>(sizeof(double));
-      Napi::MemoryManagement::AdjustExternalMemory(env, bytes - ringBytes_);
-      ringBytes_ = bytes;
-    }
+    if (started) SyncExternalMemory(env);
     return Napi::Boolean::New(env, started);
   }
 
-  void Stop(const Napi::CallbackInfo&) { core_->Stop(); }
+  // The ring (up to 1 GiB, allocated in chunks as records arrive) lives
+  // outside the JavaScript heap: V8 is told what it holds at each start,
+  // drain, stats and stop, or it sees a small object and never collects an
+  // abandoned sampler.
+  void SyncExternalMemory(Napi::Env env) {
+    int64_t bytes = static_cast<int64_t>(core_->Stats().ringBytes);
+    int64_t adjusted;
+    // Raw Node-API: node-addon-api's wrapper aborts the process on failure.
+    if (bytes != ringBytes_ && napi_adjust_external_memory(env, bytes - ringBytes_, &adjusted) == napi_ok) {
+      ringBytes_ = bytes;
+    }
+  }
+
+  void Stop(const Napi::CallbackInfo& info) {
+    core_->Stop();
+    SyncExternalMemory(info.Env());
+  }
 
   // drain(out): copies as many whole records as fit, oldest first.
   Napi::Value Drain(const Napi::CallbackInfo& info) {
@@ -153,10 +163,12 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
       if (fit > UINT32_MAX) fit = UINT32_MAX;
       n = core_->Drain(out.Data(), static_cast<uint32_t>(fit));
     }
+    SyncExternalMemory(info.Env());
     return Napi::Number::New(info.Env(), n);
   }
 
   Napi::Value GetStats(const Napi::CallbackInfo& info) {
+    SyncExternalMemory(info.Env());
     SamplerStats s = core_->Stats();
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("running", s.running);
@@ -164,13 +176,20 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     o.Set("dropped", s.dropped);
     o.Set("gpuCount", s.gpuCount);
     o.Set("recordSlots", s.recordSlots);
+    o.Set("ringBytes", s.ringBytes);
+    o.Set("ringMaxBytes", s.ringMaxBytes);
+    if (std::isnan(s.treeHwmBytes)) {
+      o.Set("treeHwmBytes", info.Env().Null());
+    } else {
+      o.Set("treeHwmBytes", s.treeHwmBytes);
+    }
     return o;
   }
 
   std::unique_ptr<Sampler> core_;
   Napi::Env::CleanupHook<void (*)(SamplerWrap*), SamplerWrap> hook_;
   bool hookRan_ = false;
-  int64_t ringBytes_ = 0;  // reported to V8 as external memory
+  int64_t ringBytes_ = 0;  // ring bytes reported to V8 as external memory
 };
 
 // Per-environment instance data: the memory reader readMemory() uses and the

@@ -208,6 +208,26 @@ TEST(SamplerRejectsARingOverTheLimit) {
   s.Stop();
 }
 
+// start() faults in no ring: a sampler at the default 65,536 records holds
+// one 64 KiB chunk after its first record, and its bound is reported.
+TEST(SamplerRingGrowsWithRecordsNotWithCapacity) {
+  Sampler s;
+  CHECK(s.Start(Options(1000, 65536)));
+  std::vector<double> out(4 * kRecordGpuOffset);
+  uint32_t n = 0;
+  for (int i = 0; i < 5000 && n == 0; ++i) {  // bounded by count: the first record comes at once
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    n = static_cast<uint32_t>(s.Stats().written);
+  }
+  SamplerStats st = s.Stats();
+  CHECK(st.written >= 1);
+  CHECK(st.ringBytes > 0);
+  CHECK(st.ringBytes <= static_cast<double>(RecordRing::kChunkBytes));
+  CHECK(st.ringMaxBytes >= 65536.0 * kRecordGpuOffset * 8);
+  s.Stop();
+  CHECK_EQ(s.Drain(out.data(), 4), 1u);
+}
+
 TEST(SamplerManyStartStopCycles) {
   Sampler s;
   for (int i = 0; i < 50; ++i) {
