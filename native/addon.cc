@@ -207,6 +207,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("readMemoryWithTime", MakeReadMemory<true>(env, "readMemoryWithTime"),
                                            napi_enumerable),
                              InstanceValue("Sampler", SamplerWrap::Define(env), napi_enumerable),
+                             InstanceMethod<&Addon::ChildrenPeakRss>("childrenPeakRssBytes", napi_enumerable),
                          });
     gpu::RegisterExports(env, exports);
   }
@@ -267,6 +268,14 @@ class Addon : public Napi::Addon<Addon> {
       e.ThrowAsJavaScriptException();
     }
     return nullptr;
+  }
+
+  // childrenPeakRssBytes(): getrusage(RUSAGE_CHILDREN) ru_maxrss in bytes
+  // (memory.h), or null where the platform has none.
+  Napi::Value ChildrenPeakRss(const Napi::CallbackInfo& info) {
+    double bytes = ChildrenPeakRssBytes();
+    if (std::isnan(bytes)) return info.Env().Null();
+    return Napi::Number::New(info.Env(), bytes);
   }
 
   MemoryReader memory_;

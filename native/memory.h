@@ -51,4 +51,11 @@ class MemoryReader {
   double system_[kMemorySlots] = {};  // Linux: cached machine-wide slots and peak
 };
 
+// The largest peak RSS of any child process this process has waited for
+// (and of their descendants that they waited for): getrusage(RUSAGE_CHILDREN)
+// ru_maxrss, in bytes. The kernel's own high-water mark, so a spike between
+// two samples is in it; it is per process, not a sum over a tree. NaN where
+// the platform has no such figure (Windows).
+double ChildrenPeakRssBytes();
+
 }  // namespace perfprobe

@@ -123,4 +123,10 @@ void MemoryReader::Read(double* out) {
   if (out[kProcessRssBytes] > out[kProcessPeakRssBytes]) out[kProcessPeakRssBytes] = out[kProcessRssBytes];
 }
 
+double ChildrenPeakRssBytes() {
+  struct rusage ru;
+  if (::getrusage(RUSAGE_CHILDREN, &ru) != 0) return kNaN;
+  return static_cast<double>(ru.ru_maxrss) * 1024.0;  // KiB on Linux
+}
+
 }  // namespace perfprobe

@@ -442,6 +442,26 @@ TEST(ProcTreePeakHwmKeepsASpikeBetweenScans) {
   close(ready[1]);
 }
 
+// ru_maxrss of reaped children: a child's 64 MiB peak is known once it has
+// been waited for, although it freed the memory before exiting.
+TEST(ChildrenPeakRssCountsAReapedChildsSpike) {
+  double before = ChildrenPeakRssBytes();
+  CHECK(!std::isnan(before));
+  pid_t child = fork();
+  if (child == 0) {
+    const size_t size = 64 * 1024 * 1024;
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) _exit(1);
+    std::memset(p, 1, size);
+    munmap(p, size);
+    _exit(0);
+  }
+  int status = -1;
+  CHECK(waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK(ChildrenPeakRssBytes() >= 64 * kMiB);
+}
+
 TEST(ProcTreeUnknownPidIsNaN) {
   ProcTree tree;
   std::vector<int32_t> pids{1, 2, 3};
