@@ -126,7 +126,7 @@ describe('perfprobe run: a 30 ms spike of 128 MiB at the default interval', { sk
       const want = env.PERFPROBE_RUN_CGROUP === '0' ? 'hwm' : expected;
       for (let run = 0; run < 3; run++) {
         const json = join(dir, `spike-${want}-${run}.json`);
-        const r = await runCli(['run', '--json', json, '--', node, '--expose-gc', '-e', SPIKE], env);
+        const r = await runCli(['run', '--json', json, '--', node, '--expose-gc', '-e', SPIKE], env, 300_000); // a hang detector
         assert.equal(r.code, 0, r.stderr);
         const s = JSON.parse(readFileSync(json, 'utf8')).summary;
         assert.equal(s.intervalMs, 100);
