@@ -2,6 +2,10 @@
 // native tests drive it directly.
 #include "sampler.h"
 
+#if defined(__linux__)
+#include <pthread.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -152,6 +156,9 @@ void Sampler::Run() {
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double, std::milli>(options_.intervalMs));
   auto deadline = Clock::now();
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), "perfprobe-smplr");  // as top -H and /proc/<pid>/task/<tid>/comm show it
+#endif
   MemoryReader memory;  // opens its /proc files; closes them when the thread ends
   struct CloseTreeFiles {  // the watched tree's kept files too (its peak stays readable)
     ProcTree& tree;
