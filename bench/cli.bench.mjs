@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildFloor } from './floors.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const main = join(root, 'dist', 'cli', 'main.js');
@@ -66,8 +67,32 @@ export default async function () {
   const inside = [];
   const whole = [];
   // Self-timed loop ms per configuration.
-  const loopMs = { alone: [], time: [], run100: [], run1: [] };
+  const loopMs = { alone: [], time: [], run100: [], run1: [], floor1: [] };
   const haveTime = existsSync(TIME);
+  // The floor at 1 ms: the C sampling loop (bench/native/sampling_floor.c)
+  // reading the command's tree every millisecond while it runs.
+  let floorExe = null;
+  try {
+    if (process.platform === 'linux') floorExe = buildFloor('sampling_floor');
+  } catch {
+    /* no C compiler: no floor row */
+  }
+  const withFloor = (cmd, cmdArgs) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
+      let floor = null;
+      // Once Node's threads are up (the floor opens the tree's files once).
+      const start = setTimeout(() => (floor = spawn(floorExe, ['600', '1000', '--tree', String(child.pid)], { stdio: 'ignore' })), 100);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('error', reject);
+      child.on('exit', () => {
+        clearTimeout(start);
+        floor?.kill('SIGKILL');
+        const m = /\{"loopMs":[^\n]*\}/.exec(out);
+        resolve(m ? JSON.parse(m[0]).loopMs : null);
+      });
+    });
   let load = 0;
   try {
     const configs = {
@@ -88,6 +113,9 @@ export default async function () {
       },
       run1: async () => {
         loopMs.run1.push((await timedRun(process.execPath, [main, 'run', '--interval', '1ms', '--', process.execPath, ...args])).loopMs);
+      },
+      floor1: async () => {
+        if (floorExe) loopMs.floor1.push(await withFloor(process.execPath, args));
       },
     };
     const order = Object.keys(configs);
@@ -156,6 +184,14 @@ export default async function () {
       pass: loopTime !== null ? Math.abs(pct(run100, loopTime)) <= 1 : undefined,
     },
   ];
+  if (loopMs.floor1.length)
+    slowdownRows.push({
+      section: 'cli',
+      name: `the floor: the C 1 kHz sampling loop reading the command's tree beside it (same run); the command's loop ${pct(median(loopMs.floor1), loopAlone).toFixed(2)} % over alone; perfprobe run --interval 1ms beside it`,
+      value: run1,
+      unit: 'ms',
+      peer: { name: 'command beside the C floor', value: median(loopMs.floor1) },
+    });
   if (loopTime !== null)
     slowdownRows.push({
       section: 'cli',
