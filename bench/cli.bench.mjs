@@ -1,11 +1,16 @@
 // `perfprobe run` overhead on a CPU-bound command: the same fixed loop
-// (calibrated to ~2 s) run alone and under `perfprobe run` at the default
-// 100 ms interval, interleaved, median of the repetitions, in the same run.
+// (calibrated to ~2 s) run alone, under /usr/bin/time (the peer: what it costs
+// to be measured at all), and under `perfprobe run` at the default 100 ms and at
+// 1 ms, interleaved in a rotating order, median of the repetitions, all in the
+// same run.
 //
 // Rows:
-// - the command's own wall time (spawn to exit) under perfprobe, as its
-//   summary reports durationMs, vs alone (spawn to exit, measured here the
-//   same way): what sampling costs the command. Target <= 2 %.
+// - the command's slowdown: the loop times itself (performance.now() around
+//   the loop, printed on stdout), so Node's start-up and perfprobe's own
+//   start-up are not counted; at 1 ms and 100 ms vs alone and vs /usr/bin/time.
+//   Targets: under 3 % at 1 ms; at 100 ms indistinguishable from /usr/bin/time.
+// - the command's wall time (spawn to exit) under perfprobe, as its summary
+//   reports durationMs, vs alone (spawn to exit, measured here the same way).
 // - the whole `perfprobe run` process (its own Node start-up included) vs the
 //   command alone: what a CI step pays in total.
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,24 +18,37 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildFloor } from './floors.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const main = join(root, 'dist', 'cli', 'main.js');
 const REPS = Number(process.env.PERFPROBE_BENCH_REPS ?? 7);
 
 
-const loop = (n) => `let x = 0; for (let i = 0; i < ${n}; i++) x = (x * 31 + i) | 0; if (x === 42) console.log(x);`;
+const loop = (n) =>
+  `const t0 = performance.now(); let x = 0; for (let i = 0; i < ${n}; i++) x = (x * 31 + i) | 0; ` +
+  `console.log(JSON.stringify({ loopMs: performance.now() - t0, x }));`;
 
-function timed(cmd, args) {
+/** Spawn-to-exit ms of a command, and the loopMs it printed (if any). */
+function timedRun(cmd, args) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+    child.on('exit', (code) => {
+      const wallMs = performance.now() - t0;
+      if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${err}`));
+      const m = /\{"loopMs":[^\n]*\}/.exec(out);
+      resolve({ wallMs, loopMs: m ? JSON.parse(m[0]).loopMs : null });
+    });
   });
 }
+const timed = async (cmd, args) => (await timedRun(cmd, args)).wallMs;
+const TIME = '/usr/bin/time';
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -48,22 +66,63 @@ export default async function () {
   const alone = [];
   const inside = [];
   const whole = [];
+  // Self-timed loop ms per configuration.
+  const loopMs = { alone: [], time: [], run100: [], run1: [], floor1: [] };
+  const haveTime = existsSync(TIME);
+  // The floor at 1 ms: the C sampling loop (bench/native/sampling_floor.c)
+  // reading the command's tree every millisecond while it runs.
+  let floorExe = null;
+  try {
+    if (process.platform === 'linux') floorExe = buildFloor('sampling_floor');
+  } catch {
+    /* no C compiler: no floor row */
+  }
+  const withFloor = (cmd, cmdArgs) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
+      let floor = null;
+      // Once Node's threads are up (the floor opens the tree's files once).
+      const start = setTimeout(() => (floor = spawn(floorExe, ['600', '1000', '--tree', String(child.pid)], { stdio: 'ignore' })), 100);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('error', reject);
+      child.on('exit', () => {
+        clearTimeout(start);
+        floor?.kill('SIGKILL');
+        const m = /\{"loopMs":[^\n]*\}/.exec(out);
+        resolve(m ? JSON.parse(m[0]).loopMs : null);
+      });
+    });
   let load = 0;
   try {
-    // ABBA order, so a drift in machine load does not favour either side.
-    for (let r = 0; r < REPS; r++) {
-      const json = join(dir, `run-${r}.json`);
-      const underPerfprobe = async () => {
-        whole.push(await timed(process.execPath, [main, 'run', '--json', json, '--', process.execPath, ...args]));
+    const configs = {
+      alone: async () => {
+        const r = await timedRun(process.execPath, args);
+        alone.push(r.wallMs);
+        loopMs.alone.push(r.loopMs);
+      },
+      time: async () => {
+        if (haveTime) loopMs.time.push((await timedRun(TIME, ['-f', '%e %MKB', process.execPath, ...args])).loopMs);
+      },
+      run100: async (r) => {
+        const json = join(dir, `run-${r}.json`);
+        const res = await timedRun(process.execPath, [main, 'run', '--json', json, '--', process.execPath, ...args]);
+        whole.push(res.wallMs);
+        loopMs.run100.push(res.loopMs);
         inside.push(JSON.parse(readFileSync(json, 'utf8')).summary.durationMs);
-      };
-      if (r % 2 === 0) {
-        alone.push(await timed(process.execPath, args));
-        await underPerfprobe();
-      } else {
-        await underPerfprobe();
-        alone.push(await timed(process.execPath, args));
-      }
+      },
+      run1: async () => {
+        loopMs.run1.push((await timedRun(process.execPath, [main, 'run', '--interval', '1ms', '--', process.execPath, ...args])).loopMs);
+      },
+      floor1: async () => {
+        if (floorExe) loopMs.floor1.push(await withFloor(process.execPath, args));
+      },
+    };
+    const order = Object.keys(configs);
+    // A rotating order (each configuration takes each place in turn), so a
+    // drift in machine load does not favour any of them.
+    for (let r = 0; r < REPS; r++) {
+      for (let k = 0; k < order.length; k++) await configs[order[(r + k) % order.length]](r);
     }
     load = os.loadavg()[0];
   } finally {
@@ -98,7 +157,51 @@ export default async function () {
   const wholeMs = median(whole);
   const overhead = ((inMs - a) / a) * 100;
   const wholeOverhead = ((wholeMs - a) / a) * 100;
+  const loopAlone = median(loopMs.alone);
+  const loopTime = haveTime ? median(loopMs.time) : null;
+  const pct = (x, base) => ((x - base) / base) * 100;
+  const run1 = median(loopMs.run1);
+  const run100 = median(loopMs.run100);
+  const slowdownRows = [
+    {
+      section: 'cli',
+      name: `perfprobe run --interval 1ms: the command's own loop time (self-timed, median of ${REPS}, rotating order; load ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores); slowdown ${pct(run1, loopAlone).toFixed(2)} % over alone` +
+        (loopTime !== null ? `, ${pct(run1, loopTime).toFixed(2)} % over /usr/bin/time` : ''),
+      value: run1,
+      unit: 'ms',
+      peer: { name: 'command alone', value: loopAlone },
+      target: 'slowdown < 3 %',
+      pass: pct(run1, loopAlone) < 3,
+    },
+    {
+      section: 'cli',
+      name: `perfprobe run (default 100 ms): the command's own loop time (same run); slowdown ${pct(run100, loopAlone).toFixed(2)} % over alone` +
+        (loopTime !== null ? `, ${pct(run100, loopTime).toFixed(2)} % over /usr/bin/time` : ''),
+      value: run100,
+      unit: 'ms',
+      peer: loopTime !== null ? { name: '/usr/bin/time', value: loopTime } : { name: 'command alone', value: loopAlone },
+      target: 'indistinguishable from /usr/bin/time (within 1 %)',
+      pass: loopTime !== null ? Math.abs(pct(run100, loopTime)) <= 1 : undefined,
+    },
+  ];
+  if (loopMs.floor1.length)
+    slowdownRows.push({
+      section: 'cli',
+      name: `the floor: the C 1 kHz sampling loop reading the command's tree beside it (same run); the command's loop ${pct(median(loopMs.floor1), loopAlone).toFixed(2)} % over alone; perfprobe run --interval 1ms beside it`,
+      value: run1,
+      unit: 'ms',
+      peer: { name: 'command beside the C floor', value: median(loopMs.floor1) },
+    });
+  if (loopTime !== null)
+    slowdownRows.push({
+      section: 'cli',
+      name: `/usr/bin/time: the command's own loop time (same run); ${pct(loopTime, loopAlone).toFixed(2)} % over alone`,
+      value: loopTime,
+      unit: 'ms',
+      peer: { name: 'command alone', value: loopAlone },
+    });
   return [
+    ...slowdownRows,
     {
       section: 'cli',
       name: `perfprobe run, CPU-bound ~2 s command, default 100 ms interval: command wall time (median of ${REPS}, interleaved ABBA; 1-min load average ${load.toFixed(1)} on ${os.cpus().length} cores); overhead ${overhead.toFixed(2)} %`,

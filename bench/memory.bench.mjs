@@ -1,12 +1,22 @@
 // Memory probe and sampler benchmark (`npm run bench -- memory`):
 //   - readMemory() against process.memoryUsage() and systeminformation mem(),
 //     in the same run (targets: <= 1 us, >= 8x faster than process.memoryUsage());
+//   - readMemory() against its C floor, one pread of a kept-open
+//     /proc/self/statm (bench/native/pread_floor.c), rounds alternated
+//     (target: within 1.2x);
 //   - the cost of draining 1,000 sampler records (Sampler.drain());
 //   - the sampler's CPU cost at 1 kHz: process CPU time over 10 s with the
 //     sampler on vs off, in two child processes run side by side, as % of one
-//     core (target <= 2 %).
+//     core (target <= 2 %);
+//   - the sampler THREAD's own CPU at 1 kHz (its on-CPU ns from
+//     /proc/self/task/<tid>/schedstat), memory only and watching a command's
+//     process tree, beside the C sampling-loop floor
+//     (bench/native/sampling_floor.c, clock_nanosleep to absolute deadlines +
+//     the same /proc reads, measured with CLOCK_THREAD_CPUTIME_ID), all
+//     running at the same time.
 // Imports the library from ../dist (run `npx tsc -p tsconfig.json` first).
 import { spawn } from 'node:child_process';
+import { buildFloor, runFloor } from './floors.mjs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +74,43 @@ function childCpu(code, seconds) {
   });
 }
 
+/**
+ * The native sampler thread's own CPU over `seconds` at `intervalMs` (drained
+ * each second), in a child process: ns on CPU from the thread's schedstat.
+ * The thread is found by its name (perfprobe-smplr), else as the one thread
+ * start() created.
+ */
+function samplerThreadCpu({ seconds, intervalMs, watchPid = 0 }) {
+  const script = `
+    const fs = require('node:fs');
+    const pp = require(${JSON.stringify(dist)});
+    const tasks = () => fs.readdirSync('/proc/self/task');
+    const before = new Set(tasks());
+    const s = new pp.Sampler({ intervalMs: ${intervalMs}, gpu: false, watchPid: ${watchPid} }).start();
+    const fresh = tasks().filter((t) => !before.has(t));
+    const named = fresh.find((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim() === 'perfprobe-smplr');
+    const tid = named ?? (fresh.length === 1 ? fresh[0] : null);
+    if (!tid) throw new Error('sampler thread not found among ' + fresh);
+    const onCpu = () => Number(fs.readFileSync('/proc/self/task/' + tid + '/schedstat', 'utf8').split(' ')[0]);
+    let records = 0;
+    const drainTimer = setInterval(() => { records += s.drain().count; }, 1000);
+    setTimeout(() => {
+      const c0 = onCpu(), w0 = process.hrtime.bigint(), r0 = s.stats().written;
+      setTimeout(() => {
+        const cpuNs = onCpu() - c0, wallNs = Number(process.hrtime.bigint() - w0), ticks = s.stats().written - r0;
+        clearInterval(drainTimer); s.stop();
+        console.log(JSON.stringify({ cpuNs, wallNs, ticks, percentOfCore: (100 * cpuNs) / wallNs, named: !!named }));
+      }, ${seconds * 1000});
+    }, 500);`;
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PERFPROBE_NO_WARNINGS: '1' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`child exited ${code}: ${out}`))));
+  });
+}
+
 export default async function bench() {
   const pp = require(dist);
   const si = require('systeminformation');
@@ -84,6 +131,38 @@ export default async function bench() {
     target: '<= 1 us and >= 8x faster',
     pass: readNs <= 1000 && muNs / readNs >= 8,
   });
+  if (process.platform === 'linux' && backend === 'native') {
+    // The C floor and readMemory() in alternating rounds (ABAB), medians.
+    buildFloor('pread_floor');
+    const floorRounds = [];
+    const readRounds = [readNs];
+    for (let r = 0; r < 3; r++) {
+      floorRounds.push((await runFloor('pread_floor', [100000])).nsPerCall);
+      readRounds.push(nsPerCall(() => pp.readMemory(), 100000));
+    }
+    const floorNs = median(floorRounds);
+    const ourNs = median(readRounds);
+    // The addon's own call (no MemoryReading object, no clock), to show where the rest goes.
+    const { getAddon } = require(join(root, 'dist', 'native', 'binding.js'));
+    const slots = new Float64Array(pp.MEMORY_SLOTS ?? 7);
+    const rawNs = nsPerCall(() => getAddon().readMemory(slots), 100000);
+    rows.push({
+      section: 'memory',
+      name: `readMemory() (${backend}) vs the C floor: one pread of a kept-open /proc/self/statm (rounds alternated; process.memoryUsage() ${(muNs / 1000).toFixed(2)} us in the same run)`,
+      value: ourNs / 1000,
+      unit: 'us/call',
+      peer: { name: 'C pread floor', value: floorNs / 1000 },
+      target: '<= 1.2x the floor',
+      pass: ourNs <= 1.2 * floorNs,
+    });
+    rows.push({
+      section: 'memory',
+      name: 'the addon call alone, readMemory(out) into a Float64Array (no object, no timestamp), vs the same C floor',
+      value: rawNs / 1000,
+      unit: 'us/call',
+      peer: { name: 'C pread floor', value: floorNs / 1000 },
+    });
+  }
   rows.push({
     section: 'memory',
     name: `readMemory() (${backend}) vs process.memoryUsage.rss()`,
@@ -154,5 +233,48 @@ export default async function bench() {
     value: (on.cpuUs - off.cpuUs) / Math.max(1, on.extra?.drained ?? seconds * 1000),
     unit: 'us/sample',
   });
+
+  // 4. The sampler thread's own CPU at 1 kHz vs the C sampling-loop floor,
+  //    memory only and with the tree walk of a live command (a Node process
+  //    with its usual threads, like a `perfprobe run` command), all at once.
+  if (process.platform === 'linux' && backend === 'native') {
+    buildFloor('sampling_floor');
+    const cmd = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    await sleep(300); // its threads are up
+    try {
+      const threadSeconds = 6;
+      const [mem, floor, tree, treeFloor] = await Promise.all([
+        samplerThreadCpu({ seconds: threadSeconds, intervalMs: 1 }),
+        runFloor('sampling_floor', [threadSeconds + 0.5, 1000]),
+        samplerThreadCpu({ seconds: threadSeconds, intervalMs: 1, watchPid: cmd.pid }),
+        runFloor('sampling_floor', [threadSeconds + 0.5, 1000, '--tree', cmd.pid]),
+      ]);
+      rows.push({
+        section: 'sampler',
+        name: `sampler thread CPU at 1 kHz, memory only (${mem.ticks} ticks; schedstat) vs the C sampling loop (clock_nanosleep absolute deadlines + the same /proc reads), run at the same time`,
+        value: mem.percentOfCore,
+        unit: '% of one core',
+        peer: { name: 'C floor', value: floor.percentOfCore },
+        target: '<= 1.2x the floor',
+        pass: mem.percentOfCore <= 1.2 * floor.percentOfCore,
+      });
+      rows.push({
+        section: 'sampler',
+        name: `sampler thread CPU at 1 kHz watching a command's process tree (a Node process; ${tree.ticks} ticks) vs the C loop reading the same tree through ${treeFloor.treeFds} kept-open files (found once, never re-walked)`,
+        value: tree.percentOfCore,
+        unit: '% of one core',
+        peer: { name: 'C floor with the tree', value: treeFloor.percentOfCore },
+      });
+      rows.push({
+        section: 'sampler',
+        name: 'sampler thread CPU at 1 kHz watching the tree vs memory only (same run)',
+        value: tree.percentOfCore,
+        unit: '% of one core',
+        peer: { name: 'memory only', value: mem.percentOfCore },
+      });
+    } finally {
+      cmd.kill('SIGKILL');
+    }
+  }
   return rows;
 }

@@ -15,8 +15,8 @@ namespace perfprobe {
 // reading never allocates). NOT thread-safe: each environment and each
 // sampler keeps its own reader, so no two threads ever share one.
 //
-// Linux freshness policy (what makes a reading cost well under 1 us):
-// the process RSS (/proc/self/statm, ~0.4 us) is read on every call; the
+// Linux freshness policy (what makes a reading cost one system call): the
+// process RSS (/proc/self/statm, one pread) is read on every call; the
 // machine-wide figures (/proc/meminfo, which the kernel takes ~2 us to
 // generate) and the getrusage peak are re-read when the previous read is
 // older than kSystemRefreshNs (10 ms), so they are at most 10 ms old. The
@@ -34,6 +34,11 @@ class MemoryReader {
   // give is NaN. Never throws, never allocates.
   void Read(double* out);
 
+  // How many times Read() refreshed the machine-wide figures (Linux: one
+  // pread of /proc/meminfo + one getrusage each). For tests and benchmarks
+  // that count system calls.
+  uint64_t SystemReads() const { return systemReads_; }
+
  private:
   void ReadSystem();  // Linux: /proc/meminfo + getrusage into system_
 
@@ -42,7 +47,15 @@ class MemoryReader {
   double pageBytes_ = 0;  // Linux only
   int64_t systemReadNs_ = 0;
   bool systemValid_ = false;
+  uint64_t systemReads_ = 0;
   double system_[kMemorySlots] = {};  // Linux: cached machine-wide slots and peak
 };
+
+// The largest peak RSS of any child process this process has waited for
+// (and of their descendants that they waited for): getrusage(RUSAGE_CHILDREN)
+// ru_maxrss, in bytes. The kernel's own high-water mark, so a spike between
+// two samples is in it; it is per process, not a sum over a tree. NaN where
+// the platform has no such figure (Windows).
+double ChildrenPeakRssBytes();
 
 }  // namespace perfprobe

@@ -56,4 +56,10 @@ void MemoryReader::Read(double* out) {
   }
 }
 
+double ChildrenPeakRssBytes() {
+  struct rusage ru;
+  if (::getrusage(RUSAGE_CHILDREN, &ru) != 0) return kNaN;
+  return static_cast<double>(ru.ru_maxrss);  // bytes on macOS
+}
+
 }  // namespace perfprobe

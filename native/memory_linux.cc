@@ -1,6 +1,7 @@
 // Linux memory probe: /proc/meminfo and /proc/self/statm kept open and read
-// with pread(offset 0) into a stack buffer (the kernel regenerates both files
-// on every read from offset 0), peak RSS from getrusage.
+// with ONE pread(offset 0) each into a stack buffer (the kernel regenerates
+// both files whole on every read from offset 0, so a short read is the whole
+// file: proc_read.h), peak RSS from getrusage.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include <limits>
 
 #include "memory.h"
+#include "proc_read.h"
 #include "record.h"
 
 namespace perfprobe {
@@ -25,24 +27,6 @@ int OpenReadOnly(const char* path) {
     fd = ::open(path, O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   return fd;
-}
-
-// Reads the whole file from offset 0 into buf (NUL-terminated). Returns the
-// length, or -1 on error.
-ssize_t ReadAll(int fd, char* buf, size_t size) {
-  if (fd < 0) return -1;
-  size_t got = 0;
-  while (got + 1 < size) {
-    ssize_t n = ::pread(fd, buf + got, size - 1 - got, static_cast<off_t>(got));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  buf[got] = '\0';
-  return static_cast<ssize_t>(got);
 }
 
 // Parses an unsigned decimal at p (skipping spaces); NaN when there is none.
@@ -76,8 +60,10 @@ void MemoryReader::ReadSystem() {
   for (int i = 0; i < kMemorySlots; ++i) system_[i] = kNaN;
 
   // /proc/meminfo is about 1.5 KiB; the fields we want are near the top.
+  ++systemReads_;
   char buf[8192];
-  if (ReadAll(meminfoFd_, buf, sizeof buf) > 0) {
+  bool complete;  // a meminfo longer than buf keeps its first lines, which hold these fields
+  if (PreadProcFile(meminfoFd_, buf, sizeof buf, &complete) > 0) {
     struct Field {
       const char* key;
       size_t len;
@@ -124,8 +110,9 @@ void MemoryReader::Read(double* out) {
 
   // /proc/self/statm: "size resident shared text lib data dt" in pages.
   out[kProcessRssBytes] = kNaN;
-  char statm[256];
-  if (ReadAll(statmFd_, statm, sizeof statm) > 0) {
+  char statm[256];  // 7 numbers: never near full, so one pread
+  bool complete;
+  if (PreadProcFile(statmFd_, statm, sizeof statm, &complete) > 0) {
     const char* p = statm;
     double size = ParseNumber(p);
     double resident = ParseNumber(p);
@@ -134,6 +121,12 @@ void MemoryReader::Read(double* out) {
   // The peak is at least what is resident now (the kernel's high-water mark
   // is updated lazily, and ours may be up to 10 ms old).
   if (out[kProcessRssBytes] > out[kProcessPeakRssBytes]) out[kProcessPeakRssBytes] = out[kProcessRssBytes];
+}
+
+double ChildrenPeakRssBytes() {
+  struct rusage ru;
+  if (::getrusage(RUSAGE_CHILDREN, &ru) != 0) return kNaN;
+  return static_cast<double>(ru.ru_maxrss) * 1024.0;  // KiB on Linux
 }
 
 }  // namespace perfprobe

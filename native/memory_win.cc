@@ -42,4 +42,6 @@ void MemoryReader::Read(double* out) {
   }
 }
 
+double ChildrenPeakRssBytes() { return kNaN; }  // no such figure for child processes
+
 }  // namespace perfprobe

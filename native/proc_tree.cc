@@ -1,6 +1,7 @@
 // See proc_tree.h. Linux: the tree from /proc/<pid>/task/<tid>/children
 // (or, without those files, one pass over /proc/<pid>/stat for parent
-// links), then /proc/<pid>/statm for each member of the tree.
+// links), then /proc/<pid>/statm for each member of the tree, every file
+// kept open between scans and read with one pread (proc_read.h).
 #include "proc_tree.h"
 
 #include <algorithm>
@@ -9,12 +10,18 @@
 #if defined(__linux__)
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "proc_read.h"
 #endif
 
 namespace perfprobe {
@@ -22,131 +29,350 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 #if defined(__linux__)
-// Reads a small /proc file into buf (NUL-terminated); length or -1.
-ssize_t ReadSmallFile(const char* path, char* buf, size_t size) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+// Threads are re-listed when their count (fstat of task/) changes, and at
+// least this often, for a thread that ended while another began.
+constexpr int64_t kThreadRelistNs = 1000000000;
+constexpr size_t kMaxChildrenBytes = 16u << 20;  // 2 M children of one thread
+constexpr size_t kMaxTrackedFds = 1024;
+
+int64_t MonotonicNs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+int OpenAt(int dir, const char* name, int flags) {
+  int fd;
+  do {
+    fd = ::openat(dir, name, flags | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+bool OutOfDescriptors(int err) { return err == EMFILE || err == ENFILE || err == ENOMEM; }
+
+// A small /proc file by path, opened and closed around one read (the
+// fallback for processes beyond the descriptor budget).
+ssize_t ReadPath(const char* path, char* buf, size_t size) {
+  int fd = OpenAt(AT_FDCWD, path, O_RDONLY);
   if (fd < 0) return -1;
-  size_t got = 0;
-  while (got + 1 < size) {
-    ssize_t n = ::read(fd, buf + got, size - 1 - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
+  bool complete;
+  ssize_t n = PreadProcFile(fd, buf, size, &complete);
+  int err = errno;
   ::close(fd);
-  buf[got] = '\0';
-  return static_cast<ssize_t>(got);
+  errno = err;
+  return n;
+}
+
+ssize_t ReadPath(const char* path, std::vector<char>* buf) {
+  int fd = OpenAt(AT_FDCWD, path, O_RDONLY);
+  if (fd < 0) return -1;
+  bool complete;
+  ssize_t n = PreadProcFile(fd, buf, kMaxChildrenBytes, &complete);
+  int err = errno;
+  ::close(fd);
+  errno = err;
+  return n;
 }
 
 // Parent pid from /proc/<pid>/stat: "pid (comm) state ppid ...". comm may
 // hold spaces and parentheses, so parse after the LAST ')'.
-int32_t ReadParent(int32_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  char buf[1024];
-  if (ReadSmallFile(path, buf, sizeof buf) <= 0) return -1;
-  const char* close = std::strrchr(buf, ')');
+int32_t ParseParent(const char* stat) {
+  const char* close = std::strrchr(stat, ')');
   if (!close) return -1;
   const char* p = close + 1;
   while (*p == ' ') ++p;
   if (!*p) return -1;
   ++p;  // state character
   while (*p == ' ') ++p;
-  long ppid = std::strtol(p, nullptr, 10);
-  return static_cast<int32_t>(ppid);
+  return static_cast<int32_t>(std::strtol(p, nullptr, 10));
 }
 
-double ReadRssBytes(int32_t pid, double pageBytes) {
+int32_t ReadParent(int32_t pid) {
   char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/statm", pid);
-  char buf[256];
-  if (ReadSmallFile(path, buf, sizeof buf) <= 0) return kNaN;
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  char buf[1024];
+  if (ReadPath(path, buf, sizeof buf) <= 0) return -1;
+  return ParseParent(buf);
+}
+
+// statm: "size resident shared ..." in pages; NaN when unparsable.
+double ParseStatmRss(const char* text, double pageBytes) {
   char* end = nullptr;
-  std::strtoull(buf, &end, 10);  // size
-  if (!end) return kNaN;
-  unsigned long long resident = std::strtoull(end, nullptr, 10);
+  std::strtoull(text, &end, 10);  // size
+  if (end == text) return kNaN;
+  const char* p = end;
+  unsigned long long resident = std::strtoull(p, &end, 10);
+  if (end == p) return kNaN;
   return static_cast<double>(resident) * pageBytes;
+}
+
+// "VmHWM:\t  123456 kB" from status, in bytes; NaN when absent (a zombie).
+double ParseHwm(const char* status) {
+  const char* p = std::strstr(status, "\nVmHWM:");
+  if (!p) return kNaN;
+  p += 7;
+  char* end = nullptr;
+  double kib = std::strtod(p, &end);
+  if (end == p) return kNaN;
+  return kib * 1024.0;
 }
 #endif
 }  // namespace
 
-#if defined(__linux__)
-// Reads a /proc file of any length into buf (NUL-terminated), reusing it; length or -1.
-static ssize_t ReadWholeFile(const char* path, std::vector<char>* buf) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  if (buf->size() < 4096) buf->resize(4096);
-  size_t got = 0;
-  for (;;) {
-    if (got + 1 >= buf->size()) buf->resize(buf->size() * 2);
-    ssize_t n = ::read(fd, buf->data() + got, buf->size() - 1 - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  (*buf)[got] = '\0';
-  return static_cast<ssize_t>(got);
+void ProcTree::ForgetTree() {
+  members_.clear();  // their ProcFds close
+  keptFds_ = 0;
+  treePids_.clear();
+  walkNeeded_ = true;
 }
 
-ProcTree::Walk ProcTree::AppendChildren(int32_t pid, std::vector<int32_t>* out) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/task", pid);
-  DIR* dir = ::opendir(path);
-  if (!dir) return Walk::kOk;  // exited meanwhile: no children
-  Walk result = Walk::kOk;
-  while (struct dirent* e = ::readdir(dir)) {
-    char* end = nullptr;
-    long tid = std::strtol(e->d_name, &end, 10);
-    if (tid <= 0 || *end != '\0') continue;
-    char file[96];
-    std::snprintf(file, sizeof file, "/proc/%d/task/%ld/children", pid, tid);
-    if (ReadWholeFile(file, &buf_) < 0) {
-      // No children file while its task still exists: the kernel lacks them.
-      // (A thread that ended meanwhile takes its whole directory with it.)
-      int err = errno;
-      char taskDir[96];
-      std::snprintf(taskDir, sizeof taskDir, "/proc/%d/task/%ld", pid, tid);
-      if (err == ENOENT && ::access(taskDir, F_OK) == 0) {
-        result = Walk::kUnsupported;
-        break;
+void ProcTree::Reset() {
+  ForgetTree();
+  root_ = 0;
+  hwmRead_ = false;
+  peakHwmBytes_ = kNaN;
+}
+
+#if defined(__linux__)
+size_t ProcTree::FdsOf(const Member& m) const {
+  size_t n = (m.statm.valid() ? 1 : 0) + (m.task.valid() ? 1 : 0) + (m.status.valid() ? 1 : 0);
+  for (const Thread& t : m.threads) n += t.children.valid() ? 1 : 0;
+  return n;
+}
+
+ProcTree::Member* ProcTree::Find(int32_t pid) {
+  auto it = std::lower_bound(members_.begin(), members_.end(), pid,
+                             [](const std::unique_ptr<Member>& m, int32_t p) { return m->pid < p; });
+  return it != members_.end() && (*it)->pid == pid ? it->get() : nullptr;
+}
+
+void ProcTree::Drop(Member* m) {
+  auto it = std::lower_bound(members_.begin(), members_.end(), m->pid,
+                             [](const std::unique_ptr<Member>& x, int32_t p) { return x->pid < p; });
+  if (it == members_.end() || it->get() != m) return;
+  keptFds_ -= FdsOf(*m);
+  members_.erase(it);
+}
+
+// Opens a process found in `parent`'s children file (parent 0: the root, or
+// a pid the full scan found). Through a descriptor of /proc/<pid>, every file
+// opened belongs to that one process; its parent is checked first, so a pid
+// that exited and was reused between the children file and here is refused.
+ProcTree::Member* ProcTree::Open(int32_t pid, int32_t parent) {
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d", pid);
+  int dir = OpenAt(AT_FDCWD, path, O_RDONLY | O_DIRECTORY);
+  if (dir < 0) return nullptr;  // gone (or no descriptor left: read nothing this time)
+  if (parent > 0) {
+    int statFd = OpenAt(dir, "stat", O_RDONLY);
+    char buf[1024];
+    bool complete;
+    ssize_t n = statFd >= 0 ? PreadProcFile(statFd, buf, sizeof buf, &complete) : -1;
+    if (statFd >= 0) ::close(statFd);
+    if (n <= 0 || ParseParent(buf) != parent) {
+      ::close(dir);
+      return nullptr;
+    }
+  }
+  auto m = std::make_unique<Member>();
+  m->pid = pid;
+  if (keptFds_ + 3 <= budgetFds_) {
+    int err = 0;
+    m->statm = ProcFd(OpenAt(dir, "statm", O_RDONLY));
+    if (!m->statm.valid()) err = errno;
+    if (err == 0) {
+      m->task = ProcFd(OpenAt(dir, "task", O_RDONLY | O_DIRECTORY));
+      if (!m->task.valid()) err = errno;
+    }
+    if (err == 0) {
+      m->status = ProcFd(OpenAt(dir, "status", O_RDONLY));
+      if (!m->status.valid()) err = errno;
+    }
+    m->kept = err == 0;
+    if (!m->kept) {
+      m->statm.Reset();
+      m->task.Reset();
+      m->status.Reset();
+      if (!OutOfDescriptors(err)) {  // exited meanwhile
+        ::close(dir);
+        return nullptr;
       }
+    }
+  }
+  ::close(dir);
+  if (m->kept) keptFds_ += 3;
+  Member* raw = m.get();
+  auto it = std::lower_bound(members_.begin(), members_.end(), pid,
+                             [](const std::unique_ptr<Member>& x, int32_t p) { return x->pid < p; });
+  members_.insert(it, std::move(m));
+  return raw;
+}
+
+// Brings m->threads up to date. One thread (task/ has 3 links: ., .. and the
+// thread) needs no listing: its tid is the pid.
+ProcTree::Step ProcTree::ListThreads(Member* m, int64_t nowNs) {
+  uint64_t links = 0;
+  if (m->kept) {
+    struct stat st;
+    if (::fstat(m->task.get(), &st) != 0) return Step::kGone;
+    links = static_cast<uint64_t>(st.st_nlink);
+    if (links < 3) return Step::kGone;  // no live thread behind this descriptor: exited
+    if (!m->threads.empty() && links == m->taskLinks && nowNs - m->threadsListedNs < kThreadRelistNs) return Step::kOk;
+  }
+  m->taskLinks = links;
+  m->threadsListedNs = nowNs;
+
+  scanned_.clear();
+  if (links == 3) {
+    scanned_.push_back(m->pid);
+  } else if (m->kept) {
+    // getdents64 on the kept task/ descriptor (no wrapper before glibc 2.30).
+    if (::lseek(m->task.get(), 0, SEEK_SET) != 0) return Step::kGone;
+    alignas(8) char dents[4096];
+    for (;;) {
+      long n = ::syscall(SYS_getdents64, m->task.get(), dents, sizeof dents);
+      if (n <= 0) break;
+      for (long off = 0; off < n;) {
+        struct Dirent64 {
+          uint64_t ino;
+          int64_t off;
+          unsigned short reclen;
+          unsigned char type;
+          char name[1];
+        };
+        const Dirent64* d = reinterpret_cast<const Dirent64*>(dents + off);
+        char* end = nullptr;
+        long tid = std::strtol(d->name, &end, 10);
+        if (tid > 0 && *end == '\0') scanned_.push_back(static_cast<int32_t>(tid));
+        off += d->reclen;
+      }
+    }
+  } else {
+    char path[32];
+    std::snprintf(path, sizeof path, "/proc/%d/task", m->pid);
+    DIR* dir = ::opendir(path);
+    if (!dir) return Step::kGone;
+    while (struct dirent* e = ::readdir(dir)) {
+      char* end = nullptr;
+      long tid = std::strtol(e->d_name, &end, 10);
+      if (tid > 0 && *end == '\0') scanned_.push_back(static_cast<int32_t>(tid));
+    }
+    ::closedir(dir);
+  }
+  if (scanned_.empty()) return Step::kGone;
+  std::sort(scanned_.begin(), scanned_.end());
+
+  // Keep the children files of threads still there, open those of new ones.
+  std::vector<Thread> next;
+  next.reserve(scanned_.size());
+  size_t old = 0;
+  bool unsupported = false;
+  for (int32_t tid : scanned_) {
+    while (old < m->threads.size() && m->threads[old].tid < tid) {
+      if (m->threads[old].children.valid()) --keptFds_;
+      ++old;
+    }
+    if (old < m->threads.size() && m->threads[old].tid == tid) {
+      next.push_back(std::move(m->threads[old++]));
       continue;
     }
-    for (char* p = buf_.data(); *p;) {
+    Thread t;
+    t.tid = tid;
+    if (m->kept && keptFds_ < budgetFds_) {
+      char name[48];
+      std::snprintf(name, sizeof name, "%d/children", tid);
+      t.children = ProcFd(OpenAt(m->task.get(), name, O_RDONLY));
+      if (t.children.valid()) {
+        ++keptFds_;
+      } else if (errno == ENOENT) {
+        // No children file while its task still exists: the kernel lacks them.
+        // (A thread that ended meanwhile takes its whole directory with it.)
+        char taskName[24];
+        std::snprintf(taskName, sizeof taskName, "%d", tid);
+        if (::faccessat(m->task.get(), taskName, F_OK, 0) == 0) {
+          unsupported = true;
+          break;
+        }
+        continue;
+      }
+    }
+    next.push_back(std::move(t));
+  }
+  for (; old < m->threads.size(); ++old)
+    if (m->threads[old].children.valid()) --keptFds_;
+  m->threads.swap(next);  // the old list, closed as `next` goes
+  return unsupported ? Step::kUnsupported : Step::kOk;
+}
+
+ProcTree::Step ProcTree::AppendChildren(Member* m, std::vector<Entry>* out) {
+  for (Thread& t : m->threads) {
+    ssize_t n;
+    bool complete;
+    if (t.children.valid()) {
+      n = PreadProcFile(t.children.get(), &buf_, kMaxChildrenBytes, &complete);
+    } else {
+      char path[64];
+      std::snprintf(path, sizeof path, "/proc/%d/task/%d/children", m->pid, t.tid);
+      n = ReadPath(path, &buf_);
+      if (n < 0 && errno == ENOENT) {
+        char taskDir[48];
+        std::snprintf(taskDir, sizeof taskDir, "/proc/%d/task/%d", m->pid, t.tid);
+        if (::access(taskDir, F_OK) == 0) return Step::kUnsupported;
+      }
+    }
+    if (n <= 0) {
+      if (n < 0) m->taskLinks = 0;  // that thread is gone: re-list the threads next walk
+      continue;
+    }
+    for (const char* p = buf_.data(); *p;) {
+      char* end = nullptr;
       long child = std::strtol(p, &end, 10);
       if (end == p) break;
-      if (child > 0) out->push_back(static_cast<int32_t>(child));
+      if (child > 0) out->push_back({static_cast<int32_t>(child), m->pid});
       p = end;
     }
   }
-  ::closedir(dir);
-  return result;
+  return Step::kOk;
 }
 
-// Visits the tree below rootPid depth-first, appending every pid to `pids`
-// (the root first). `appendChildren(parent, out)` appends a parent's
-// children to `out` and may answer kUnsupported, which stops the walk.
-template <typename AppendChildrenFn>
-static ProcTree::Walk Traverse(int32_t rootPid, std::vector<int32_t>* pids, std::vector<int32_t>* frontier,
-                               AppendChildrenFn appendChildren) {
-  frontier->clear();
-  frontier->push_back(rootPid);
-  pids->push_back(rootPid);
-  while (!frontier->empty()) {
-    int32_t parent = frontier->back();
-    frontier->pop_back();
-    size_t first = pids->size();
-    if (appendChildren(parent, pids) == ProcTree::Walk::kUnsupported) return ProcTree::Walk::kUnsupported;
-    for (size_t i = first; i < pids->size(); ++i) frontier->push_back((*pids)[i]);
+// Depth-first from the root through the children files, opening what is new.
+ProcTree::Step ProcTree::WalkChildren(int64_t nowNs) {
+  for (auto& m : members_) m->seen = false;
+  frontier_.clear();
+  frontier_.push_back({root_, 0});
+  while (!frontier_.empty()) {
+    Entry e = frontier_.back();
+    frontier_.pop_back();
+    Member* m = Find(e.pid);
+    if (m && m->seen) continue;  // listed twice (reparented during the walk)
+    bool fresh = false;
+    if (!m) {
+      m = Open(e.pid, e.ppid);
+      if (!m) {
+        if (e.pid == root_) return Step::kGone;
+        continue;
+      }
+      fresh = true;
+    }
+    Step step = ListThreads(m, nowNs);
+    if (step == Step::kGone && !fresh) {
+      // The process behind the kept descriptors exited; a live one listed
+      // under the same pid is a new process: open it afresh.
+      Drop(m);
+      m = Open(e.pid, e.ppid);
+      if (!m) {
+        if (e.pid == root_) return Step::kGone;
+        continue;
+      }
+      step = ListThreads(m, nowNs);
+    }
+    m->seen = true;
+    if (step == Step::kUnsupported) return step;
+    if (step == Step::kGone) continue;  // a zombie: no threads, no children
+    if (AppendChildren(m, &frontier_) == Step::kUnsupported) return Step::kUnsupported;
   }
-  return ProcTree::Walk::kOk;
-}
-
-ProcTree::Walk ProcTree::WalkChildren(int32_t rootPid, std::vector<int32_t>* pids) {
-  return Traverse(rootPid, pids, &frontier_, [this](int32_t parent, std::vector<int32_t>* out) {
-    return AppendChildren(parent, out);
-  });
+  return Step::kOk;
 }
 
 bool ProcTree::ScanAll(int32_t rootPid, std::vector<int32_t>* pids) {
@@ -169,12 +395,77 @@ bool ProcTree::ScanAll(int32_t rootPid, std::vector<int32_t>* pids) {
   if (!rootSeen) return false;
 
   // Down from the root over the parent links just read.
-  Traverse(rootPid, pids, &frontier_, [this](int32_t parent, std::vector<int32_t>* out) {
+  pids->push_back(rootPid);
+  for (size_t i = 0; i < pids->size(); ++i) {
+    int32_t parent = (*pids)[i];
     for (const Entry& entry : entries_)
-      if (entry.ppid == parent && entry.pid != parent) out->push_back(entry.pid);
-    return Walk::kOk;
-  });
+      if (entry.ppid == parent && entry.pid != parent) pids->push_back(entry.pid);
+  }
   return true;
+}
+
+bool ProcTree::WalkFullScan() {
+  std::vector<int32_t> found;
+  if (!ScanAll(root_, &found)) return false;
+  for (auto& m : members_) m->seen = false;
+  for (int32_t pid : found) {
+    Member* m = Find(pid);
+    if (!m) m = Open(pid, 0);
+    if (m) m->seen = true;
+  }
+  return true;
+}
+
+bool ProcTree::WalkShape(int64_t nowNs) {
+  bool ok;
+  if (strategy_ == Strategy::kChildren) {
+    Step step = WalkChildren(nowNs);
+    if (step == Step::kUnsupported) {
+      strategy_ = Strategy::kFullScan;  // this kernel has no children files
+      ok = WalkFullScan();
+    } else {
+      ok = step == Step::kOk;
+    }
+  } else {
+    ok = WalkFullScan();
+  }
+  if (!ok) return false;
+  for (size_t i = members_.size(); i-- > 0;) {
+    if (!members_[i]->seen) Drop(members_[i].get());  // left the tree: exited or reparented away
+  }
+  treePids_.clear();
+  for (const auto& m : members_) treePids_.push_back(m->pid);
+  return true;
+}
+
+double ProcTree::ReadRss(Member* m) {
+  char buf[256];
+  ssize_t n;
+  if (m->kept) {
+    bool complete;
+    n = PreadProcFile(m->statm.get(), buf, sizeof buf, &complete);
+  } else {
+    char path[48];
+    std::snprintf(path, sizeof path, "/proc/%d/statm", m->pid);
+    n = ReadPath(path, buf, sizeof buf);
+  }
+  return n > 0 ? ParseStatmRss(buf, pageBytes_) : kNaN;
+}
+
+void ProcTree::ReadHwm(Member* m) {
+  char buf[4096];
+  ssize_t n;
+  if (m->kept) {
+    bool complete;
+    n = PreadProcFile(m->status.get(), buf, sizeof buf, &complete);
+  } else {
+    char path[48];
+    std::snprintf(path, sizeof path, "/proc/%d/status", m->pid);
+    n = ReadPath(path, buf, sizeof buf);
+  }
+  if (n <= 0) return;
+  double hwm = ParseHwm(buf);
+  if (hwm == hwm && !(hwm <= peakHwmBytes_)) peakHwmBytes_ = hwm;  // NaN peak: first reading
 }
 #endif
 
@@ -182,37 +473,63 @@ double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
   pids->clear();
 #if defined(__linux__)
   if (rootPid <= 0) return kNaN;
-  char rootDir[32];
-  std::snprintf(rootDir, sizeof rootDir, "/proc/%d", rootPid);
-  if (::access(rootDir, F_OK) != 0) return kNaN;
-  bool found = false;
-  if (strategy_ == Strategy::kChildren) {
-    if (WalkChildren(rootPid, pids) == Walk::kOk) {
-      found = true;
-    } else {
-      strategy_ = Strategy::kFullScan;  // this kernel has no children files
-      pids->clear();
-    }
+  if (rootPid != root_) {
+    Reset();
+    root_ = rootPid;
   }
-  if (!found && !ScanAll(rootPid, pids)) {
-    pids->clear();
-    return kNaN;
+  if (pageBytes_ == 0) {
+    long page = ::sysconf(_SC_PAGESIZE);
+    pageBytes_ = page > 0 ? static_cast<double>(page) : 4096.0;
   }
-  // A pid may be listed twice if it was reparented during the walk.
-  std::sort(pids->begin(), pids->end());
-  pids->erase(std::unique(pids->begin(), pids->end()), pids->end());
+  if (budgetFds_ == 0) {
+    struct rlimit rl;
+    size_t soft = 1024;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0)
+      soft = rl.rlim_cur == RLIM_INFINITY ? kMaxTrackedFds * 4 : static_cast<size_t>(rl.rlim_cur);
+    budgetFds_ = std::min(kMaxTrackedFds, soft / 4);
+  }
+  if (maxKeptFds_ > 0) budgetFds_ = maxKeptFds_;
 
-  long page = ::sysconf(_SC_PAGESIZE);
-  double pageBytes = page > 0 ? static_cast<double>(page) : 4096.0;
+  int64_t now = MonotonicNs();
+  if (walkNeeded_ || members_.empty() || now - lastWalkNs_ >= shapeRefreshNs_) {
+    if (!WalkShape(now)) {
+      ForgetTree();  // the root is gone: keep its peak, hold no descriptor
+      return kNaN;
+    }
+    lastWalkNs_ = now;
+    walkNeeded_ = false;
+  }
+  bool hwmDue = !hwmRead_ || now - lastHwmNs_ >= hwmRefreshNs_;
   double total = 0;
   bool any = false;
-  for (int32_t pid : *pids) {
-    double rss = ReadRssBytes(pid, pageBytes);
-    if (rss == rss) {  // not NaN: the process may have exited meanwhile
-      total += rss;
-      any = true;
+  bool dropped = false;
+  for (size_t i = 0; i < members_.size();) {
+    Member* m = members_[i].get();
+    double rss = ReadRss(m);
+    if (rss != rss) {  // the process is gone (a zombie still reads 0)
+      if (m->pid == root_) {
+        ForgetTree();
+        return kNaN;
+      }
+      Drop(m);
+      dropped = true;
+      walkNeeded_ = true;  // its children may have moved: re-walk next time
+      continue;
     }
+    total += rss;
+    any = true;
+    if (hwmDue) ReadHwm(m);
+    ++i;
   }
+  if (hwmDue) {
+    lastHwmNs_ = now;
+    hwmRead_ = true;
+  }
+  if (dropped) {
+    treePids_.clear();
+    for (const auto& m : members_) treePids_.push_back(m->pid);
+  }
+  *pids = treePids_;
   return any ? total : kNaN;
 #else
   (void)rootPid;

@@ -2,11 +2,17 @@
 // native tests drive it directly.
 #include "sampler.h"
 
+#if defined(__linux__)
+#include <pthread.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <new>
 #include <stdexcept>
 
 #include "gpu/gpu_api.h"
@@ -47,22 +53,27 @@ bool Sampler::Start(const SamplerOptions& options) {
   }
 
   try {
-    std::vector<double> ring(static_cast<size_t>(options.capacityRecords) * static_cast<size_t>(slots), kNaN);
+    // The ring allocates its chunks as records arrive: nothing to fault in here.
+    RecordRing ring;
+    ring.Reset(options.capacityRecords, static_cast<size_t>(slots));
     std::vector<double> scratch(static_cast<size_t>(slots), kNaN);
     treePids_.reserve(64);
+    // The tree's shape at most every 10 ms and VmHWM every 50 ms: at 1 kHz
+    // most ticks only pread each process's statm (proc_tree.h).
+    procTree_.Reset();
+    procTree_.SetShapeRefreshNs(ProcTree::kSamplerShapeRefreshNs);
+    procTree_.SetHwmRefreshNs(ProcTree::kSamplerHwmRefreshNs);
 
     lock.lock();
-    ring_.swap(ring);
+    std::swap(ring_, ring);
     scratch_.swap(scratch);
-    capacity_ = options.capacityRecords;
-    head_ = 0;
-    count_ = 0;
     written_ = 0;
     dropped_ = 0;
     recordSlots_ = slots;
     gpuCount_ = gpuCount;
     options_ = options;
     gpuAcquired_ = acquired;
+    treeHwmBytes_ = kNaN;
     stopRequested_ = false;
     running_ = true;
     thread_ = std::thread(&Sampler::Run, this);
@@ -123,29 +134,42 @@ void Sampler::TakeSample(double* record, MemoryReader& memory) {
   }
 }
 
+template <typename Lock>
+void Sampler::StoreSample(Lock& lock) {
+  RecordRing::Push pushed = ring_.Add(scratch_.data(), nullptr);
+  if (pushed == RecordRing::Push::kNeedsChunk) {
+    // Allocate outside the lock (a drain may run meanwhile); an allocation
+    // failure loses this record, counted as dropped, and never throws here.
+    size_t doubles = ring_.ChunkDoubles();  // fixed while the thread runs
+    lock.unlock();
+    std::unique_ptr<double[]> chunk(new (std::nothrow) double[doubles]);
+    lock.lock();
+    pushed = ring_.Add(scratch_.data(), &chunk);
+  }
+  written_ += 1;
+  if (pushed != RecordRing::Push::kStored) dropped_ += 1;
+  if (options_.watchPid > 0) treeHwmBytes_ = procTree_.PeakHwmBytes();
+}
+
 void Sampler::Run() {
   using Clock = std::chrono::steady_clock;
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double, std::milli>(options_.intervalMs));
-  const size_t slots = static_cast<size_t>(recordSlots_);
   auto deadline = Clock::now();
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), "perfprobe-smplr");  // as top -H and /proc/<pid>/task/<tid>/comm show it
+#endif
   MemoryReader memory;  // opens its /proc files; closes them when the thread ends
+  struct CloseTreeFiles {  // the watched tree's kept files too (its peak stays readable)
+    ProcTree& tree;
+    ~CloseTreeFiles() { tree.CloseFiles(); }
+  } closeTreeFiles{procTree_};
 
   for (;;) {
     TakeSample(scratch_.data(), memory);
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      uint32_t tail;
-      if (count_ == capacity_) {  // full: overwrite the oldest
-        tail = head_;
-        head_ = (head_ + 1) % capacity_;
-        dropped_ += 1;
-      } else {
-        tail = (head_ + count_) % capacity_;
-        ++count_;
-      }
-      std::memcpy(&ring_[tail * slots], scratch_.data(), slots * sizeof(double));
-      written_ += 1;
+      StoreSample(lock);
 
       // Absolute deadlines: no drift from the time a sample takes. When a
       // sample overran whole intervals, skip them rather than burst.
@@ -162,16 +186,7 @@ void Sampler::Run() {
 
 uint32_t Sampler::Drain(double* out, uint32_t maxRecords) {
   std::lock_guard<std::mutex> lock(mutex_);
-  uint32_t n = std::min(maxRecords, count_);
-  const size_t slots = static_cast<size_t>(recordSlots_);
-  uint32_t first = std::min(n, capacity_ - head_);  // up to the ring's end
-  if (first > 0) std::memcpy(out, &ring_[head_ * slots], first * slots * sizeof(double));
-  if (n > first) std::memcpy(out + first * slots, &ring_[0], (n - first) * slots * sizeof(double));
-  if (n > 0) {
-    head_ = (head_ + n) % capacity_;
-    count_ -= n;
-  }
-  return n;
+  return ring_.Drain(out, maxRecords);
 }
 
 SamplerStats Sampler::Stats() const {
@@ -182,6 +197,9 @@ SamplerStats Sampler::Stats() const {
   s.dropped = dropped_;
   s.gpuCount = gpuCount_;
   s.recordSlots = recordSlots_;
+  s.ringBytes = static_cast<double>(ring_.AllocatedBytes());
+  s.ringMaxBytes = static_cast<double>(ring_.MaxBytes());
+  s.treeHwmBytes = treeHwmBytes_;
   return s;
 }
 

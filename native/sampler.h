@@ -1,18 +1,22 @@
 // The background sampler: a thread that wakes every interval on absolute
 // steady-clock deadlines and writes one fixed-size record (record.h: header,
-// memory slots, GPU blocks) into a bounded ring. JavaScript drains the ring
-// in batches; no call into JavaScript ever happens on the sampler thread.
+// memory slots, GPU blocks) into a bounded ring (ring.h: chunks allocated as
+// records arrive, so start() allocates none and an idle ring holds one).
+// JavaScript drains the ring in batches; no call into JavaScript ever happens
+// on the sampler thread.
 // Free of Node-API so the native tests link it.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "memory.h"
 #include "proc_tree.h"
+#include "ring.h"
 
 namespace perfprobe {
 
@@ -30,6 +34,11 @@ struct SamplerStats {
   double dropped = 0;  // records dropped by overflow since the last Start()
   int gpuCount = 0;
   int recordSlots = 0;
+  double ringBytes = 0;     // ring memory allocated now (chunks in use and spare)
+  double ringMaxBytes = 0;  // the most the ring can allocate (capacity, in whole chunks)
+  // The largest VmHWM of any process of the watched tree since Start()
+  // (ProcTree::PeakHwmBytes); NaN when none watched or none read.
+  double treeHwmBytes = std::numeric_limits<double>::quiet_NaN();
 };
 
 class Sampler {
@@ -63,6 +72,10 @@ class Sampler {
  private:
   void Run();
   void TakeSample(double* record, MemoryReader& memory);
+  // Stores scratch_ in the ring (under `lock`, which it releases while it
+  // allocates a chunk) and counts it. Any lock type with lock()/unlock().
+  template <typename Lock>
+  void StoreSample(Lock& lock);
 
   mutable std::mutex mutex_;  // guards everything below but the thread-only state
   std::condition_variable wake_;
@@ -70,15 +83,13 @@ class Sampler {
   bool running_ = false;
   bool stopRequested_ = false;
 
-  // Ring of capacity_ records of recordSlots_ doubles.
-  std::vector<double> ring_;
-  uint32_t capacity_ = 0;
-  uint32_t head_ = 0;   // index of the oldest record
-  uint32_t count_ = 0;  // records in the ring
+  // Up to options_.capacityRecords records of recordSlots_ doubles.
+  RecordRing ring_;
   double written_ = 0;
   double dropped_ = 0;
   int recordSlots_ = 0;
   int gpuCount_ = 0;
+  double treeHwmBytes_ = std::numeric_limits<double>::quiet_NaN();
 
   // Set by Start before the thread exists, then read only by the thread.
   SamplerOptions options_;

@@ -129,7 +129,7 @@ function workerRun() {
       const m = new Float64Array(a.layout.memorySlots); a.readMemory(m);
       const s = new a.Sampler(); s.start(1, 64, false, 0);
       const out = new Float64Array(64 * 11); const pause = new Int32Array(new SharedArrayBuffer(4));
-      let n = 0; for (const end = Date.now() + 20000; n < 3 && Date.now() < end;) { Atomics.wait(pause, 0, 0, 5); n += s.drain(out); }
+      let n = 0; for (let i = 0; n < 3 && i < 4000; i++) { Atomics.wait(pause, 0, 0, 5); n += s.drain(out); }
       try { s.start(0, 1, false, 0); } catch {}
       if (workerData.stop) s.stop();
       parentPort.postMessage({ n, total: m[0] });`)};
@@ -153,7 +153,11 @@ function workerRun() {
     ASAN_OPTIONS: 'detect_leaks=0:halt_on_error=1',
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
   };
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 240000, env: sanitizedEnv });
+  const r = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 900000, // a hang detector: the work is bounded (2 x 20 workers, 4,000 waits each at most)
+    env: sanitizedEnv,
+  });
   const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   process.stdout.write(text);
   if (r.status !== 0 || sanitizerReport.test(text)) return `FAILED (exit ${r.status ?? r.signal})`;
@@ -210,7 +214,8 @@ function gpuWorkerRun(addonPath, sanitizedEnv) {
       a.nvmlOpen(${JSON.stringify(fake)});
       a.nvmlWatchEvents(() => {}); // left running at exit: the cleanup hook joins it
     })();`;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 240000, env });
+  // a hang detector: 8 workers, 4 events each
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 900000, env });
   const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   process.stdout.write(text);
   if (r.status !== 0 || sanitizerReport.test(text)) return `FAILED: GPU workers (exit ${r.status ?? r.signal})`;
@@ -222,7 +227,8 @@ function gpuWorkerRun(addonPath, sanitizedEnv) {
     setTimeout(() => process.exit(5), 50); // the watcher is blocked in the wait: the atexit handler joins it`;
   // Three times: a thread left reading NVML state during exit() showed up in most runs, not all.
   for (let i = 0; i < 3; i++) {
-    const e = spawnSync(process.execPath, ['-e', exitScript], { encoding: 'utf8', timeout: 60000, env: { ...env, PERFPROBE_FAKE_NVML_SCRIPT: '' } });
+    const e = spawnSync(process.execPath, ['-e', exitScript], { encoding: 'utf8', timeout: 300000, // a hang detector
+      env: { ...env, PERFPROBE_FAKE_NVML_SCRIPT: '' } });
     const etext = `${e.stdout ?? ''}${e.stderr ?? ''}`;
     process.stdout.write(etext);
     if (e.status !== 5 || sanitizerReport.test(etext)) return `FAILED: process.exit while a watcher is blocked and a GPU sampler runs (exit ${e.status ?? e.signal})`;

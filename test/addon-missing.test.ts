@@ -29,7 +29,7 @@ function runChild(env: Record<string, string>) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', childCode], {
     cwd: root,
     encoding: 'utf8',
-    timeout: 30000,
+    timeout: 300_000, // a hang detector only: the child's work is bounded, and at load 60 tsx alone takes seconds
     env: { ...process.env, PERFPROBE_NO_WARNINGS: '', ...env },
   });
   assert.equal(r.status, 0, r.stderr);

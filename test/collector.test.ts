@@ -281,7 +281,8 @@ test('ingestSamples decodes sampler records: bytes -> MiB, GPU blocks, NaN -> nu
   c.startMonitoring();
   c.startMonitoring();
   assert.equal(log.length, 1, 'startMonitoring is idempotent');
-  assert.deepEqual(log[0], { intervalMs: 10, gpu: true });
+  // The ring is sized from the drain cadence (60 s at 10 ms: eight drains' worth, 48,000 records).
+  assert.deepEqual(log[0], { intervalMs: 10, gpu: true, capacity: 48_000 });
   const mem = [...c.memoryRecords()];
   assert.deepEqual(mem[1], { timestamp: 1_700_000_000_010, totalMb: 16000, usedMb: 4000, availableMb: 12000, percent: 25, processMemoryMb: 101, operation: null });
   const gpus = [...c.gpuRecords()];
@@ -565,7 +566,7 @@ test('monitoring: config changes restart the sampler; the systeminformation fall
     },
   });
   c.startMonitoring();
-  assert.deepEqual(log, [{ intervalMs: 20, gpu: false }], 'GPUs are not sampled natively without NVML');
+  assert.deepEqual(log, [{ intervalMs: 20, gpu: false, capacity: 24_000 }], 'GPUs are not sampled natively without NVML');
   await new Promise((r) => setTimeout(r, 150));
   assert.ok(polls >= 2, `${polls} GPU polls`);
   assert.ok(c.getGpuUsageStats().count >= 2);

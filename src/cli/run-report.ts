@@ -4,6 +4,7 @@
  */
 import type { Tick } from './sampling.js';
 import { humanDuration } from './duration.js';
+import { choosePeak, type PeakMemoryFacts, type PeakRssSource } from './peak-memory.js';
 
 export interface GpuRunSummary {
   gpuId: number;
@@ -35,7 +36,14 @@ export interface RunSummary {
   intervalMs: number;
   samples: number;
   samplerBackend: 'native' | 'js';
+  /**
+   * Peak memory of the command's process tree: where the command ran in its
+   * own cgroup, the cgroup's memory.peak; else the larger of the kernel's
+   * per-process high-water marks and the sampled tree RSS (peak-memory.ts).
+   */
   peakRssMb: number | null;
+  /** Which of those gave peakRssMb: 'cgroup' (exact), 'hwm' (a floor), 'sampled'; null when none is known. */
+  peakRssSource: PeakRssSource | null;
   avgRssMb: number | null;
   peakSystemUsedMb: number | null;
   systemTotalMb: number | null;
@@ -60,6 +68,8 @@ export interface RunFacts {
   gpuNames: Map<number, string | null>;
   /** Energy in joules per GPU from the driver's counter (end - start), when it was read. */
   energyCounterJoules: Map<number, number>;
+  /** The kernel's peaks (cgroup, high-water marks); absent: the sampled peak only. */
+  peakMemory?: PeakMemoryFacts;
 }
 
 function maxOf(values: Iterable<number | null>): number | null {
@@ -121,6 +131,7 @@ export function summarize(facts: RunFacts, ticks: Tick[]): RunSummary {
     };
   });
   const energies = gpus.map((g) => g.energyJoules).filter((e): e is number => e !== null);
+  const peak = choosePeak(maxOf(ticks.map((t) => t.treeRssMb)), facts.peakMemory);
   return {
     command: facts.command,
     startTime: new Date(facts.startTime).toISOString(),
@@ -132,7 +143,8 @@ export function summarize(facts: RunFacts, ticks: Tick[]): RunSummary {
     intervalMs: facts.intervalMs,
     samples: ticks.length,
     samplerBackend: facts.samplerBackend,
-    peakRssMb: round(maxOf(ticks.map((t) => t.treeRssMb))),
+    peakRssMb: round(peak.peakRssMb),
+    peakRssSource: peak.peakRssSource,
     avgRssMb: round(avgOf(ticks.map((t) => t.treeRssMb))),
     peakSystemUsedMb: round(maxOf(ticks.map((t) => t.systemUsedMb))),
     systemTotalMb: round(maxOf(ticks.map((t) => t.systemTotalMb))),
@@ -156,7 +168,7 @@ export function summaryText(s: RunSummary): string {
     `perfprobe: ${s.command.join(' ')}: ${end}`,
     `  wall time        ${humanDuration(s.durationMs)}`,
     `  CPU time         ${cpu}`,
-    `  tree RSS         peak ${f(s.peakRssMb, 'MB')}, average ${f(s.avgRssMb, 'MB')} (${s.samples} samples every ${s.intervalMs} ms, ${s.samplerBackend} sampler)`,
+    `  tree RSS         peak ${f(s.peakRssMb, 'MB')}${s.peakRssSource ? ` (${s.peakRssSource})` : ''}, average ${f(s.avgRssMb, 'MB')} (${s.samples} samples every ${s.intervalMs} ms, ${s.samplerBackend} sampler)`,
   ];
   if (s.gpus.length === 0) lines.push('  GPU              none found');
   for (const g of s.gpus) {

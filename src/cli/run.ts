@@ -14,6 +14,7 @@ import { CliError, UsageError, parseCommandArgs } from './args.js';
 import { parseDuration } from './duration.js';
 import { TickSource, type Tick } from './sampling.js';
 import { waitedChildrenCpuMs } from './proc.js';
+import { RunCgroup, movedSignal, reapedChildrenPeakRssBytes } from './peak-memory.js';
 import { runJson, samplesCsv, summarize, summaryCsv, summaryMarkdown, summaryText } from './run-report.js';
 
 export const RUN_HELP = `Usage: perfprobe run [options] -- <command> [args...]
@@ -30,6 +31,11 @@ Options:
   --csv <dir>            write samples.csv and summary.csv into <dir>
   --markdown <file>      write the summary as a Markdown table
   -h, --help             show this help
+
+The peak tree RSS is the kernel's, named in the summary: the memory.peak of
+the command's own cgroup v2 where perfprobe may make one (as root, or in a
+delegated cgroup; PERFPROBE_RUN_CGROUP=0 turns it off), else the processes'
+high-water marks (VmHWM, ru_maxrss) or the samples, whichever is higher.
 
 When GITHUB_STEP_SUMMARY is set, the Markdown summary is appended to it.
 A live status line is shown on stderr when stderr is a terminal.
@@ -122,16 +128,23 @@ export async function runCommand(argv: string[]): Promise<number> {
   const energyBefore = energyMillijoules(gpuNames.size > 0);
 
   const [file, ...args] = split.command as [string, ...string[]];
+  // The kernel's peaks (peak-memory.ts): the command in its own cgroup where
+  // we may make one, and ru_maxrss of what we reap (known from its rise).
+  const cgroup = RunCgroup.create(file);
+  const launch = cgroup ? cgroup.wrap(file, args) : { file, args, stdio: 'inherit' as const };
+  const reapedBefore = reapedChildrenPeakRssBytes();
   const cpuBefore = waitedChildrenCpuMs();
   const startTime = Date.now();
   const t0 = performance.now();
-  const child = spawn(file, args, { stdio: 'inherit' });
+  const child = spawn(launch.file, launch.args, { stdio: launch.stdio });
+  const moved = movedSignal(child); // the wrapping shell says so once the command is in the cgroup
 
   const spawned = await new Promise<{ ok: true } | { ok: false; err: NodeJS.ErrnoException }>((resolve) => {
     child.once('spawn', () => resolve({ ok: true }));
     child.once('error', (err) => resolve({ ok: false, err }));
   });
   if (!spawned.ok) {
+    cgroup?.remove();
     const code = spawned.err.code;
     if (code === 'ENOENT') {
       process.stderr.write(`perfprobe run: command not found: ${file}\n`);
@@ -173,6 +186,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   const durationMs = performance.now() - t0;
   clearInterval(drainTimer);
   ticks.push(...source.stop());
+  const reapedAfter = reapedChildrenPeakRssBytes();
+  const cgroupBytes = cgroup && (await moved) ? cgroup.peakBytes() : null;
+  cgroup?.remove();
+  const peakMemory = {
+    cgroupBytes,
+    hwmBytes: source.treeHwmBytes(),
+    // ru_maxrss is the largest of every child ever reaped: it speaks for this command only when it rose.
+    reapedBytes: reapedAfter !== null && reapedAfter > (reapedBefore ?? 0) ? reapedAfter : null,
+  };
   for (const [s, h] of handlers) process.off(s, h);
   if (tty && lastStatus) process.stderr.write('\r\x1b[2K');
   const cpuAfter = waitedChildrenCpuMs();
@@ -199,6 +221,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       samplerBackend: source.backend,
       gpuNames,
       energyCounterJoules,
+      peakMemory,
     },
     ticks,
   );

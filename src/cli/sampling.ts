@@ -132,6 +132,7 @@ export class TickSource {
   private timer: NodeJS.Timeout | null = null;
   private pending: Tick[] = [];
   private jsGpu = true;
+  private hwmBytes: number | null = null;
 
   constructor(private readonly options: TickSourceOptions) {
     let reason: string | undefined;
@@ -206,12 +207,21 @@ export class TickSource {
     return out;
   }
 
+  /**
+   * The largest VmHWM (kernel high-water mark) of any process of the watched
+   * tree, bytes: native sampler on Linux only, else null. Kept after stop().
+   */
+  treeHwmBytes(): number | null {
+    return this.sampler ? this.sampler.stats().treeHwmBytes : this.hwmBytes;
+  }
+
   stop(): Tick[] {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     const rest = this.drain();
     if (this.sampler) {
       this.sampler.stop();
+      this.hwmBytes = this.sampler.stats().treeHwmBytes;
       try {
         rest.push(...decodeBatch(this.sampler.drain()));
       } catch {

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { typeError } from '../errors.js';
 import { exportCsv, exportJson, importJson } from '../exporters/files.js';
 import * as realProbes from '../probes/index.js';
+import { ringCapacityFor } from '../probes/sampler.js';
 import type { GpuReading, MemoryReading, ProbeInfo, SampleBatch, SamplerOptions } from '../probes/index.js';
 import { CUMULATIVE_BOUNDS_MS } from '../stats/aggregates.js';
 import {
@@ -423,9 +424,12 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     const interval = this.cfg.memorySampleIntervalMs;
     const backend = this.cfg.enableGpuTracking ? this.gpuBackend() : 'none';
     const nvml = backend === 'nvml';
+    // Drained on this timer (and on every read of the statistics); the ring
+    // is sized from it and allocates as records arrive.
+    const drainEveryMs = Math.min(60_000, Math.max(1000, interval * 8192));
     if (this.cfg.enableMemoryTracking || nvml) {
       try {
-        const s = new this.probes.Sampler({ intervalMs: interval, gpu: nvml });
+        const s = new this.probes.Sampler({ intervalMs: interval, gpu: nvml, capacity: ringCapacityFor(interval, drainEveryMs) });
         s.start();
         this.sampler = s;
       } catch {
@@ -433,8 +437,8 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
       }
     }
     if (this.sampler) {
-      // The native ring holds 65,536 records by default: drain well before it wraps.
-      this.drainTimer = setInterval(() => this.ingestSamples(), Math.min(60_000, Math.max(1000, interval * 8192)));
+      // The ring holds eight drains' worth of records: drain well before it wraps.
+      this.drainTimer = setInterval(() => this.ingestSamples(), drainEveryMs);
       this.drainTimer.unref();
     } else {
       const tick = (): void => {

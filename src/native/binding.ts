@@ -33,6 +33,12 @@ export interface NativeSamplerStats {
   dropped: number;
   gpuCount: number;
   recordSlots: number;
+  /** Ring memory allocated now: chunks of ~64 KiB allocated as records arrive (absent from older binaries). */
+  ringBytes?: number;
+  /** The most the ring can allocate (its capacity, in whole chunks). */
+  ringMaxBytes?: number;
+  /** Largest VmHWM of any process of the watched tree since start (bytes); null when none watched or read. */
+  treeHwmBytes?: number | null;
 }
 
 export interface NativeSampler {
@@ -48,6 +54,8 @@ export interface NativeAddon {
   readonly layout: NativeLayout;
   /** Fills layout.memorySlots doubles (bytes; NaN = unknown). */
   readMemory(out: Float64Array): void;
+  /** The same, then out[layout.memorySlots] = wall-clock ms since the epoch (absent from older binaries). */
+  readonly readMemoryWithTime?: (out: Float64Array) => void;
   readonly Sampler: new () => NativeSampler;
   /** GPU functions registered by native/gpu (see src/probes/gpu.ts). */
   readonly [name: string]: unknown;

@@ -9,9 +9,21 @@ import { MEMORY_SLOTS } from './layout.js';
 import { memoryReadingFromSlots } from './memory-convert.js';
 import type { MemoryReading } from './types.js';
 
-/** Returns a synchronous reader bound to `addon`. */
+/**
+ * Returns a synchronous reader bound to `addon`. The timestamp comes from the
+ * addon (readMemoryWithTime: the wall clock read in C right after /proc,
+ * cheaper than Date.now() after the system call); an older binary without it
+ * gets Date.now().
+ */
 export function createNativeMemoryReader(addon: NativeAddon): () => MemoryReading {
-  const slots = new Float64Array(MEMORY_SLOTS);
+  const slots = new Float64Array(MEMORY_SLOTS + 1);
+  const withTime = addon.readMemoryWithTime;
+  if (typeof withTime === 'function') {
+    return function readMemoryNative(): MemoryReading {
+      withTime(slots);
+      return memoryReadingFromSlots(slots, 0, slots[MEMORY_SLOTS]!);
+    };
+  }
   const read = addon.readMemory;
   return function readMemoryNative(): MemoryReading {
     read(slots);

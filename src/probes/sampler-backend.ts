@@ -5,6 +5,16 @@ export interface SamplerStatsSnapshot {
   dropped: number;
   gpuCount: number;
   recordSlots: number;
+  /** Bytes of ring memory allocated now (native: chunks allocated as records arrive). */
+  ringBytes: number;
+  /** The most the ring can allocate, from its capacity. */
+  ringMaxBytes: number;
+  /**
+   * The largest high-water mark (VmHWM) read from any process of the watched
+   * tree since start, in bytes: a floor under the tree's peak that catches
+   * spikes between samples. null without watchPid, off Linux, or on the timer.
+   */
+  treeHwmBytes: number | null;
 }
 
 export interface SamplerBackend {

@@ -40,6 +40,16 @@ export class NativeSamplerBackend implements SamplerBackend {
   }
 
   stats(): SamplerStatsSnapshot {
-    return this.#native.stats();
+    const s = this.#native.stats();
+    return {
+      running: s.running,
+      written: s.written,
+      dropped: s.dropped,
+      gpuCount: s.gpuCount,
+      recordSlots: s.recordSlots,
+      ringBytes: s.ringBytes ?? 0,
+      ringMaxBytes: s.ringMaxBytes ?? 0,
+      treeHwmBytes: s.treeHwmBytes ?? null,
+    };
   }
 }

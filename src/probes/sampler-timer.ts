@@ -83,6 +83,9 @@ export class TimerSamplerBackend implements SamplerBackend {
       dropped: this.#dropped,
       gpuCount: 0,
       recordSlots: this.#slots,
+      ringBytes: this.#ring.byteLength,
+      ringMaxBytes: this.#capacity * this.#slots * Float64Array.BYTES_PER_ELEMENT,
+      treeHwmBytes: null,
     };
   }
 }

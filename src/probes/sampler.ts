@@ -22,6 +22,16 @@ export const MAX_INTERVAL_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_CAPACITY = 65536;
 export const MAX_CAPACITY = 16777216;
 
+/**
+ * A ring capacity for a sampler drained every `drainEveryMs`: eight drains'
+ * worth of records (room for a late or blocked drain), at least 64, at most
+ * DEFAULT_CAPACITY. The native ring allocates its memory as records arrive,
+ * so the capacity bounds the worst case; an idle ring holds one 64 KiB chunk.
+ */
+export function ringCapacityFor(intervalMs: number, drainEveryMs: number): number {
+  return Math.min(DEFAULT_CAPACITY, Math.max(64, Math.ceil((8 * drainEveryMs) / intervalMs)));
+}
+
 export interface SamplerStats extends SamplerStatsSnapshot {
   backend: 'native' | 'timer';
   /** Records waiting to be drained. */
