@@ -1,7 +1,8 @@
 // GPU probe benchmark: perfprobe's synchronous full sample of all devices
-// against the raw NVML calls it makes (native micro-benchmark), one
-// `nvidia-smi --query-gpu` process and systeminformation graphics(), in the
-// same run. Targets: full sample <= 1.5x the raw calls, >= 1000x faster than
+// against the raw NVML calls it makes (the native micro-benchmark program
+// perfprobe_gpu_bench, built by scripts/build-gpu-bench.mjs: not part of the
+// addon), one `nvidia-smi --query-gpu` process and systeminformation
+// graphics(), on the same library and script. Targets: full sample <= 1.5x the raw calls, >= 1000x faster than
 // one nvidia-smi query.
 //
 // NVML is process-wide, so each measurement set runs in a child process (this
@@ -52,7 +53,6 @@ async function child() {
   const devices = gpu.gpuStaticInfo().length;
   const iterations = Number(process.env.BENCH_ITERATIONS || 20000);
   gpu.readGpusSync();
-  const bench = gpu.benchmarkNvml(iterations);
   const buf = new Float64Array(Math.max(1, devices) * 16);
   const nvmlReadNs = nsPerCall(() => addon.nvmlRead(buf), iterations / 5);
   const objectsNs = nsPerCall(() => gpu.readGpusSync(), iterations / 5);
@@ -78,16 +78,22 @@ async function child() {
   } catch {
     siNs = null;
   }
-  process.stdout.write(`${JSON.stringify({ info, devices, bench, nvmlReadNs, objectsNs, smiNs, siNs })}\n`);
+  process.stdout.write(`${JSON.stringify({ info, devices, nvmlReadNs, objectsNs, smiNs, siNs })}\n`);
 }
 
-function runChild(env) {
+async function runChild(env) {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
     cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000,
   });
   const line = r.stdout.trim().split('\n').pop();
   if (r.status !== 0 || !line) throw new Error(`gpu bench child failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(line);
+  const m = JSON.parse(line);
+  if (m.info.backend === 'nvml') {
+    // The raw calls and the native read, measured by the bench program on the same library and script.
+    const { runGpuBench } = await import(pathToFileURL(join(root, 'scripts', 'build-gpu-bench.mjs')).href);
+    m.bench = runGpuBench(m.info.library, Number(process.env.BENCH_ITERATIONS || 20000), env);
+  }
+  return m;
 }
 
 function rowsFor(m, label) {
@@ -127,7 +133,7 @@ function rowsFor(m, label) {
 }
 
 export default async function gpuBench() {
-  const real = runChild({});
+  const real = await runChild({});
   if (real.info.backend === 'nvml') return rowsFor(real, `real NVML, driver ${real.info.driverVersion}`);
   const { buildFakeNvml } = await import(pathToFileURL(join(root, 'scripts', 'build-fake-nvml.mjs')).href);
   const libs = buildFakeNvml();
@@ -140,8 +146,8 @@ export default async function gpuBench() {
     writeFileSync(zero, base);
     const env = (script) => ({ PERFPROBE_NVML_LIBRARY: libs.full, PERFPROBE_FAKE_NVML_SCRIPT: script });
     return [
-      ...rowsFor(runChild(env(simulated)), 'stand-in NVML, H200 latencies simulated'),
-      ...rowsFor(runChild(env(zero)), 'stand-in NVML, no latency: perfprobe overhead'),
+      ...rowsFor(await runChild(env(simulated)), 'stand-in NVML, H200 latencies simulated'),
+      ...rowsFor(await runChild(env(zero)), 'stand-in NVML, no latency: perfprobe overhead'),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

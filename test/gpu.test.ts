@@ -448,6 +448,21 @@ describe('GPU fallbacks and reasons', () => {
     assert.equal(v.code, 'ERR_PERFPROBE_NVML_UNAVAILABLE');
   });
 
+  test('PERFPROBE_NVML=0 keeps the sampler off NVML too, even with gpu: true (read once, in TypeScript)', (t) => {
+    if (!needs(t)) return;
+    const { v } = child(`
+      const { Sampler } = require(${JSON.stringify(samplerModule)});
+      const s = new Sampler({ intervalMs: 5, gpu: true }).start();
+      const gpuCount = s.stats().gpuCount;
+      s.stop();
+      const b = s.drain();
+      done({ gpuCount, recordGpus: b.data[3], count: b.count });
+    `, { script: TWO, env: { PERFPROBE_NVML: '0' } });
+    assert.equal(v.gpuCount, 0);
+    assert.equal(v.recordGpus, 0);
+    assert.ok(v.count >= 1);
+  });
+
   test('the systeminformation fallback runs under a timeout, and a failed read is not cached', (t) => {
     if (!needs(t)) return;
     const { v } = child(`

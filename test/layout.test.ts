@@ -1,12 +1,13 @@
 // The slot layout is one contract in three places: native/record.h,
-// native/gpu/gpu_api.h and src/probes/layout.ts. These tests check the
-// TypeScript copy against the headers' text and the loaded addon's export.
+// native/gpu/gpu_api.h and src/probes/layout.ts, GPU status codes included.
+// These tests check the TypeScript copy against the headers' text and the
+// loaded addon's export.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addonStatus, getAddon } from '../src/native/binding.js';
-import { GPU_SLOTS, GpuSlot, HEADER_SLOTS, HeaderSlot, MEMORY_SLOTS, MemorySlot, RECORD_GPU_OFFSET, recordSlots } from '../src/probes/layout.js';
+import { GPU_SLOTS, GpuSlot, GpuStatusCode, HEADER_SLOTS, HeaderSlot, MEMORY_SLOTS, MemorySlot, RECORD_GPU_OFFSET, recordSlots } from '../src/probes/layout.js';
 
 const root = join(__dirname, '..');
 
@@ -18,14 +19,14 @@ function enumValues(file: string): Map<string, number> {
   return out;
 }
 
-test('addon layout export equals src/probes/layout.ts', (t) => {
+test('addon layout export equals src/probes/layout.ts, GPU status codes included', (t) => {
   const addon = getAddon();
   if (!addon) {
     if (process.env.CI === 'true') assert.fail(`addon not loaded in CI: ${addonStatus().error}`);
     t.skip(`addon not loaded: ${addonStatus().error}`);
     return;
   }
-  assert.deepEqual({ ...addon.layout }, { memorySlots: MEMORY_SLOTS, headerSlots: HEADER_SLOTS, gpuSlots: GPU_SLOTS });
+  assert.deepEqual({ ...addon.layout, gpuStatus: { ...addon.layout.gpuStatus } }, { memorySlots: MEMORY_SLOTS, headerSlots: HEADER_SLOTS, gpuSlots: GPU_SLOTS, gpuStatus: GpuStatusCode });
   const sampler = new addon.Sampler();
   assert.equal(sampler.stats().recordSlots, 0, 'a never-started sampler has no record size yet');
   sampler.start(1000, 2, false, 0);
@@ -57,7 +58,7 @@ test('every slot index in record.h matches layout.ts', () => {
   assert.equal(RECORD_GPU_OFFSET, HEADER_SLOTS + MEMORY_SLOTS);
 });
 
-test('every GPU slot index in gpu_api.h matches layout.ts', () => {
+test('every GPU slot index and status code in gpu_api.h matches layout.ts', () => {
   const gpu = enumValues('native/gpu/gpu_api.h');
   const pairs: Array<[keyof typeof GpuSlot, string]> = [
     ['status', 'kGpuStatus'],
@@ -78,4 +79,6 @@ test('every GPU slot index in gpu_api.h matches layout.ts', () => {
   ];
   for (const [ts, c] of pairs) assert.equal(gpu.get(c), GpuSlot[ts], c);
   assert.equal(gpu.get('kGpuSlots'), GPU_SLOTS);
+  const status: Array<[keyof typeof GpuStatusCode, string]> = [['ok', 'kGpuOk'], ['lost', 'kGpuLost'], ['error', 'kGpuError']];
+  for (const [ts, c] of status) assert.equal(gpu.get(c), GpuStatusCode[ts], c);
 });

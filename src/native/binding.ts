@@ -23,6 +23,8 @@ export interface NativeLayout {
   memorySlots: number;
   headerSlots: number;
   gpuSlots: number;
+  /** The codes of the GPU status slot (native gpu::GpuStatus). */
+  gpuStatus: { ok: number; lost: number; error: number };
 }
 
 export interface NativeSamplerStats {
@@ -36,8 +38,13 @@ export interface NativeSamplerStats {
 }
 
 export interface NativeSampler {
-  /** true when started, false when it was already running (nothing changes). */
-  start(intervalMs: number, capacityRecords: number, gpu: boolean, watchPid: number): boolean;
+  /**
+   * true when started, false when it was already running (nothing changes).
+   * With `gpu`, opens `nvmlLibrary` ('' = the platform's default name;
+   * required then, a TypeError otherwise): the caller always names the
+   * library, the addon never reads the environment.
+   */
+  start(intervalMs: number, capacityRecords: number, gpu: boolean, watchPid: number, nvmlLibrary?: string): boolean;
   stop(): void;
   /** Copies as many whole records as fit into `out`, oldest first; returns how many. */
   drain(out: Float64Array): number;

@@ -16,8 +16,6 @@ export interface NvmlOpenResult {
   /** e.g. NVML_ERROR_LIBRARY_NOT_FOUND, NVML_ERROR_DRIVER_NOT_LOADED. */
   errorName?: string;
   errorCode?: number;
-  /** true when PERFPROBE_NVML=0 turned NVML off. */
-  disabled?: boolean;
   driverVersion?: string | null;
   nvmlVersion?: string | null;
   /** nvmlInit_v2 or nvmlInit. */
@@ -40,28 +38,19 @@ export interface NvmlDeviceStatic {
   handleError: string | null;
 }
 
-export interface NvmlBenchResult {
-  /** The raw NVML calls of one full sample of all devices, ns. */
-  rawNsPerSample: number;
-  /** perfprobe's full native read of all devices (what the sampler does), ns. */
-  fullNsPerSample: number;
-  callsPerSample: number;
-}
-
 export interface NvmlFunctions {
-  nvmlOpen(path?: string): NvmlOpenResult;
+  /** Opens `path` ('' = the platform's default name); a second open in this environment returns the open library's info. */
+  nvmlOpen(path: string): NvmlOpenResult;
   nvmlClose(): void;
   nvmlDevices(): NvmlDeviceStatic[];
   nvmlRead(out: Float64Array, processes?: Array<Float64Array | null>): number;
   nvmlProcesses(index: number): Float64Array | null;
   nvmlEnergy(index: number): number;
-  nvmlBench(iterations: number): NvmlBenchResult;
   nvmlErrorName(code: number): string;
   nvmlLastError(index: number): string;
 }
 
-const NAMES = ['nvmlOpen', 'nvmlClose', 'nvmlDevices', 'nvmlRead', 'nvmlProcesses', 'nvmlEnergy', 'nvmlBench',
-  'nvmlErrorName', 'nvmlLastError'] as const;
+const NAMES = ['nvmlOpen', 'nvmlClose', 'nvmlDevices', 'nvmlRead', 'nvmlProcesses', 'nvmlEnergy', 'nvmlErrorName', 'nvmlLastError'] as const;
 
 /** The addon's NVML functions, or null when this build lacks them. */
 export function nvmlFunctions(addon: NativeAddon | null): NvmlFunctions | null {

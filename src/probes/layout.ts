@@ -43,7 +43,7 @@ export const GpuSlot = {
 } as const;
 export const GPU_SLOTS = 16;
 
-/** GPU status codes in the kGpuStatus slot. */
+/** GPU status codes in the kGpuStatus slot (native gpu::GpuStatus; the addon exports them as layout.gpuStatus). */
 export const GpuStatusCode = { ok: 0, lost: 1, error: 2 } as const;
 
 /** Doubles in one sampler record holding `gpuCount` GPU blocks. */

@@ -22,7 +22,7 @@ export class TimerSamplerBackend implements SamplerBackend {
   #written = 0;
   #dropped = 0;
 
-  start(intervalMs: number, capacity: number, _gpu: boolean, _watchPid: number): boolean {
+  start(intervalMs: number, capacity: number, _gpu: boolean, _watchPid: number, _nvmlLibrary: string): boolean {
     if (this.#timer) return false;
     this.#ring = new Float64Array(capacity * this.#slots);
     this.#capacity = capacity;
