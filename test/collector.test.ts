@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import * as api from '../src/collector/index.js';
-import { PerformanceMetricsCollector, type CollectorProbes } from '../src/collector/index.js';
+import * as api from '../src/index.js';
+import { PerformanceMetricsCollector, type CollectorProbes } from '../src/index.js';
 import {
   GPU_SLOTS,
   GpuSlot,
@@ -465,7 +465,7 @@ test('exportToJson / exportToCsv / importFromJson delegate to the file exporters
 function runChild(code: string, env: Record<string, string> = {}, signal = false): { status: number | null; signal: string | null; stdout: string; stderr: string; ms: number } {
   const dir = mkdtempSync(join(tmpdir(), 'perfprobe-child-'));
   const file = join(dir, 'child.mts');
-  writeFileSync(file, code.replaceAll('@SRC@', JSON.stringify(join(root, 'src/collector/index.ts'))));
+  writeFileSync(file, code.replaceAll('@SRC@', JSON.stringify(join(root, 'src/index.ts'))));
   const t0 = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
     cwd: root, env: { ...process.env, ...env, EXPORT_DIR: dir }, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL',
@@ -477,7 +477,7 @@ function runChild(code: string, env: Record<string, string> = {}, signal = false
 
 test('monitoring and auto-export timers never keep the process alive', () => {
   const r = runChild(`
-    import { PerformanceMetricsCollector } from @SRC@;
+    import perfprobe from @SRC@; const { PerformanceMetricsCollector } = perfprobe;
     const c = new PerformanceMetricsCollector({ memorySampleIntervalMs: 5, autoExportIntervalSec: 3600 });
     c.startMonitoring();
     console.log('started', c.monitoring);
@@ -489,7 +489,7 @@ test('monitoring and auto-export timers never keep the process alive', () => {
 
 test('autoExportIntervalSec writes JSON exports periodically; exportOnExit writes one on normal exit and on SIGTERM', () => {
   const auto = runChild(`
-    import { PerformanceMetricsCollector } from @SRC@;
+    import perfprobe from @SRC@; const { PerformanceMetricsCollector } = perfprobe;
     import { readdirSync } from 'node:fs';
     const c = new PerformanceMetricsCollector({ exportDirectory: process.env.EXPORT_DIR + '/out', autoExportIntervalSec: 0.05 });
     c.recordProcessingTime('tick', 1);
@@ -501,7 +501,7 @@ test('autoExportIntervalSec writes JSON exports periodically; exportOnExit write
   assert.match(auto.stdout, /files [1-9]/);
 
   const onExit = runChild(`
-    import { PerformanceMetricsCollector } from @SRC@;
+    import perfprobe from @SRC@; const { PerformanceMetricsCollector } = perfprobe;
     const c = new PerformanceMetricsCollector({ exportDirectory: process.env.EXPORT_DIR + '/out', exportOnExit: true });
     c.recordProcessingTime('final', 1);
   `);
@@ -512,7 +512,7 @@ test('autoExportIntervalSec writes JSON exports periodically; exportOnExit write
   assert.equal(JSON.parse(readFileSync(join(dir, 'out', files[0]), 'utf8')).processing_metrics[0].operation, 'final');
 
   const term = runChild(`
-    import { PerformanceMetricsCollector } from @SRC@;
+    import perfprobe from @SRC@; const { PerformanceMetricsCollector } = perfprobe;
     const c = new PerformanceMetricsCollector({ exportDirectory: process.env.EXPORT_DIR + '/out', exportOnExit: true });
     c.recordProcessingTime('killed', 1);
     setInterval(() => {}, 1000);

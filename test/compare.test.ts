@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './cli-helpers.js';
 import { compareOperation, mannWhitneyU, percentile } from '../src/cli/compare.js';
-import { PerformanceMetricsCollector } from '../src/collector/index.js';
+import { PerformanceMetricsCollector } from '../src/index.js';
 
 /** mulberry32: a small seeded PRNG so the "noise" is the same on every run. */
 function rng(seed: number): () => number {

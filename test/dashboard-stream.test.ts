@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createStreamHandler } from '../src/http/stream.js';
 import { createDashboardRoutes } from '../src/http/dashboard.js';
-import type { GpuUsageMetric, MemoryUsageMetric, ProcessingTimeStats } from '../src/collector/types.js';
+import type { GpuUsageMetric, MemoryUsageMetric, ProcessingTimeStats } from '../src/types.js';
 
 /** A scripted source: records pushed by the test, stats computed from a list. */
 function fakeSource() {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { PerformanceMetricsCollector } from '../src/collector/index.js';
+import { PerformanceMetricsCollector } from '../src/index.js';
 import { serve, type RunningServer } from '../src/http/index.js';
 import { fakeNvmlLibraries } from './fake-nvml-helpers.js';
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { csvText, exportCsv, exportJson, CSV_COLUMNS } from '../src/exporters/index.js';
-import { csvNum, fileStamp, readOwnLayout } from '../src/exporters/files.js';
+import { csvNum, fileStamp, readOwnLayout } from '../src/exporters/files/index.js';
 import { newCollector, tempDir } from './export-helpers.js';
 
 const tmp = tempDir();

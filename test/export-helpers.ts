@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { PerformanceMetricsCollector } from '../src/collector/index.js';
-import type { CollectorConfig } from '../src/collector/types.js';
+import { PerformanceMetricsCollector } from '../src/index.js';
+import type { CollectorConfig } from '../src/types.js';
 
 /** A fresh real PerformanceMetricsCollector (isolated instance; GPU tracking off unless asked). */
 export function newCollector(config: Partial<CollectorConfig> = {}): PerformanceMetricsCollector {

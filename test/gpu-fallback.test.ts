@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mapSiControllers, isNvidiaController } from '../src/probes/gpu-si.js';
-import { decodeGpuBlock, decodeProcesses, gpuStatusOf } from '../src/probes/gpu-nvml.js';
-import { GPU_SLOTS, GpuSlot } from '../src/probes/layout.js';
+import { decodeGpuBlock, decodeProcesses, gpuStatusOf } from '../src/probes/decode.js';
+import { GPU_SLOTS, GpuSlot } from '../src/schema/layout.js';
 
 test('systeminformation controllers: given fields mapped, zeros kept, everything else null', () => {
   const controllers = [

@@ -493,8 +493,8 @@ describe('GPU in the background sampler', () => {
     if (!needs(t)) return;
     const { v, pid, warnings } = child(`
       const { Sampler } = require(${JSON.stringify(samplerModule)});
-      const { decodeGpuBlock } = require(${JSON.stringify(join(root, 'src', 'probes', 'gpu-nvml.ts'))});
-      const L = require(${JSON.stringify(join(root, 'src', 'probes', 'layout.ts'))});
+      const { decodeGpuBlock } = require(${JSON.stringify(join(root, 'src', 'probes', 'decode.ts'))});
+      const L = require(${JSON.stringify(join(root, 'src', 'schema', 'layout.ts'))});
       const s = new Sampler({ intervalMs: 2, gpu: true, watchPid: process.pid });
       s.start();
       const t0 = Date.now();

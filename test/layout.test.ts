@@ -1,5 +1,5 @@
 // The slot layout is one contract in three places: native/record.h,
-// native/gpu/gpu_api.h and src/probes/layout.ts, GPU status codes included.
+// native/gpu/gpu_api.h and src/schema/layout.ts, GPU status codes included.
 // These tests check the TypeScript copy against the headers' text and the
 // loaded addon's export.
 import { test } from 'node:test';
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addonStatus, getAddon } from '../src/native/binding.js';
-import { GPU_SLOTS, GpuSlot, GpuStatusCode, HEADER_SLOTS, HeaderSlot, MEMORY_SLOTS, MemorySlot, RECORD_GPU_OFFSET, recordSlots } from '../src/probes/layout.js';
+import { GPU_SLOTS, GpuSlot, GpuStatusCode, HEADER_SLOTS, HeaderSlot, MEMORY_SLOTS, MemorySlot, RECORD_GPU_OFFSET, recordSlots } from '../src/schema/layout.js';
 
 const root = join(__dirname, '..');
 
@@ -19,7 +19,7 @@ function enumValues(file: string): Map<string, number> {
   return out;
 }
 
-test('addon layout export equals src/probes/layout.ts, GPU status codes included', (t) => {
+test('addon layout export equals src/schema/layout.ts, GPU status codes included', (t) => {
   const addon = getAddon();
   if (!addon) {
     if (process.env.CI === 'true') assert.fail(`addon not loaded in CI: ${addonStatus().error}`);

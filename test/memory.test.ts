@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readMemory, probeInfo } from '../src/probes/index.js';
-import { BYTES_PER_MB } from '../src/probes/layout.js';
+import { BYTES_PER_MB } from '../src/schema/layout.js';
 
 const linux = process.platform === 'linux';
 

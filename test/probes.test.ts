@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { addonStatus, getAddon } from '../src/native/binding.js';
 import { createNativeMemoryReader } from '../src/probes/memory-native.js';
 import { readMemoryNode } from '../src/probes/memory-node.js';
-import { HeaderSlot, MemorySlot, RECORD_MEMORY_OFFSET, recordSlots } from '../src/probes/layout.js';
+import { HeaderSlot, MemorySlot, RECORD_MEMORY_OFFSET, recordSlots } from '../src/schema/layout.js';
 import { Sampler, createSamplerBackend } from '../src/probes/sampler.js';
 import type { MemoryReading } from '../src/probes/types.js';
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { addonStatus, getAddon } from '../src/native/binding.js';
-import { HeaderSlot, MemorySlot, RECORD_MEMORY_OFFSET, recordSlots } from '../src/probes/layout.js';
+import { HeaderSlot, MemorySlot, RECORD_MEMORY_OFFSET, recordSlots } from '../src/schema/layout.js';
 import { Sampler, createSamplerBackend } from '../src/probes/sampler.js';
 
 const root = join(__dirname, '..');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PerformanceMetricsCollector } from '../src/collector/index.js';
+import { PerformanceMetricsCollector } from '../src/index.js';
 import { ProcessingStore } from '../src/store/index.js';
 import { BUCKETS, bucketLow, bucketOf, windowProcessingStats, statsFromAggregate, CUMULATIVE_BOUNDS_MS } from '../src/stats/index.js';
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProcessingStore, SampleStore, StringTable, MEMORY_FIELDS } from '../src/store/index.js';
+import { ProcessingStore, SampleStore, StringTable } from '../src/store/index.js';
+import { MEMORY_SCHEMA } from '../src/schema/index.js';
 
 function push(s: ProcessingStore, t: number, op: string, d: number, extra: { job?: string; stage?: string; err?: string; ok?: boolean } = {}): void {
   s.push(t, s.operationId(op), d, extra.ok ?? true, NaN, extra.job, extra.stage, extra.err);
@@ -24,7 +25,7 @@ test('an empty history allocates nothing and grows as it fills', () => {
   for (let i = 0; i < 1000; i++) push(s, 2 + i, 'a', i);
   assert.equal(s.count, 1001);
   assert.ok(s.capacity >= 1001 && s.capacity <= 2048);
-  const m = new SampleStore(10_000, MEMORY_FIELDS);
+  const m = new SampleStore(10_000, MEMORY_SCHEMA);
   assert.equal(m.byteLength, 0);
 });
 
@@ -133,7 +134,7 @@ test('clear frees the arrays and resets operations', () => {
 });
 
 test('record iterators stay on their records while the ring evicts under them', async () => {
-  const { PerformanceMetricsCollector } = await import('../src/collector/index.js');
+  const { PerformanceMetricsCollector } = await import('../src/index.js');
   const c = new PerformanceMetricsCollector({ maxHistorySize: 100 }, { probes: { probeInfo: () => ({ addon: { loaded: false }, memory: { backend: 'node' as const }, gpu: { backend: 'none' as const } }) } });
   for (let i = 0; i < 100; i++) c.recordProcessingTime('a', i);
   const seen: number[] = [];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PerformanceMetricsCollector } from '../src/collector/index.js';
+import { PerformanceMetricsCollector } from '../src/index.js';
 
 const quiet = { probes: { probeInfo: () => ({ addon: { loaded: false }, memory: { backend: 'node' as const }, gpu: { backend: 'none' as const } }) } };
 

@@ -18,6 +18,7 @@
  */
 import { join, resolve } from 'node:path';
 import os from 'node:os';
+import { WarningCode } from '../errors.js';
 
 export interface NativeLayout {
   memorySlots: number;
@@ -70,7 +71,7 @@ export interface AddonStatus {
   disabled: boolean;
 }
 
-export const ADDON_WARNING_CODE = 'PERFPROBE_ADDON_UNAVAILABLE';
+export { ADDON_WARNING_CODE } from '../errors.js';
 
 /** The package root: two levels above src/native and dist/native. */
 export const packageRoot = resolve(__dirname, '..', '..');
@@ -156,7 +157,7 @@ function load(): void {
     addon = null;
     status = { loaded: false, disabled: false, error: firstLine(err), ...(file ? { path: file } : {}) };
     if (process.env.PERFPROBE_NO_WARNINGS !== '1') {
-      process.emitWarning(describeLoadFailure(tried, err), { code: ADDON_WARNING_CODE });
+      process.emitWarning(describeLoadFailure(tried, err), { code: WarningCode.addonUnavailable });
     }
   }
 }

@@ -19,17 +19,11 @@
  * limits are read once and cached. A GPU lost mid-run reads status 'lost'
  * while the others keep reading, with ONE warning (code PERFPROBE_GPU_LOST).
  */
-import { typeError } from '../errors.js';
+import { ErrorCode, WarningCode, codedError, typeError } from '../errors.js';
 import { getAddon, addonStatus } from '../native/binding.js';
-import { GPU_SLOTS, GpuStatusCode, HeaderSlot, RECORD_GPU_OFFSET } from './layout.js';
-import {
-  decodeGpuBlock,
-  decodeProcesses,
-  nvmlFunctions,
-  type NvmlDeviceStatic,
-  type NvmlFunctions,
-  type NvmlOpenResult,
-} from './gpu-nvml.js';
+import { BYTES_PER_MB, GPU_SLOTS, GpuStatusCode, HeaderSlot, RECORD_GPU_OFFSET } from '../schema/index.js';
+import { decodeGpuBlock, decodeProcesses } from './decode.js';
+import { nvmlFunctions, type NvmlDeviceStatic, type NvmlFunctions, type NvmlOpenResult } from './gpu-nvml.js';
 import { DEFAULT_FALLBACK_TIMEOUT_MS, mapSiControllers, siGraphicsControllers } from './gpu-si.js';
 import type { GpuReading, ProbeInfo, SampleBatch } from './types.js';
 
@@ -43,9 +37,6 @@ export interface GpuConfig {
   /** How long a fallback reading is reused, ms (default 2000): it costs a process and ~1 s. */
   fallbackCacheMs?: number;
 }
-
-export const ERR_NVML_UNAVAILABLE = 'ERR_PERFPROBE_NVML_UNAVAILABLE';
-export const GPU_LOST_WARNING_CODE = 'PERFPROBE_GPU_LOST';
 
 export interface GpuStaticInfo {
   gpuId: number;
@@ -184,7 +175,7 @@ function warnLost(gpuId: number, name: string | null, uuid: string | null): void
   process.emitWarning(
     `perfprobe: GPU ${gpuId}${name ? ` (${name}${uuid ? `, ${uuid}` : ''})` : ''} was lost ` +
       '(NVML_ERROR_GPU_IS_LOST): its readings are null from now on; the other GPUs and the sampler keep running.',
-    { code: GPU_LOST_WARNING_CODE },
+    { code: WarningCode.gpuLost },
   );
 }
 
@@ -206,7 +197,7 @@ export function noteSampledGpuStatus(batch: SampleBatch): void {
 }
 
 function unavailable(reason: string): Error {
-  return Object.assign(new Error(`NVML is not available: ${reason}`), { code: ERR_NVML_UNAVAILABLE });
+  return codedError(ErrorCode.nvmlUnavailable, `NVML is not available: ${reason}`, {});
 }
 
 /** One reading per NVML device, synchronously (microseconds). NVML only. */
@@ -253,7 +244,7 @@ export function gpuStaticInfo(): GpuStaticInfo[] {
     gpuId: d.index,
     name: d.name,
     uuid: d.uuid,
-    memoryTotalMb: Number.isNaN(d.memoryTotalBytes) ? null : d.memoryTotalBytes / 1048576,
+    memoryTotalMb: Number.isNaN(d.memoryTotalBytes) ? null : d.memoryTotalBytes / BYTES_PER_MB,
     powerLimitWatts: Number.isNaN(d.powerLimitMilliwatts) ? null : d.powerLimitMilliwatts / 1000,
   }));
 }

@@ -7,7 +7,7 @@
  * is blocked (a 500 ms synchronous task leaves a 500 ms gap), and timer
  * jitter follows the loop's load. It never keeps the process alive.
  */
-import { HeaderSlot, RECORD_MEMORY_OFFSET, recordSlots } from './layout.js';
+import { HeaderSlot, RECORD_MEMORY_OFFSET, recordSlots } from '../schema/layout.js';
 import { readMemorySlotsNode } from './memory-node.js';
 import type { SamplerBackend, SamplerStatsSnapshot } from './sampler-backend.js';
 

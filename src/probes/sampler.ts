@@ -12,7 +12,7 @@
 import { checkInteger, checkNumber, typeError } from '../errors.js';
 import { getAddon } from '../native/binding.js';
 import { noteSampledGpuStatus, nvmlLibraryForSampler } from './gpu.js';
-import { recordSlots } from './layout.js';
+import { recordSlots } from '../schema/layout.js';
 import type { SamplerBackend, SamplerStatsSnapshot } from './sampler-backend.js';
 import { NativeSamplerBackend } from './sampler-native.js';
 import { TimerSamplerBackend } from './sampler-timer.js';

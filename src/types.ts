@@ -1,13 +1,16 @@
 /**
- * The collector's public shapes: the seed's data models and statistics in
- * camelCase. This file is the contract between the collector (src/collector),
- * the exporters (src/exporters, src/http) and the CLI (src/cli).
+ * Public shapes of the ground floor: metric types, record metadata,
+ * statistics, configuration and queries, in camelCase. The records
+ * themselves (ProcessingTimeMetric, MemoryUsageMetric, GpuUsageMetric) and
+ * the probe readings are defined with their schemas in src/schema/.
  * Timestamps are milliseconds since the Unix epoch (UTC), fractional.
  * Empty statistics have count 0 and null for every figure (never NaN).
  */
+export type { ProcessingTimeMetric } from './schema/processing.js';
+export type { MemoryUsageMetric, MemoryReading } from './schema/memory.js';
+export type { GpuUsageMetric, GpuReading, GpuProcess, GpuStatus } from './schema/gpu.js';
 
-export type MetricType = 'processing' | 'memory' | 'gpu';
-export const METRIC_TYPES: readonly MetricType[] = ['processing', 'memory', 'gpu'];
+export { METRIC_TYPES, type MetricType } from './schema/record.js';
 
 export interface MetricMeta {
   photoId?: number;
@@ -18,40 +21,6 @@ export interface MetricMeta {
 export interface RecordMeta extends MetricMeta {
   success?: boolean;
   errorMessage?: string;
-}
-
-export interface ProcessingTimeMetric {
-  timestamp: number;
-  operation: string;
-  durationMs: number;
-  photoId: number | null;
-  jobId: string | null;
-  stage: string | null;
-  success: boolean;
-  errorMessage: string | null;
-}
-
-/** Figures the platform could not read are null (never NaN or 0). */
-export interface MemoryUsageMetric {
-  timestamp: number;
-  totalMb: number | null;
-  usedMb: number | null;
-  availableMb: number | null;
-  percent: number | null;
-  processMemoryMb: number | null;
-  operation: string | null;
-}
-
-export interface GpuUsageMetric {
-  timestamp: number;
-  gpuId: number;
-  loadPercent: number | null;
-  memoryUsedMb: number | null;
-  memoryTotalMb: number | null;
-  memoryPercent: number | null;
-  temperatureCelsius: number | null;
-  powerWatts: number | null;
-  operation: string | null;
 }
 
 export interface ProcessingTimeStats {

@@ -1,7 +1,10 @@
 /**
- * Slot layout of the buffers the native addon fills. Mirrors native/record.h
- * and native/gpu/gpu_api.h; test/layout.test.ts checks them against the
- * addon's own `layout` export. Every slot is a float64; NaN means unknown.
+ * Slot layout of the buffers the native addon fills: the contract between
+ * native/record.h, native/gpu/gpu_api.h and TypeScript. Every slot is a
+ * float64 in the native unit (bytes, mW, MHz, percent, C); NaN means
+ * unknown. test/native/layout.test.ts checks these numbers against the
+ * headers' text and the loaded addon's `layout` export (slot counts and
+ * GPU status codes). Units and nulls are decided in src/probes/decode.ts.
  */
 export const MemorySlot = {
   totalBytes: 0,
@@ -41,9 +44,10 @@ export const GpuSlot = {
   processMemoryBytes: 13,
   watchedMemoryBytes: 14,
 } as const;
+export type GpuSlotName = keyof typeof GpuSlot;
 export const GPU_SLOTS = 16;
 
-/** GPU status codes in the kGpuStatus slot (native gpu::GpuStatus; the addon exports them as layout.gpuStatus). */
+/** GPU status codes in the GpuSlot.status slot (native gpu::GpuStatus; the addon exports them as layout.gpuStatus). */
 export const GpuStatusCode = { ok: 0, lost: 1, error: 2 } as const;
 
 /** Doubles in one sampler record holding `gpuCount` GPU blocks. */
@@ -51,4 +55,5 @@ export function recordSlots(gpuCount: number): number {
   return RECORD_GPU_OFFSET + gpuCount * GPU_SLOTS;
 }
 
+/** MB means MiB: bytes / BYTES_PER_MB. */
 export const BYTES_PER_MB = 1048576;
