@@ -8,22 +8,14 @@
  */
 import { Sampler, readGpusSync, readMemory, type GpuReading, type SampleBatch } from '../probes/index.js';
 import { MemoryRow, decodeBatch, gpuRunSampleFromRow, type BatchVisitor } from '../probes/decode.js';
-import { BYTES_PER_MB, GPU_RUN_SAMPLE_KEYS, compile, objectLiteral, type GpuStatus } from '../schema/index.js';
+import { BYTES_PER_MB, GPU_RUN_SAMPLE_KEYS, compile, objectLiteral } from '../schema/index.js';
 import { osMemoryMb, processTree, treeRssBytes } from './proc.js';
 
-/** One GPU in a run sample (GPU_RUN_SAMPLE_KEYS). */
-export interface GpuTick {
-  gpuId: number;
-  status: GpuStatus;
-  loadPercent: number | null;
-  memoryUtilPercent: number | null;
-  memoryUsedMb: number | null;
-  memoryTotalMb: number | null;
-  temperatureCelsius: number | null;
-  powerWatts: number | null;
+/** One GPU in a run sample: the GpuReading fields GPU_RUN_SAMPLE_KEYS lists, and the watched tree's GPU memory. */
+export type GpuTick = Pick<GpuReading, Exclude<(typeof GPU_RUN_SAMPLE_KEYS)[number], 'treeGpuMemoryMb'>> & {
   /** GPU memory of the watched process tree; null when unknown. */
   treeGpuMemoryMb: number | null;
-}
+};
 
 export interface Tick {
   /** Epoch ms. */
@@ -50,7 +42,7 @@ export function decodeBatchTicks(batch: SampleBatch): Tick[] {
       out.push(tick(ts, nn(m[MemoryRow.totalMb]!), nn(m[MemoryRow.availableMb]!), nn(m[MemoryRow.usedMb]!), nn(treeRssMb)));
     },
     gpu(_ts, status, row) {
-      out[out.length - 1]!.gpus.push(gpuRunSampleFromRow(row, status) as unknown as GpuTick);
+      out[out.length - 1]!.gpus.push(gpuRunSampleFromRow(row, status) as GpuTick);
     },
   };
   decodeBatch(batch, visit);
