@@ -5,7 +5,7 @@
  * only when it is both statistically significant (p < alpha) and larger than
  * the threshold, so noise is not called a regression. Exit 1 on a regression.
  */
-import { readExportDocument, recordsOf } from '../exporters/files/index.js';
+import { readExportDocument, recordsOf } from '../exporters/files/reader.js';
 import type { ProcessingTimeMetric } from '../types.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 

@@ -8,7 +8,7 @@
  * run's peaks, averages and energy must cover the whole run, and the
  * store's rings are bounded by maxHistorySize.
  */
-import { csvText } from '../exporters/files/index.js';
+import { csvText } from '../exporters/files/codecs.js';
 import type { Tick } from './sampling.js';
 import { humanDuration } from './duration.js';
 

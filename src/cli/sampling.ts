@@ -6,9 +6,14 @@
  * a JavaScript timer reading /proc and the GPU probe. The GPU figures of a
  * sample are GPU_RUN_SAMPLE_KEYS (src/schema/gpu.ts).
  */
-import { Sampler, readGpusSync, readMemory, type GpuReading, type SampleBatch } from '../probes/index.js';
+import { readGpusSync } from '../probes/gpu.js';
+import { readMemory } from '../probes/memory.js';
+import { Sampler } from '../probes/sampler.js';
+import type { GpuReading, SampleBatch } from '../probes/types.js';
 import { MemoryRow, decodeBatch, gpuRunSampleFromRow, type BatchVisitor } from '../probes/decode.js';
-import { BYTES_PER_MB, GPU_RUN_SAMPLE_KEYS, compile, objectLiteral } from '../schema/index.js';
+import { compile, objectLiteral } from '../schema/compile.js';
+import { GPU_RUN_SAMPLE_KEYS } from '../schema/gpu.js';
+import { BYTES_PER_MB } from '../schema/layout.js';
 import { osMemoryMb, processTree, treeRssBytes } from './proc.js';
 
 /** One GPU in a run sample: the GpuReading fields GPU_RUN_SAMPLE_KEYS lists, and the watched tree's GPU memory. */

@@ -18,9 +18,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WarningCode, typeError } from '../errors.js';
-import * as realProbes from '../probes/index.js';
-import { GPU_SCHEMA, MEMORY_SCHEMA, type GpuUsageMetric, type MemoryUsageMetric, type ProcessingTimeMetric } from '../schema/index.js';
-import { OVERFLOW_OPERATION, ProcessingStore, SampleStore } from '../store/index.js';
+import { readGpus, readGpusSync } from '../probes/gpu.js';
+import { probeInfo } from '../probes/info.js';
+import { readMemory } from '../probes/memory.js';
+import { Sampler } from '../probes/sampler.js';
+import { GPU_SCHEMA, type GpuUsageMetric } from '../schema/gpu.js';
+import { MEMORY_SCHEMA, type MemoryUsageMetric } from '../schema/memory.js';
+import { type ProcessingTimeMetric } from '../schema/processing.js';
+import { OVERFLOW_OPERATION, ProcessingStore } from '../store/processing.js';
+import { SampleStore } from '../store/samples.js';
 import type {
   CollectorConfig,
   CumulativeOperationStats,
@@ -40,7 +46,8 @@ import { appendImport, checkImport, type ImportedRecords } from './import.js';
 import { Monitoring, type CollectorProbes, type CollectorStores } from './monitoring.js';
 import * as reads from './reads.js';
 import { Timer, errorMessageOf, type TimerSink } from './timer.js';
-import { MAX_OPERATION_LENGTH, checkGpuId, checkMeta, checkMetricType, checkOperation, checkWindow, throwBadDuration } from './validate.js';
+import { MAX_OPERATION_LENGTH, checkGpuId, checkOperation, throwBadDuration } from '../schema/field.js';
+import { checkMeta, checkMetricType, checkWindow } from './validate.js';
 
 export { MAX_OPERATION_LENGTH };
 export type { CollectorProbes };
@@ -87,7 +94,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     const given = validateConfig(config);
     this.cfg = { ...DEFAULT_CONFIG, ...given };
     this.frozenConfig = Object.freeze({ ...this.cfg });
-    this.probes = { ...(realProbes as unknown as CollectorProbes), ...options?.probes };
+    this.probes = { readMemory, readGpus, readGpusSync, probeInfo, Sampler, ...options?.probes };
     const processing: ProcessingStore = new ProcessingStore(this.cfg.maxHistorySize, this.cfg.maxOperations, (name) => {
       process.emitWarning(
         `perfprobe: more than ${processing.maxOperations} distinct operation names; new names (first: ${JSON.stringify(

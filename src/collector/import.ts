@@ -6,18 +6,12 @@
  * counted once.
  */
 import { typeError } from '../errors.js';
-import {
-  GPU_SCHEMA,
-  MEMORY_SCHEMA,
-  PROCESSING_SCHEMA,
-  checkRecord,
-  type GpuUsageMetric,
-  type MemoryUsageMetric,
-  type ProcessingTimeMetric,
-  type RecordSchema,
-  type SampleSchema,
-} from '../schema/index.js';
-import { gpuRecordAt, memoryRecordAt, processingRecordAt, type SampleStore } from '../store/index.js';
+import { GPU_SCHEMA, type GpuUsageMetric } from '../schema/gpu.js';
+import { MEMORY_SCHEMA, type MemoryUsageMetric } from '../schema/memory.js';
+import { PROCESSING_SCHEMA, type ProcessingTimeMetric } from '../schema/processing.js';
+import { checkRecord, type RecordSchema, type SampleSchema } from '../schema/record.js';
+import { gpuRecordAt, memoryRecordAt, processingRecordAt } from '../store/records.js';
+import { type SampleStore } from '../store/samples.js';
 import type { CollectorStores } from './monitoring.js';
 
 export interface ImportedRecords {

@@ -10,10 +10,13 @@
  * this file only decides what goes into which store.
  */
 import { WarningCode } from '../errors.js';
-import type { GpuReading, MemoryReading, ProbeInfo, SampleBatch, SamplerOptions } from '../probes/index.js';
+import type { GpuReading, MemoryReading, ProbeInfo, SampleBatch, SamplerOptions } from '../probes/types.js';
 import { GpuRow, decodeBatch, type BatchVisitor } from '../probes/decode.js';
-import { GPU_SCHEMA, MEMORY_SCHEMA, type GpuStatus, type GpuUsageMetric, type MemoryUsageMetric } from '../schema/index.js';
-import { gpuRecordAt, memoryRecordAt, newestRecord, type ProcessingStore, type SampleStore } from '../store/index.js';
+import { GPU_SCHEMA, type GpuStatus, type GpuUsageMetric } from '../schema/gpu.js';
+import { MEMORY_SCHEMA, type MemoryUsageMetric } from '../schema/memory.js';
+import { type ProcessingStore } from '../store/processing.js';
+import { gpuRecordAt, memoryRecordAt, newestRecord } from '../store/records.js';
+import { type SampleStore } from '../store/samples.js';
 import type { CollectorConfig } from '../types.js';
 
 /** The probe functions a collector uses; replaceable for tests. */

@@ -5,10 +5,10 @@
  * src/store). The facade checks the query and ingests pending samples
  * first; `now` is the collector's clock (epoch ms, monotonic).
  */
-import { GpuField } from '../schema/index.js';
+import { GpuField } from '../schema/gpu.js';
 import { CUMULATIVE_BOUNDS_MS } from '../stats/aggregates.js';
 import * as stats from '../stats/window.js';
-import * as store from '../store/index.js';
+import { gpuRecordAt, iterateRecords, memoryRecordAt, processingRecordAt, windowStart } from '../store/records.js';
 import type {
   CumulativeOperationStats,
   GpuUsageMetric,
@@ -34,22 +34,22 @@ export function processingStats(s: CollectorStores, query: (WindowQuery & { oper
     p.refreshExtremes();
     return opId < 0 ? stats.statsFromAllAggregates(p.ops) : stats.statsFromAggregate(p.ops[opId]!);
   }
-  return stats.windowProcessingStats(p, store.windowStart(p, query, now), opId);
+  return stats.windowProcessingStats(p, windowStart(p, query, now), opId);
 }
 
 export function memoryStats(s: CollectorStores, query: WindowQuery | undefined, now: number): MemoryUsageStats {
   if (s.memory.count === 0) return stats.emptyMemoryStats();
-  return stats.windowMemoryStats(s.memory, store.windowStart(s.memory, query, now));
+  return stats.windowMemoryStats(s.memory, windowStart(s.memory, query, now));
 }
 
 export function gpuStats(s: CollectorStores, query: (WindowQuery & { gpuId?: number }) | undefined, now: number): GpuUsageStats {
   if (s.gpu.count === 0) return stats.emptyGpuStats();
-  return stats.windowGpuStats(s.gpu, store.windowStart(s.gpu, query, now), query?.gpuId ?? -1);
+  return stats.windowGpuStats(s.gpu, windowStart(s.gpu, query, now), query?.gpuId ?? -1);
 }
 
 export function operationSummary(s: CollectorStores, query: WindowQuery | undefined, now: number): OperationSummary[] {
   if (query?.durationMinutes === undefined) return stats.aggregateOperationSummary(s.processing);
-  return stats.windowOperationSummary(s.processing, store.windowStart(s.processing, query, now));
+  return stats.windowOperationSummary(s.processing, windowStart(s.processing, query, now));
 }
 
 /** Since-start totals and fixed histogram buckets per operation, independent of trimming. */
@@ -68,18 +68,19 @@ export function processingRecords(s: CollectorStores, query: (RecordQuery & { op
   const operation = query?.operation;
   const opId = operation === undefined ? -1 : p.findOperation(operation);
   if (operation !== undefined && opId < 0) return none();
-  return store.iterateRecords(p, store.windowStart(p, query, now), (i) => (opId < 0 || p.op[i] === opId ? store.processingRecordAt(p, i) : null));
+  return iterateRecords(p, windowStart(p, query, now), (i) => (opId < 0 || p.op[i] === opId ? processingRecordAt(p, i) : null));
 }
 
 export function memoryRecords(s: CollectorStores, query: RecordQuery | undefined, now: number): IterableIterator<MemoryUsageMetric> {
   const m = s.memory;
-  return store.iterateRecords(m, store.windowStart(m, query, now), (i) => store.memoryRecordAt(m, i));
+  return iterateRecords(m, windowStart(m, query, now), (i) => memoryRecordAt(m, i));
 }
 
 export function gpuRecords(s: CollectorStores, query: (RecordQuery & { gpuId?: number }) | undefined, now: number): IterableIterator<GpuUsageMetric> {
   const g = s.gpu;
   const gpuId = query?.gpuId;
-  return store.iterateRecords(g, store.windowStart(g, query, now), (i) =>
-    gpuId === undefined || g.values[GpuField.gpuId]![i] === gpuId ? store.gpuRecordAt(g, i) : null,
+  const idColumn = GpuField.gpuId;
+  return iterateRecords(g, windowStart(g, query, now), (i) =>
+    gpuId === undefined || g.values[idColumn]![i] === gpuId ? gpuRecordAt(g, i) : null,
   );
 }

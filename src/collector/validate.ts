@@ -5,10 +5,10 @@
  * (src/schema/field.ts), so the record path and imports agree.
  */
 import { rangeError, typeError } from '../errors.js';
-import { checkOptionalInteger, checkOptionalString } from '../schema/index.js';
+import { checkOptionalInteger, checkOptionalString } from '../schema/field.js';
 import { METRIC_TYPES, type MetricType, type RecordMeta, type RecordQuery, type WindowQuery } from '../types.js';
 
-export { MAX_OPERATION_LENGTH, checkGpuId, checkOperation, throwBadDuration } from '../schema/index.js';
+export { MAX_OPERATION_LENGTH, checkGpuId, checkOperation, throwBadDuration } from '../schema/field.js';
 
 /** The optional metadata of a record: photoId, jobId, stage, and with `full` success and errorMessage. */
 export function checkMeta(meta: unknown, full: boolean): void {

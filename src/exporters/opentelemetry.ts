@@ -11,7 +11,8 @@
  * mean follow; percentiles stay on the REST API and /metrics).
  */
 import { getPerformanceMetricsCollector } from '../collector/index.js';
-import { GPU_GAUGES, MEMORY_GAUGES } from '../schema/index.js';
+import { GPU_GAUGES } from '../schema/gpu.js';
+import { MEMORY_GAUGES } from '../schema/memory.js';
 import { exporterFor, type MetricsSnapshot, type MetricsSnapshotSource } from './prometheus.js';
 
 type Attributes = Record<string, string | number>;

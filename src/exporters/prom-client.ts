@@ -12,7 +12,8 @@
  *   await registry.metrics(); // includes perfprobe_operation_duration_seconds ...
  */
 import { getPerformanceMetricsCollector } from '../collector/index.js';
-import { GPU_GAUGES, MEMORY_GAUGES } from '../schema/index.js';
+import { GPU_GAUGES } from '../schema/gpu.js';
+import { MEMORY_GAUGES } from '../schema/memory.js';
 import { exporterFor, type MetricsSnapshot, type MetricsSnapshotSource } from './prometheus.js';
 
 /** The part of prom-client's Registry the bridge uses. */

@@ -13,18 +13,12 @@
  * The gauges themselves (names, help, units, conversions) come from
  * MEMORY_GAUGES and GPU_GAUGES in src/schema.
  */
-import * as realProbes from '../probes/index.js';
-import {
-  BYTES_PER_MB,
-  GPU_GAUGES,
-  GPU_SCHEMA,
-  MEMORY_GAUGES,
-  compile,
-  objectLiteral,
-  type GpuGauges,
-  type GpuReading,
-  type MemoryReading,
-} from '../schema/index.js';
+import { readGpusSync } from '../probes/gpu.js';
+import { readMemory } from '../probes/memory.js';
+import { compile, objectLiteral } from '../schema/compile.js';
+import { GPU_GAUGES, GPU_SCHEMA, type GpuGauges, type GpuReading } from '../schema/gpu.js';
+import { BYTES_PER_MB } from '../schema/layout.js';
+import { MEMORY_GAUGES, type MemoryReading } from '../schema/memory.js';
 import type { CumulativeOperationStats, GpuUsageMetric, MemoryUsageMetric, RecordQuery } from '../types.js';
 
 export type { GpuGauges };
@@ -56,6 +50,9 @@ export interface MetricsSnapshot {
   memory: MemoryGauges | null;
   gpus: GpuGauges[];
 }
+
+/** The live readings of a source without probes of its own. */
+const REAL_PROBES = { readMemory, readGpusSync };
 
 const bytes = (mb: number | null | undefined): number | null =>
   typeof mb === 'number' && Number.isFinite(mb) ? Math.round(mb * BYTES_PER_MB) : null;
@@ -156,7 +153,7 @@ export class PrometheusExporter {
   private memory(now: number): MemoryGauges | null {
     if (this.options.liveMemory !== false) {
       try {
-        return memoryFromReading((this.source.probes ?? realProbes).readMemory());
+        return memoryFromReading((this.source.probes ?? REAL_PROBES).readMemory());
       } catch {
         // fall through to the newest record
       }
@@ -174,7 +171,7 @@ export class PrometheusExporter {
     if (this.source.config?.enableGpuTracking === false) return [];
     if (this.options.liveGpu !== false && now - this.nvmlFailedAt > NVML_RETRY_MS) {
       try {
-        const live = (this.source.probes ?? realProbes).readGpusSync();
+        const live = (this.source.probes ?? REAL_PROBES).readGpusSync();
         if (live.length > 0) return live.filter((g) => g.status !== 'lost').map(gpuFromReading);
       } catch {
         this.nvmlFailedAt = now;

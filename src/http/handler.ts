@@ -24,9 +24,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { getPerformanceMetricsCollector } from '../collector/index.js';
 import { describeValue, isArgumentError, typeError } from '../errors.js';
-import { MAX_OPERATION_LENGTH, toSnake } from '../schema/index.js';
+import { MAX_OPERATION_LENGTH } from '../schema/field.js';
+import { toSnake } from '../schema/names.js';
 import type { GpuUsageStats, MemoryUsageStats, MetricType, OperationSummary, ProcessingTimeStats } from '../types.js';
-import '../exporters/files/index.js'; // attaches exportToJson / exportToCsv to the collector
+import '../exporters/files/methods.js'; // attaches exportToJson / exportToCsv to the collector
 import {
   exporterFor,
   OPENMETRICS_CONTENT_TYPE,

@@ -7,7 +7,9 @@
  * server can shut down.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GPU_STREAM_KEYS, MEMORY_STREAM_KEYS, compile } from '../schema/index.js';
+import { compile } from '../schema/compile.js';
+import { GPU_STREAM_KEYS } from '../schema/gpu.js';
+import { MEMORY_STREAM_KEYS } from '../schema/memory.js';
 import type { GpuUsageMetric, MemoryUsageMetric, OperationSummary, ProcessingTimeStats, RecordQuery } from '../types.js';
 
 /** The collector methods the stream reads (structural, so any collector instance fits). */

@@ -10,28 +10,10 @@
  * store columns without an object per record; readings and run samples are
  * built from rows by functions compiled from the schema.
  */
-import {
-  BYTES_PER_MB,
-  GPU_FIELDS,
-  GPU_PROCESS_FIELDS,
-  GPU_RUN_SAMPLE_KEYS,
-  GPU_SLOTS,
-  GpuSlot,
-  GpuStatusCode,
-  HeaderSlot,
-  MEMORY_SCHEMA,
-  MemorySlot,
-  RECORD_GPU_OFFSET,
-  RECORD_MEMORY_OFFSET,
-  compile,
-  objectLiteral,
-  type GpuFieldKey,
-  type GpuFieldSpec,
-  type GpuProcess,
-  type GpuReading,
-  type GpuStatus,
-  type MemoryReading,
-} from '../schema/index.js';
+import { compile, objectLiteral } from '../schema/compile.js';
+import { GPU_FIELDS, GPU_PROCESS_FIELDS, GPU_RUN_SAMPLE_KEYS, type GpuFieldKey, type GpuFieldSpec, type GpuProcess, type GpuReading, type GpuStatus } from '../schema/gpu.js';
+import { BYTES_PER_MB, GPU_SLOTS, GpuSlot, GpuStatusCode, HeaderSlot, MemorySlot, RECORD_GPU_OFFSET, RECORD_MEMORY_OFFSET } from '../schema/layout.js';
+import { MEMORY_SCHEMA, type MemoryReading } from '../schema/memory.js';
 import type { SampleBatch } from './types.js';
 
 const nn = (x: number): number | null => (x === x ? x : null);

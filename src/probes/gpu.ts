@@ -21,7 +21,7 @@
  */
 import { ErrorCode, WarningCode, codedError, typeError } from '../errors.js';
 import { getAddon, addonStatus } from '../native/binding.js';
-import { BYTES_PER_MB, GPU_SLOTS, GpuStatusCode, HeaderSlot, RECORD_GPU_OFFSET } from '../schema/index.js';
+import { BYTES_PER_MB, GPU_SLOTS, GpuStatusCode, HeaderSlot, RECORD_GPU_OFFSET } from '../schema/layout.js';
 import { decodeGpuBlock, decodeProcesses } from './decode.js';
 import { nvmlFunctions, type NvmlDeviceStatic, type NvmlFunctions, type NvmlOpenResult } from './gpu-nvml.js';
 import { DEFAULT_FALLBACK_TIMEOUT_MS, mapSiControllers, siGraphicsControllers } from './gpu-si.js';

@@ -4,7 +4,8 @@
  * then one pass over the typed columns fills a shared log histogram, so
  * percentiles over 1,000,000 records cost one linear scan and no sort.
  */
-import { GpuField, MemoryField } from '../schema/index.js';
+import { GpuField } from '../schema/gpu.js';
+import { MemoryField } from '../schema/memory.js';
 import type { GpuUsageStats, MemoryUsageStats, OperationSummary, ProcessingTimeStats } from '../types.js';
 import type { OperationAggregate } from './aggregates.js';
 import { BUCKETS, bucketOf, percentilesFromCounts } from './histogram.js';

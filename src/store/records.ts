@@ -6,16 +6,11 @@
  * store's hand-picked columns (test/schema/writers-follow-schema.test.ts
  * checks it against PROCESSING_SCHEMA).
  */
-import {
-  GPU_SCHEMA,
-  MEMORY_SCHEMA,
-  compile,
-  objectLiteral,
-  type GpuUsageMetric,
-  type MemoryUsageMetric,
-  type ProcessingTimeMetric,
-  type SampleSchema,
-} from '../schema/index.js';
+import { compile, objectLiteral } from '../schema/compile.js';
+import { GPU_SCHEMA, type GpuUsageMetric } from '../schema/gpu.js';
+import { MEMORY_SCHEMA, type MemoryUsageMetric } from '../schema/memory.js';
+import { type ProcessingTimeMetric } from '../schema/processing.js';
+import { type SampleSchema } from '../schema/record.js';
 import type { ProcessingStore } from './processing.js';
 import type { Ring } from './ring.js';
 import type { SampleStore } from './samples.js';

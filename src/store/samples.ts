@@ -3,7 +3,7 @@
  * metric type's schema (MEMORY_SCHEMA, GPU_SCHEMA; NaN = unknown) plus an
  * interned operation label. Nothing is allocated until the first record.
  */
-import type { SampleSchema } from '../schema/index.js';
+import type { SampleSchema } from '../schema/record.js';
 import { Ring, type Column } from './ring.js';
 import { StringTable } from './intern.js';
 

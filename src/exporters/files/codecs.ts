@@ -65,17 +65,24 @@ export class IsoParser {
   }
 }
 
-/** JSON text of a string, cached (operation names, job ids and stages repeat). */
-export class JsonStrings {
-  private cache = new Map<string, string>();
+/** A string encoder whose null is `nullText`, cached per string (operation names, job ids and stages repeat). */
+class StringCache {
+  private readonly cache: Fragments;
+  constructor(
+    encode: (s: string) => string,
+    private readonly nullText: string,
+  ) {
+    this.cache = new Fragments(encode);
+  }
   str(s: string | null | undefined): string {
-    if (s == null) return 'null';
-    let j = this.cache.get(s);
-    if (j === undefined) {
-      j = JSON.stringify(s);
-      if (this.cache.size < 65536) this.cache.set(s, j);
-    }
-    return j;
+    return s == null ? this.nullText : this.cache.get(s);
+  }
+}
+
+/** JSON text of a string (null: `null`), cached. */
+export class JsonStrings extends StringCache {
+  constructor() {
+    super(JSON.stringify, 'null');
   }
 }
 
@@ -104,17 +111,10 @@ export function csvText(s: string | null | undefined): string {
   return s;
 }
 
-/** csvText, cached. */
-export class CsvStrings {
-  private cache = new Map<string, string>();
-  str(s: string | null | undefined): string {
-    if (s == null) return '';
-    let v = this.cache.get(s);
-    if (v === undefined) {
-      v = csvText(s);
-      if (this.cache.size < 65536) this.cache.set(s, v);
-    }
-    return v;
+/** CSV cell of a string (csvText; null: empty), cached. */
+export class CsvStrings extends StringCache {
+  constructor() {
+    super(csvText, '');
   }
 }
 
@@ -142,7 +142,7 @@ export function csvNum(n: number | null | undefined): string {
   return `${neg ? '-' : ''}${ip}.${String(fp).padStart(digits, '0')}`;
 }
 
-/** Per-key text fragments, so a record costs a few concatenations (bounded cache). */
+/** Per-key text fragments, made once for the first 65,536 distinct keys, so a record costs a few concatenations. */
 export class Fragments {
   private map = new Map<string, string>();
   constructor(private readonly make: (key: string) => string) {}

@@ -5,7 +5,7 @@
  * timestamps with microseconds, one record per line).
  */
 import { typeError } from '../../errors.js';
-import { toSnake } from '../../schema/index.js';
+import { toSnake } from '../../schema/names.js';
 import type {
   GpuUsageMetric,
   GpuUsageStats,

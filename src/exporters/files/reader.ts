@@ -9,7 +9,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { ErrorCode, codedError, typeError } from '../../errors.js';
-import { checkRecord } from '../../schema/index.js';
+import { checkRecord } from '../../schema/record.js';
 import type { GpuUsageMetric, MemoryUsageMetric, MetricType, ProcessingTimeMetric } from '../../types.js';
 import { IsoParser } from './codecs.js';
 import { SCHEMAS, compileFromJson } from './record-text.js';

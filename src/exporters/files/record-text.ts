@@ -12,19 +12,12 @@
  * write exactly what the compiled ones write, which
  * test/schema/writers-follow-schema.test.ts checks record by record.
  */
-import {
-  GPU_SCHEMA,
-  MEMORY_SCHEMA,
-  PROCESSING_SCHEMA,
-  compile,
-  ident,
-  objectLiteral,
-  quote,
-  type FieldSpec,
-  type MetricType,
-  type ProcessingTimeMetric,
-  type RecordSchema,
-} from '../../schema/index.js';
+import { compile, ident, objectLiteral, quote } from '../../schema/compile.js';
+import { type FieldSpec } from '../../schema/field.js';
+import { GPU_SCHEMA } from '../../schema/gpu.js';
+import { MEMORY_SCHEMA } from '../../schema/memory.js';
+import { PROCESSING_SCHEMA, type ProcessingTimeMetric } from '../../schema/processing.js';
+import { type MetricType, type RecordSchema } from '../../schema/record.js';
 import { CsvStrings, Fragments, IsoFormatter, IsoParser, JsonStrings, csvNum, csvText, jsonNum } from './codecs.js';
 
 /** The per-export state the line writers share (caches). */
