@@ -15,7 +15,7 @@
  */
 import { readGpusSync } from '../probes/gpu.js';
 import { readMemory } from '../probes/memory.js';
-import { compile, objectLiteral } from '../schema/compile.js';
+import { compile, objectLiteral, quote } from '../schema/compile.js';
 import { GPU_GAUGES, GPU_SCHEMA, type GpuGauges, type GpuReading } from '../schema/gpu.js';
 import { BYTES_PER_MB } from '../schema/layout.js';
 import { MEMORY_GAUGES, type MemoryReading } from '../schema/memory.js';
@@ -235,7 +235,7 @@ export class PrometheusExporter {
     for (const op of operations) s += `${f}_total{${this.opLabel(op.operation)}} ${op.failureCount}\n`;
 
     const m = snap.memory;
-    if (m) for (const g of MEMORY_GAUGES) s += gauge(g.prometheus, g.help, m[g.gauge], openMetrics);
+    if (m) s += memoryGaugeLines(m, openMetrics);
 
     if (snap.gpus.length > 0) {
       const labels = snap.gpus.map(
@@ -252,12 +252,26 @@ export class PrometheusExporter {
         if (openMetrics && unit) s += `# UNIT ${name} ${unit}\n`;
         s += body;
       };
-      for (const f of GPU_GAUGES) fam(f.prometheus.name, f.prometheus.help, f.prometheus.unit, (g) => g[f.gauge]);
+      for (let k = 0; k < GPU_GAUGES.length; k++) {
+        const f = GPU_GAUGES[k]!;
+        fam(f.prometheus.name, f.prometheus.help, f.prometheus.unit, GPU_GAUGE_PICKS[k]!);
+      }
     }
     if (openMetrics) s += '# EOF\n';
     return s;
   }
 }
+
+// The memory gauge lines and the GPU gauge pickers, compiled from the tables (named loads, no keyed ones on a scrape).
+const memoryGaugeLines: (m: MemoryGauges, openMetrics: boolean) => string = compile(
+  'memoryGaugeLines',
+  ['m', 'om'],
+  `return ${MEMORY_GAUGES.map((g) => `gauge(${quote(g.prometheus)}, ${quote(g.help)}, m.${g.gauge}, om)`).join(' + ')};`,
+  { gauge },
+);
+const GPU_GAUGE_PICKS: ReadonlyArray<(g: GpuGauges) => number | null> = GPU_GAUGES.map((f) =>
+  compile<(g: GpuGauges) => number | null>(`pick_${f.gauge}`, ['g'], `return g.${f.gauge};`),
+);
 
 function gauge(name: string, help: string, value: number | null, openMetrics: boolean): string {
   if (value === null) return '';
