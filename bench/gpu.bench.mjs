@@ -1,7 +1,8 @@
 // GPU probe benchmark: perfprobe's synchronous full sample of all devices
 // (with the GPU-depth fields: P-state, clocks reasons, memory temperature,
 // codecs, and PCIe/ECC once a second) against the raw NVML calls it makes
-// (native micro-benchmark), one `nvidia-smi --query-gpu` process and
+// (the native micro-benchmark program perfprobe_gpu_bench, built by
+// scripts/build-gpu-bench.mjs: not part of the addon), one `nvidia-smi --query-gpu` process and
 // systeminformation graphics(), in the same run; and the native sampler's
 // CPU at 1 kHz against a plain-C loop making the same NVML calls on absolute
 // clock_nanosleep deadlines (bench/gpu_sampler_floor.c). Targets: full sample
@@ -56,7 +57,6 @@ async function child() {
   const devices = gpu.gpuStaticInfo().length;
   const iterations = Number(process.env.BENCH_ITERATIONS || 20000);
   gpu.readGpusSync();
-  const bench = gpu.benchmarkNvml(iterations);
   const buf = new Float64Array(Math.max(1, devices) * addon.layout.gpuSlots);
   const nvmlReadNs = nsPerCall(() => addon.nvmlRead(buf), iterations / 5);
   const objectsNs = nsPerCall(() => gpu.readGpusSync(), iterations / 5);
@@ -82,7 +82,7 @@ async function child() {
   } catch {
     siNs = null;
   }
-  process.stdout.write(`${JSON.stringify({ info, devices, bench, nvmlReadNs, objectsNs, smiNs, siNs })}\n`);
+  process.stdout.write(`${JSON.stringify({ info, devices, nvmlReadNs, objectsNs, smiNs, siNs })}\n`);
 }
 
 /**
@@ -98,7 +98,7 @@ function samplerChild() {
   const s = new addon.Sampler();
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  s.start(Number(process.env.BENCH_INTERVAL_US || 1000) / 1000, 16384, gpu, 0);
+  s.start(Number(process.env.BENCH_INTERVAL_US || 1000) / 1000, 16384, gpu, 0, process.env.PERFPROBE_NVML_LIBRARY || '');
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, seconds * 1000);
   s.stop();
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
@@ -172,13 +172,19 @@ function samplerCpuRows(env, lib, gpus, label) {
   return rows;
 }
 
-function runChild(env) {
+async function runChild(env) {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
     cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000,
   });
   const line = r.stdout.trim().split('\n').pop();
   if (r.status !== 0 || !line) throw new Error(`gpu bench child failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(line);
+  const m = JSON.parse(line);
+  if (m.info.backend === 'nvml') {
+    // The raw calls and the native read, measured by the bench program on the same library and script.
+    const { runGpuBench } = await import(pathToFileURL(join(root, 'scripts', 'build-gpu-bench.mjs')).href);
+    m.bench = runGpuBench(m.info.library, Number(process.env.BENCH_ITERATIONS || 20000), env);
+  }
+  return m;
 }
 
 function rowsFor(m, label) {
@@ -218,7 +224,7 @@ function rowsFor(m, label) {
 }
 
 export default async function gpuBench() {
-  const real = runChild({});
+  const real = await runChild({});
   if (real.info.backend === 'nvml') {
     const label = `real NVML, driver ${real.info.driverVersion}`;
     return [...rowsFor(real, label), ...samplerCpuRows({}, process.env.PERFPROBE_NVML_LIBRARY || 'libnvidia-ml.so.1', real.devices, label)];
@@ -237,8 +243,8 @@ export default async function gpuBench() {
     const env = (script) => ({ PERFPROBE_NVML_LIBRARY: libs.full, PERFPROBE_FAKE_NVML_SCRIPT: script });
     const only = process.env.BENCH_GPU_ROWS;  // 'sample' or 'sampler': one kind of row only
     return [
-      ...(only === 'sampler' ? [] : rowsFor(runChild(env(simulated)), 'stand-in NVML, H200 latencies simulated')),
-      ...(only === 'sampler' ? [] : rowsFor(runChild(env(zero)), 'stand-in NVML, no latency: perfprobe overhead')),
+      ...(only === 'sampler' ? [] : rowsFor(await runChild(env(simulated)), 'stand-in NVML, H200 latencies simulated')),
+      ...(only === 'sampler' ? [] : rowsFor(await runChild(env(zero)), 'stand-in NVML, no latency: perfprobe overhead')),
       ...(only === 'sample' ? [] : samplerCpuRows(env(simulated), libs.full, 2, 'stand-in NVML, H200 latencies simulated')),
     ];
   } finally {

@@ -108,8 +108,10 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     self->core_->Stop();
   }
 
-  // start(intervalMs, capacityRecords, gpu, watchPid): true when started,
-  // false when it was already running (then nothing changes).
+  // start(intervalMs, capacityRecords, gpu, watchPid, nvmlLibrary): true
+  // when started, false when it was already running (then nothing changes).
+  // With gpu, nvmlLibrary names the NVML file to open ("" = the default
+  // name): required, so every open says which library it means.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     SamplerOptions o;
@@ -118,6 +120,10 @@ class SamplerWrap : public Napi::ObjectWrap<SamplerWrap> {
     if (!info[2].IsBoolean()) throw Napi::TypeError::New(env, "gpu must be a boolean, got " + Got(info[2]));
     o.gpu = info[2].As<Napi::Boolean>().Value();
     o.watchPid = static_cast<int32_t>(NumberArg(info, 3, "watchPid", 0, 2147483647, true));
+    if (o.gpu) {
+      if (!info[4].IsString()) throw Napi::TypeError::New(env, "nvmlLibrary must be a string path (\"\" for the default library) when gpu is true, got " + Got(info[4]));
+      o.nvmlLibrary = info[4].As<Napi::String>().Utf8Value();
+    }
     o.maxRingBytes = kMaxRingBytes;
     bool started;
     try {
@@ -201,6 +207,11 @@ class Addon : public Napi::Addon<Addon> {
     layout.Set("memorySlots", static_cast<double>(kMemorySlots));
     layout.Set("headerSlots", static_cast<double>(kHeaderSlots));
     layout.Set("gpuSlots", static_cast<double>(gpu::kGpuSlots));
+    Napi::Object status = Napi::Object::New(env);
+    status.Set("ok", static_cast<double>(gpu::kGpuOk));
+    status.Set("lost", static_cast<double>(gpu::kGpuLost));
+    status.Set("error", static_cast<double>(gpu::kGpuError));
+    layout.Set("gpuStatus", status);
     DefineAddon(exports, {
                              InstanceValue("layout", layout, napi_enumerable),
                              InstanceValue("readMemory", MakeReadMemory<false>(env, "readMemory"), napi_enumerable),

@@ -40,7 +40,7 @@ bool Sampler::Start(const SamplerOptions& options) {
   int gpuCount = 0;
   bool acquired = false;
   if (options.gpu) {
-    int n = gpu::AcquireForSampler();
+    int n = gpu::AcquireForSampler(options.nvmlLibrary.c_str());
     // -1: NVML could not be opened and no reference was taken, so Stop()
     // must not give one back (that would shut NVML down under its holders).
     acquired = n >= 0;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct SamplerOptions {
   double intervalMs = 1000;      // 1 ms .. 24 h (checked by the caller)
   uint32_t capacityRecords = 1;  // ring capacity, >= 1
   bool gpu = false;              // sample GPUs through gpu::SampleAll
+  std::string nvmlLibrary;       // with gpu: the NVML library to open ("" = the platform's default name)
   int32_t watchPid = 0;          // 0 = no process tree watched
   double maxRingBytes = 1073741824;  // Start throws std::length_error beyond this
 };

@@ -22,7 +22,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -167,7 +167,9 @@ while time.time() - t < ${loadSeconds}:
 }
 
 // ---- 4. latency ----
-const bench = gpu.benchmarkNvml(20000);
+// The raw-call floor comes from the bench program (native/bench: not in the addon).
+const { runGpuBench } = await import(pathToFileURL(join(root, 'scripts', 'build-gpu-bench.mjs')).href);
+const bench = runGpuBench(gpu.gpuBackendInfo().library ?? '', 20000);
 const N = 20000;
 let t = process.hrtime.bigint();
 for (let i = 0; i < N; i++) gpu.readGpusSync();

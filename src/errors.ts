@@ -1,12 +1,53 @@
 /**
- * Typed errors for bad input. Every message names the field, what was
+ * The ground floor's errors: the one table of error and warning codes, and
+ * the typed errors for bad input. Every message names the field, what was
  * expected and what was given, e.g.
  *   RangeError [ERR_PERFPROBE_INVALID_ARGUMENT]: maxHistorySize must be an integer >= 1, got -5
  */
 
-export const ERR_INVALID_ARGUMENT = 'ERR_PERFPROBE_INVALID_ARGUMENT';
+/** Every `error.code` perfprobe throws or rejects with. Match on these, never on message text. */
+export const ErrorCode = Object.freeze({
+  /** A TypeError or RangeError for bad input (a caller's mistake: HTTP answers 400). */
+  invalidArgument: 'ERR_PERFPROBE_INVALID_ARGUMENT',
+  /** exportToJson / exportToCsv could not write the file (error.path names it). */
+  exportFailed: 'ERR_PERFPROBE_EXPORT_FAILED',
+  /** importFromJson could not read or parse the file (error.path names it). */
+  importFailed: 'ERR_PERFPROBE_IMPORT_FAILED',
+  /** readGpusSync / readGpuEnergy without NVML (the message says why). */
+  nvmlUnavailable: 'ERR_PERFPROBE_NVML_UNAVAILABLE',
+} as const);
+
+/** Every `process.emitWarning(..., { code })` perfprobe emits (each at most once per cause). */
+export const WarningCode = Object.freeze({
+  /** The native addon could not be loaded; the fallbacks are in use. */
+  addonUnavailable: 'PERFPROBE_ADDON_UNAVAILABLE',
+  /** A GPU answered NVML_ERROR_GPU_IS_LOST. */
+  gpuLost: 'PERFPROBE_GPU_LOST',
+  /** More distinct operation names than maxOperations. */
+  operationOverflow: 'PERFPROBE_OPERATION_OVERFLOW',
+  /** An automatic export (autoExportIntervalSec, exportOnExit) failed. */
+  exportFailed: 'PERFPROBE_EXPORT_FAILED',
+  /** The native sampler's ring overflowed before it was drained. */
+  samplesDropped: 'PERFPROBE_SAMPLES_DROPPED',
+} as const);
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+export type WarningCodeValue = (typeof WarningCode)[keyof typeof WarningCode];
+
+// The names the package exported before the table: kept as they are.
+export const ERR_INVALID_ARGUMENT = ErrorCode.invalidArgument;
+export const ERR_EXPORT_FAILED = ErrorCode.exportFailed;
+export const ERR_IMPORT_FAILED = ErrorCode.importFailed;
+export const ERR_NVML_UNAVAILABLE = ErrorCode.nvmlUnavailable;
+export const GPU_LOST_WARNING_CODE = WarningCode.gpuLost;
+export const ADDON_WARNING_CODE = WarningCode.addonUnavailable;
 
 export type PerfprobeArgumentError = (TypeError | RangeError) & { code: string; field: string };
+
+/** True for the TypeError / RangeError perfprobe throws for bad input. */
+export function isArgumentError(err: unknown): err is PerfprobeArgumentError {
+  return (err as { code?: unknown } | null)?.code === ErrorCode.invalidArgument;
+}
 
 /** Short, safe rendering of an offending value for error messages. */
 export function describeValue(value: unknown): string {
@@ -22,7 +63,7 @@ export function describeValue(value: unknown): string {
 }
 
 function make<E extends TypeError | RangeError>(error: E, field: string): E & { code: string; field: string } {
-  return Object.assign(error, { code: ERR_INVALID_ARGUMENT, field });
+  return Object.assign(error, { code: ErrorCode.invalidArgument, field });
 }
 
 /** Wrong type: `field must be EXPECTED, got VALUE`. */
@@ -33,6 +74,11 @@ export function typeError(field: string, expected: string, got: unknown): Perfpr
 /** Right type, out of range: `field must be EXPECTED, got VALUE`. */
 export function rangeError(field: string, expected: string, got: unknown): PerfprobeArgumentError {
   return make(new RangeError(`${field} must be ${expected}, got ${describeValue(got)}`), field);
+}
+
+/** An error with one of the codes above and extra properties (path, cause). */
+export function codedError<P extends object>(code: ErrorCodeValue, message: string, props: P, cause?: unknown): Error & { code: string } & P {
+  return Object.assign(cause === undefined ? new Error(message) : new Error(message, { cause }), { code, ...props });
 }
 
 /** Throws unless value is a finite number within [min, max]. */

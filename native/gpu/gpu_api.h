@@ -14,7 +14,7 @@ namespace perfprobe::gpu {
 // ../shared/ANCHORS.md, 0.2-1.6 us each) except those marked "slow": they are
 // refreshed at most once per second per device and carried in between.
 enum GpuSlot : int {
-  kGpuStatus = 0,             // 0 ok, 1 lost (NVML_ERROR_GPU_IS_LOST), 2 error
+  kGpuStatus = 0,             // a GpuStatus code
   kGpuLoadPercent = 1,        // utilization.gpu
   kGpuMemoryUtilPercent = 2,  // utilization.memory
   kGpuMemoryTotalBytes = 3,
@@ -48,10 +48,21 @@ enum GpuSlot : int {
 // How often the "slow" slots are refreshed, per device, at most.
 constexpr long long kGpuSlowRefreshNs = 1000000000LL;
 
-// Process-wide, thread-safe. The sampler calls AcquireForSampler() when it
-// starts with GPUs enabled and ReleaseForSampler() when it stops; both never
-// throw. Acquire returns the device count, or -1 when NVML is not available.
-int AcquireForSampler();
+// Values of the kGpuStatus slot. Part of the layout contract: the addon
+// exports them as layout.gpuStatus and src/schema/layout.ts mirrors them.
+enum GpuStatus : int {
+  kGpuOk = 0,     // every supported field read
+  kGpuLost = 1,   // NVML_ERROR_GPU_IS_LOST: every field NaN from now on
+  kGpuError = 2,  // some call failed this time: the fields that read are kept
+};
+
+// Process-wide, thread-safe. The sampler calls AcquireForSampler(library)
+// when it starts with GPUs enabled and ReleaseForSampler() when it stops;
+// both never throw. `library` is the NVML file to open ("" or null = the
+// platform's default name); the caller always names it (no state carries a
+// path from one open to the next). Returns the device count, or -1 when
+// NVML is not available (no reference is then held).
+int AcquireForSampler(const char* library);
 void ReleaseForSampler();
 
 // Called only on a sampler thread between Acquire and Release. Writes

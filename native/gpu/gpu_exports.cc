@@ -58,7 +58,6 @@ Napi::Object InfoObject(Napi::Env env, const nvml::OpenInfo& in) {
     o.Set("error", in.error);
     o.Set("errorName", nvml::ErrorName(in.code));
     o.Set("errorCode", in.code);
-    o.Set("disabled", in.disabled);
   } else {
     o.Set("driverVersion", OrNull(env, in.driverVersion));
     o.Set("nvmlVersion", OrNull(env, in.nvmlVersion));
@@ -76,17 +75,17 @@ Napi::Object InfoObject(Napi::Env env, const nvml::OpenInfo& in) {
   return o;
 }
 
-// nvmlOpen(path?: string) -> { ok, path, deviceCount, error?, errorName?, driverVersion?, ... }
+// nvmlOpen(path: string) -> { ok, path, deviceCount, error?, errorName?, driverVersion?, ... }
+// `path` is the library to open, "" for the platform's default name: the
+// caller (src/probes/gpu.ts) decides it, from configureGpu() or the
+// environment; nothing here reads the environment.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvState* st = State(info);
   if (st->open) return InfoObject(env, nvml::Current());
-  std::string path;
-  if (info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsNull()) {
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "nvmlLibrary must be a string path");
-    path = info[0].As<Napi::String>().Utf8Value();
-  }
-  nvml::OpenInfo in = nvml::Acquire(path.empty() ? nullptr : path.c_str());
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "nvmlOpen(path): path must be a string (\"\" for the default library)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  nvml::OpenInfo in = nvml::Acquire(path.c_str());
   st->open = in.ok;
   return InfoObject(env, in);
 }
@@ -147,7 +146,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
     double* block = data + static_cast<size_t>(i) * kGpuSlots;
     ReadDevice(i, block, s, nullptr);
     if (withProcesses) {
-      bool listed = block[kGpuStatus] == 0 && !std::isnan(block[kGpuProcessMemoryBytes]);
+      bool listed = block[kGpuStatus] == kGpuOk && !std::isnan(block[kGpuProcessMemoryBytes]);
       info[1].As<Napi::Array>().Set(static_cast<uint32_t>(i), listed ? ProcessPairs(env, s) : env.Null());
     }
   }
@@ -307,20 +306,6 @@ Napi::Value Energy(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ReadEnergyMillijoules(IndexArg(info, 0)));
 }
 
-// nvmlBench(iterations) -> { rawNsPerSample, fullNsPerSample, callsPerSample }
-Napi::Value BenchFn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RequireOpen(info);
-  double it = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 10000;
-  if (!(it >= 1 && it <= 1e8)) throw Napi::RangeError::New(env, "iterations must be from 1 to 1e8");
-  BenchResult r = Bench(static_cast<int>(it));
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("rawNsPerSample", r.rawNsPerSample);
-  o.Set("fullNsPerSample", r.fullNsPerSample);
-  o.Set("callsPerSample", r.callsPerSample);
-  return o;
-}
-
 // nvmlErrorName(code) -> "NVML_ERROR_..." (perfprobe's own table).
 Napi::Value ErrorNameFn(const Napi::CallbackInfo& info) {
   int code = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1;
@@ -347,7 +332,6 @@ void RegisterExports(Napi::Env env, Napi::Object exports) {
   fn("nvmlRead", Read);
   fn("nvmlProcesses", Processes);
   fn("nvmlEnergy", Energy);
-  fn("nvmlBench", BenchFn);
   fn("nvmlErrorName", ErrorNameFn);
   fn("nvmlLastError", LastErrorFn);
   fn("nvmlReadDetailed", ReadDetailed);

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -210,17 +209,17 @@ void ReadDevice(int index, double* block, Scratch& s, const std::vector<int32_t>
   s.processStatus = kInvalidArgument;
   auto& devices = Devices();
   if (index < 0 || index >= static_cast<int>(devices.size())) {
-    block[kGpuStatus] = 2;
+    block[kGpuStatus] = kGpuError;
     return;
   }
   DeviceInfo& dev = *devices[index];
   if (dev.lost.load(std::memory_order_relaxed)) {
-    block[kGpuStatus] = 1;
+    block[kGpuStatus] = kGpuLost;
     s.processStatus = kGpuIsLost;
     return;
   }
   if (!dev.handle) {
-    block[kGpuStatus] = 2;
+    block[kGpuStatus] = kGpuError;
     s.processStatus = dev.handleError;
     return;
   }
@@ -347,10 +346,10 @@ void ReadDevice(int index, double* block, Scratch& s, const std::vector<int32_t>
     s.processes.clear();
     s.processStatus = kGpuIsLost;
     FillNaN(block);
-    block[kGpuStatus] = 1;
+    block[kGpuStatus] = kGpuLost;
     return;
   }
-  block[kGpuStatus] = st.error ? 2 : 0;
+  block[kGpuStatus] = st.error ? kGpuError : kGpuOk;
 }
 
 double ReadEnergyMillijoules(int index) {
@@ -366,98 +365,10 @@ double ReadEnergyMillijoules(int index) {
   return r == kSuccess ? static_cast<double>(mj) : NAN;
 }
 
-BenchResult Bench(int iterations) {
-  BenchResult out{NAN, NAN, 0};
-  if (iterations < 1) iterations = 1;
-  const Api& api = GetApi();
-  auto& devices = Devices();
-  Scratch& s = ThreadScratch();
-  // The raw calls a full sample makes, skipping what the read would skip;
-  // the slow fields' calls once per kGpuSlowRefreshNs per device, as the read
-  // makes them (not counted in callsPerSample).
-  int calls = 0;
-  std::vector<int64_t> rawSlowAt(devices.size(), 0);
-  auto raw = [&]() {
-    calls = 0;
-    for (size_t i = 0; i < devices.size(); ++i) {
-      DeviceInfo& dev = *devices[i];
-      if (!dev.handle || dev.lost.load(std::memory_order_relaxed)) continue;
-      const uint32_t skip = dev.unsupported.load(std::memory_order_relaxed);
-      Device h = dev.handle;
-      unsigned v;
-      if (!(skip & kBitUtilization) && api.getUtilization) { Utilization u; api.getUtilization(h, &u); ++calls; }
-      if (!(skip & kBitMemory)) {
-        if (!(skip & kBitMemoryV2) && api.getMemoryV2) {
-          MemoryV2 m{}; m.version = kMemoryV2Version; api.getMemoryV2(h, &m); ++calls;
-        } else if (api.getMemoryV1) { MemoryV1 m; api.getMemoryV1(h, &m); ++calls; }
-      }
-      if (!(skip & kBitTemperature)) {
-        if (!(skip & kBitTemperatureV) && api.getTemperatureV) {
-          TemperatureV1 t{}; t.version = kTemperatureV1Version; api.getTemperatureV(h, &t); ++calls;
-        } else if (api.getTemperature) { api.getTemperature(h, kTemperatureGpu, &v); ++calls; }
-      }
-      if (!(skip & kBitPower) && api.getPowerUsage) { api.getPowerUsage(h, &v); ++calls; }
-      if (!(skip & kBitSmClock) && api.getClockInfo) { api.getClockInfo(h, kClockSm, &v); ++calls; }
-      if (!(skip & kBitMemClock) && api.getClockInfo) { api.getClockInfo(h, kClockMem, &v); ++calls; }
-      if (!(skip & kBitFan) && api.getFanSpeed) { api.getFanSpeed(h, &v); ++calls; }
-      if (!(skip & kBitPstate) && api.getPerformanceState) { api.getPerformanceState(h, &v); ++calls; }
-      unsigned long long ull;
-      if (!(skip & kBitClocksReasons) && api.getClocksEventReasons) { api.getClocksEventReasons(h, &ull); ++calls; }
-      if (!(skip & kBitMemoryTemperature) && api.getFieldValues) {
-        FieldValue f{}; f.fieldId = kFieldMemoryTemperature; api.getFieldValues(h, 1, &f); ++calls;
-      }
-      unsigned period;
-      if (!(skip & kBitEncoder) && api.getEncoderUtilization) { api.getEncoderUtilization(h, &v, &period); ++calls; }
-      if (!(skip & kBitDecoder) && api.getDecoderUtilization) { api.getDecoderUtilization(h, &v, &period); ++calls; }
-      const int64_t now = SteadyNs();
-      if (rawSlowAt[i] == 0 || now - rawSlowAt[i] >= kGpuSlowRefreshNs) {
-        rawSlowAt[i] = now;
-        if (!(skip & kBitPcieGeneration) && api.getPcieLinkGeneration) api.getPcieLinkGeneration(h, &v);
-        if (!(skip & kBitPcieWidth) && api.getPcieLinkWidth) api.getPcieLinkWidth(h, &v);
-        int cur = 0, pend = 0;
-        if (!(skip & kBitEccMode) && api.getEccMode && api.getEccMode(h, &cur, &pend) == kSuccess &&
-            cur == kFeatureEnabled && api.getTotalEccErrors) {
-          for (int e = 0; e < 2; ++e)
-            for (int c = 0; c < 2; ++c) api.getTotalEccErrors(h, e, c, &ull);
-        }
-      }
-      if (!(skip & kBitProcesses) && api.getProcesses) {
-        unsigned count = static_cast<unsigned>(s.raw.size() / api.processStride);
-        api.getProcesses(h, &count, s.raw.data());
-        ++calls;
-      }
-    }
-  };
-  double block[kGpuSlots];
-  auto full = [&]() {
-    for (size_t i = 0; i < devices.size(); ++i) ReadDevice(static_cast<int>(i), block, s, nullptr);
-  };
-  using Clock = std::chrono::steady_clock;
-  // Warm up both, then alternate rounds so drift hits both alike; keep the best round.
-  raw();
-  full();
-  double bestRaw = INFINITY, bestFull = INFINITY;
-  const int rounds = 15;
-  const int per = std::max(1, iterations / rounds);
-  for (int round = 0; round < rounds; ++round) {
-    auto t0 = Clock::now();
-    for (int i = 0; i < per; ++i) raw();
-    auto t1 = Clock::now();
-    for (int i = 0; i < per; ++i) full();
-    auto t2 = Clock::now();
-    bestRaw = std::min(bestRaw, std::chrono::duration<double, std::nano>(t1 - t0).count() / per);
-    bestFull = std::min(bestFull, std::chrono::duration<double, std::nano>(t2 - t1).count() / per);
-  }
-  out.rawNsPerSample = bestRaw;
-  out.fullNsPerSample = bestFull;
-  out.callsPerSample = calls;
-  return out;
-}
-
 // ---- gpu_api.h: the sampler seam ----
 
-int AcquireForSampler() {
-  OpenInfo info = Acquire(nullptr);
+int AcquireForSampler(const char* library) {
+  OpenInfo info = Acquire(library);
   return info.ok ? info.deviceCount : -1;
 }
 

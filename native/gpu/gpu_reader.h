@@ -1,7 +1,8 @@
 // GPU readings over the process-wide NVML of nvml_loader.h: one device's
-// block of kGpuSlots doubles, its process list, energy on request, and the
-// raw-call micro-benchmark. Free of Node-API (the native tests link it).
-// Every function here requires the caller to hold an nvml reference.
+// block of kGpuSlots doubles, its process list and energy on request. Free
+// of Node-API (the native tests link it). Every function here requires the
+// caller to hold an nvml reference. (The raw-call micro-benchmark is not
+// shipped: native/bench/nvml_bench.h.)
 #pragma once
 
 #include <cstdint>
@@ -31,9 +32,11 @@ struct Scratch {
 enum class ProcessList { kCompute, kGraphics };
 Scratch& ThreadScratch();
 
-// Fills block[0..kGpuSlots) for device `index`. When `processes` is non-null
-// it receives the device's process list, and *listSupported whether NVML gave
-// one. `watched` (sorted) may be null: kGpuWatchedMemoryBytes is then NaN.
+// Fills block[0..kGpuSlots) for device `index` (kGpuStatus a GpuStatus; NaN
+// for every field not read) and leaves the device's process list in
+// scratch.processes: empty when the list is unsupported, failed or the GPU
+// is lost (block[kGpuProcessMemoryBytes] is then NaN). `watched` (sorted
+// ascending) may be null or empty: kGpuWatchedMemoryBytes is then NaN.
 void ReadDevice(int index, double* block, Scratch& scratch, const std::vector<int32_t>* watched);
 
 // The process list of device `index` into scratch.processes; returns the NVML
@@ -50,13 +53,6 @@ double ReadEnergyMillijoules(int index);
 
 // Number of devices NVML listed (0 when none is open).
 int DeviceCount();
-
-struct BenchResult {
-  double rawNsPerSample;   // the raw NVML calls one full sample makes, all devices
-  double fullNsPerSample;  // ReadDevice for all devices (what the sampler and nvmlRead do)
-  int callsPerSample;
-};
-BenchResult Bench(int iterations);
 
 // NVML status of the last failing call for a device (diagnostics).
 int LastError(int index);

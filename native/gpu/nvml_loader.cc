@@ -12,8 +12,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <mutex>
 
 namespace perfprobe::nvml {
@@ -27,7 +25,6 @@ Api g_api;
 // destructors (a heap-use-after-free under ASan in 29 of 30 runs before).
 std::vector<std::unique_ptr<DeviceInfo>>& g_devices = *new std::vector<std::unique_ptr<DeviceInfo>>();
 OpenInfo g_info;
-std::string g_lastPath;  // last explicit path given to Acquire
 
 #ifdef _WIN32
 constexpr const char* kDefaultLibrary = "nvml.dll";
@@ -197,37 +194,19 @@ void CloseLibrary() {
   g_devices.clear();
 }
 
-bool Disabled() {
-  const char* v = std::getenv("PERFPROBE_NVML");
-  return v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "off") == 0);
-}
-
 }  // namespace
 
-std::string DefaultPath() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (!g_lastPath.empty()) return g_lastPath;
-  const char* env = std::getenv("PERFPROBE_NVML_LIBRARY");
-  if (env && *env) return env;
-  return kDefaultLibrary;
-}
+const char* DefaultLibrary() { return kDefaultLibrary; }
 
 OpenInfo Acquire(const char* path) {
-  std::string wanted = (path && *path) ? std::string(path) : DefaultPath();
+  const std::string wanted = (path && *path) ? std::string(path) : std::string(kDefaultLibrary);
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (path && *path) g_lastPath = path;
   if (g_refs > 0) {
     ++g_refs;
     return g_info;
   }
   OpenInfo info;
   info.path = wanted;
-  if (Disabled()) {
-    info.disabled = true;
-    info.code = kLibraryNotFound;
-    info.error = "NVML disabled by PERFPROBE_NVML=0";
-    return info;
-  }
   void* lib = OpenLib(wanted.c_str());
   if (!lib) {
     info.code = kLibraryNotFound;

@@ -138,7 +138,6 @@ struct DeviceInfo {
 
 struct OpenInfo {
   bool ok = false;
-  bool disabled = false;   // PERFPROBE_NVML=0
   std::string path;        // the library opened or tried
   std::string error;       // human-readable reason when !ok
   Return code = kSuccess;  // NVML error code when !ok (LIBRARY_NOT_FOUND for dlopen failures)
@@ -147,13 +146,15 @@ struct OpenInfo {
   int deviceCount = 0;
 };
 
-// The path Acquire(nullptr) uses: the last path given to Acquire, else
-// $PERFPROBE_NVML_LIBRARY, else "libnvidia-ml.so.1".
-std::string DefaultPath();
+// The platform's NVML library name: "libnvidia-ml.so.1" ("nvml.dll" on Windows).
+const char* DefaultLibrary();
 
-// Takes one reference on success (info.ok). `path` null or empty = DefaultPath().
-// When NVML is already initialised, the open library is kept and its info
-// returned (info.path names it).
+// Takes one reference on success (info.ok). `path` is the library to open;
+// null or empty means DefaultLibrary(). Every caller names the library:
+// nothing is remembered from earlier calls and the environment is never
+// read (PERFPROBE_NVML and PERFPROBE_NVML_LIBRARY are TypeScript's, in
+// src/probes/gpu.ts). When NVML is already initialised, the open library is
+// kept and its info returned (info.path names it).
 OpenInfo Acquire(const char* path);
 void Release();
 int References();

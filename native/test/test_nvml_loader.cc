@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "../bench/nvml_bench.h"
 #include "../gpu/gpu_api.h"
 #include "../gpu/gpu_reader.h"
 #include "../gpu/nvml_loader.h"
@@ -94,7 +95,7 @@ TEST(nvml_init_once_and_counted_across_users) {
   Script(kTwoGpus);
   CHECK(nvml::Acquire(lib.c_str()).ok);
   CHECK(nvml::Acquire(lib.c_str()).ok);
-  CHECK_EQ(AcquireForSampler(), 2);  // uses the last path given
+  CHECK_EQ(AcquireForSampler(lib.c_str()), 2);  // shares the library already open
   CHECK_EQ(nvml::References(), 3);
   std::vector<double> out(4 * kGpuSlots);
   std::vector<int32_t> none;
@@ -120,7 +121,24 @@ TEST(nvml_missing_library_names_path_and_error) {
   CHECK(std::string(nvml::ErrorName(info.code)) == "NVML_ERROR_LIBRARY_NOT_FOUND");
   CHECK(info.error.find("/nonexistent/libnvidia-ml.so.1") != std::string::npos);
   CHECK_EQ(nvml::References(), 0);
-  CHECK_EQ(AcquireForSampler(), -1);  // last path given is the missing one
+  CHECK_EQ(AcquireForSampler("/nonexistent/libnvidia-ml.so.1"), -1);
+  CHECK_EQ(nvml::References(), 0);
+}
+
+TEST(nvml_each_open_uses_the_library_it_is_given) {
+  // No path carries over from one open to the next: after a failed open of
+  // a missing file, the sampler's open of the stand-in succeeds, and an open
+  // without a path means the platform's default name, never the last path.
+  std::string lib = FakePath("");
+  Script(kTwoGpus);
+  CHECK(!nvml::Acquire("/nonexistent/libnvidia-ml.so.1").ok);
+  CHECK_EQ(AcquireForSampler(lib.c_str()), 2);
+  CHECK(nvml::Current().path == lib);
+  ReleaseForSampler();
+  CHECK_EQ(nvml::References(), 0);
+  nvml::OpenInfo info = nvml::Acquire("");
+  CHECK(info.path == nvml::DefaultLibrary());
+  if (info.ok) nvml::Release();  // a machine with a real driver
   CHECK_EQ(nvml::References(), 0);
 }
 
@@ -135,15 +153,22 @@ TEST(nvml_init_failure_reports_the_nvml_error) {
   CHECK_EQ(nvml::References(), 0);
 }
 
-TEST(nvml_disabled_by_env) {
+TEST(nvml_loader_never_reads_the_environment) {
+  // PERFPROBE_NVML and PERFPROBE_NVML_LIBRARY are read by TypeScript only
+  // (src/probes/gpu.ts, which then passes the path or does not open at all).
   std::string lib = FakePath("");
   Script(kTwoGpus);
   setenv("PERFPROBE_NVML", "0", 1);
+  setenv("PERFPROBE_NVML_LIBRARY", "/nonexistent/from-env.so", 1);
   nvml::OpenInfo info = nvml::Acquire(lib.c_str());
+  CHECK(info.ok);
+  CHECK(info.path == lib);
+  nvml::Release();
+  nvml::OpenInfo byDefault = nvml::Acquire(nullptr);
+  CHECK(byDefault.path == nvml::DefaultLibrary());
+  if (byDefault.ok) nvml::Release();
   unsetenv("PERFPROBE_NVML");
-  CHECK(!info.ok);
-  CHECK(info.disabled);
-  CHECK(info.error.find("PERFPROBE_NVML=0") != std::string::npos);
+  unsetenv("PERFPROBE_NVML_LIBRARY");
   CHECK_EQ(nvml::References(), 0);
 }
 
@@ -337,11 +362,11 @@ TEST(nvml_threads_sample_and_acquire_concurrently) {
   std::vector<std::thread> threads;
   std::vector<int> bad(4, 0);
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([t, &bad] {
+    threads.emplace_back([t, &bad, &lib] {
       std::vector<double> out(2 * kGpuSlots);
       std::vector<int32_t> watched = {4242};
       for (int i = 0; i < 2000; ++i) {
-        if (AcquireForSampler() != 2) ++bad[t];
+        if (AcquireForSampler(lib.c_str()) != 2) ++bad[t];
         if (SampleAll(out.data(), 2, watched) != 2 || out[kGpuWatchedMemoryBytes] != 2048 * kMiB) ++bad[t];
         ReleaseForSampler();
       }

@@ -5,7 +5,8 @@
  * only when it is both statistically significant (p < alpha) and larger than
  * the threshold, so noise is not called a regression. Exit 1 on a regression.
  */
-import { readFileSync } from 'node:fs';
+import { readExportDocument, recordsOf } from '../exporters/files/reader.js';
+import type { ProcessingTimeMetric } from '../types.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 
 export const COMPARE_HELP = `Usage: perfprobe compare BASE.json CURRENT.json [options]
@@ -136,22 +137,32 @@ export function compareOperation(
 
 type Loaded = { kind: 'export'; operations: Map<string, number[]> } | { kind: 'run'; durationMs: number; command: string };
 
-export function loadComparable(path: string): Loaded {
+/**
+ * A JSON export (read as importFromJson reads it: streamed in exportJson's
+ * own layout, every record checked against the processing schema) or a
+ * `perfprobe run --json` file.
+ */
+export async function loadComparable(path: string): Promise<Loaded> {
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'));
+    doc = await readExportDocument(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new CliError(`perfprobe compare: ${path}: ${e.code === 'ENOENT' ? 'no such file' : e instanceof SyntaxError ? `not valid JSON (${e.message.replace(/\s+/g, ' ')})` : e.message}`);
   }
   const d = doc as Record<string, unknown>;
   if (d && typeof d === 'object' && Array.isArray(d.processing_metrics)) {
+    let records: ProcessingTimeMetric[];
+    try {
+      records = recordsOf<ProcessingTimeMetric>(d, 'processing');
+    } catch (err) {
+      throw new CliError(`perfprobe compare: ${path}: ${(err as Error).message}`);
+    }
     const ops = new Map<string, number[]>();
-    for (const r of d.processing_metrics as Array<Record<string, unknown>>) {
-      if (!r || typeof r.operation !== 'string' || typeof r.duration_ms !== 'number' || !Number.isFinite(r.duration_ms)) continue;
+    for (const r of records) {
       let list = ops.get(r.operation);
       if (!list) ops.set(r.operation, (list = []));
-      list.push(r.duration_ms);
+      list.push(r.durationMs);
     }
     return { kind: 'export', operations: ops };
   }
@@ -202,8 +213,8 @@ export async function compareCommand(argv: string[]): Promise<number> {
     if (!(alpha > 0 && alpha < 1)) throw new UsageError(`perfprobe compare: --alpha must be a number between 0 and 1 such as 0.05, got ${JSON.stringify(values.alpha)}`);
   }
   const [basePath, curPath] = positionals as [string, string];
-  const base = loadComparable(basePath);
-  const cur = loadComparable(curPath);
+  const base = await loadComparable(basePath);
+  const cur = await loadComparable(curPath);
   if (base.kind !== cur.kind) {
     throw new CliError(`perfprobe compare: ${basePath} is a ${base.kind === 'run' ? "'perfprobe run' file" : 'JSON export'} but ${curPath} is not; compare files of the same kind`);
   }

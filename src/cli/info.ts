@@ -1,5 +1,7 @@
 /** `perfprobe info`: which probe backends are in use, NVML driver version, devices, and why a fallback is used. */
-import { probeInfo, readGpus, type GpuReading } from '../probes/index.js';
+import { readGpus } from '../probes/gpu.js';
+import { probeInfo } from '../probes/info.js';
+import type { GpuReading } from '../probes/types.js';
 import { parseCommandArgs } from './args.js';
 
 export const INFO_HELP = `Usage: perfprobe info [--json]

@@ -1,7 +1,14 @@
 /**
  * What `perfprobe run` reports: the summary computed from the samples, and
- * its JSON, CSV and Markdown renderings.
+ * its JSON, CSV and Markdown renderings. CSV string cells go through the
+ * exporters' csvText (RFC 4180 quoting and the formula-injection guard);
+ * run.ts writes every file with the exporters' atomic writer.
+ *
+ * The samples stay in a plain array rather than the collector's store: a
+ * run's peaks, averages and energy must cover the whole run, and the
+ * store's rings are bounded by maxHistorySize.
  */
+import { csvText } from '../exporters/files/codecs.js';
 import type { Tick } from './sampling.js';
 import { humanDuration } from './duration.js';
 import { choosePeak, type PeakMemoryFacts, type PeakRssSource } from './peak-memory.js';
@@ -203,10 +210,15 @@ export function summaryMarkdown(s: RunSummary): string {
   return ['### perfprobe run', '', '| measurement | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`), ''].join('\n') + '\n';
 }
 
+/** A CSV cell: strings (commands, GPU names, signals) through csvText; numbers as they are. */
 function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return typeof v === 'string' ? csvText(v) : String(v);
+}
+
+/** A number cell already formatted (toFixed): never neutralised, never quoted. */
+function numCell(v: number | string | null | undefined): string {
+  return v === null || v === undefined ? '' : String(v);
 }
 
 /** One row per sample; GPU columns per device. */
@@ -224,12 +236,12 @@ export function samplesCsv(ticks: Tick[], startTime: number): string {
     );
   const lines = [header.join(',')];
   for (const t of ticks) {
-    const row: unknown[] = [new Date(t.timestamp).toISOString(), (t.timestamp - startTime).toFixed(1), t.systemUsedMb?.toFixed(2), t.systemTotalMb?.toFixed(2), t.treeRssMb?.toFixed(2)];
+    const row: Array<number | string | null | undefined> = [new Date(t.timestamp).toISOString(), (t.timestamp - startTime).toFixed(1), t.systemUsedMb?.toFixed(2), t.systemTotalMb?.toFixed(2), t.treeRssMb?.toFixed(2)];
     for (const id of gpuIds) {
       const g = t.gpus.find((x) => x.gpuId === id);
       row.push(g?.loadPercent, g?.memoryUsedMb?.toFixed(2), g?.memoryTotalMb?.toFixed(2), g?.temperatureCelsius, g?.powerWatts, g?.treeGpuMemoryMb?.toFixed(2));
     }
-    lines.push(row.map(csvCell).join(','));
+    lines.push(row.map(numCell).join(','));
   }
   return lines.join('\n') + '\n';
 }

@@ -5,11 +5,11 @@
  * command's exit code (128 + n for signal n, 127 when it is not found).
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync, accessSync, constants as fsc } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, accessSync, constants as fsc } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { readGpusSync } from '../probes/index.js';
-import { readGpuEnergy } from '../probes/gpu.js';
+import { replaceAtomic } from '../exporters/files/atomic.js';
+import { readGpuEnergy, readGpusSync } from '../probes/gpu.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 import { parseDuration } from './duration.js';
 import { TickSource, type Tick } from './sampling.js';
@@ -228,23 +228,26 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.stderr.write(summaryText(summary));
 
   let outputFailed = false;
-  const write = (what: string, fn: () => void) => {
+  const write = async (what: string, fn: () => Promise<unknown> | void) => {
     try {
-      fn();
+      await fn();
     } catch (err) {
       outputFailed = true;
-      process.stderr.write(`perfprobe run: cannot write ${what}: ${(err as Error).message}\n`);
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      process.stderr.write(`perfprobe run: cannot write ${what}: ${(cause as Error).message}\n`);
     }
   };
-  if (jsonPath) write(jsonPath, () => writeFileSync(jsonPath, runJson(summary, ticks)));
+  // Files the user names are replaced atomically (a crash never leaves half a file).
+  const output = (op: string, path: string, text: string) => replaceAtomic(`perfprobe run --${op}`, path, async (put) => put(text));
+  if (jsonPath) await write(jsonPath, () => output('json', jsonPath, runJson(summary, ticks)));
   if (csvDir)
-    write(csvDir, () => {
-      writeFileSync(join(csvDir, 'samples.csv'), samplesCsv(ticks, startTime));
-      writeFileSync(join(csvDir, 'summary.csv'), summaryCsv(summary));
+    await write(csvDir, async () => {
+      await output('csv', join(csvDir, 'samples.csv'), samplesCsv(ticks, startTime));
+      await output('csv', join(csvDir, 'summary.csv'), summaryCsv(summary));
     });
   const md = summaryMarkdown(summary);
-  if (mdPath) write(mdPath, () => writeFileSync(mdPath, md));
+  if (mdPath) await write(mdPath, () => output('markdown', mdPath, md));
   const stepSummary = process.env.GITHUB_STEP_SUMMARY;
-  if (stepSummary) write(stepSummary, () => appendFileSync(stepSummary, md));
+  if (stepSummary) await write(stepSummary, () => appendFileSync(stepSummary, md));
   return exitCode === 0 && outputFailed ? 1 : exitCode;
 }

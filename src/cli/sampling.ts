@@ -1,38 +1,26 @@
 /**
- * One sampling source for `perfprobe run` and `watch`: the native Sampler
- * (background thread: system memory, the watched tree's RSS, every GPU and the
- * tree's GPU memory per tick) decoded into plain objects, or, when the addon
- * cannot start, a JavaScript timer reading /proc and the GPU probe.
+ * One sampling source for `perfprobe run`: the native Sampler (background
+ * thread: system memory, the watched tree's RSS, every GPU and the tree's
+ * GPU memory per tick), decoded by the probes' one decoder
+ * (src/probes/decode.ts) into run samples, or, when the addon cannot start,
+ * a JavaScript timer reading /proc and the GPU probe. The GPU figures of a
+ * sample are GPU_RUN_SAMPLE_KEYS (src/schema/gpu.ts).
  */
-import {
-  Sampler,
-  readGpusSync,
-  readMemory,
-  BYTES_PER_MB,
-  GPU_SLOTS,
-  GpuSlot,
-  GpuStatusCode,
-  HeaderSlot,
-  MemorySlot,
-  RECORD_GPU_OFFSET,
-  RECORD_MEMORY_OFFSET,
-  type GpuReading,
-  type SampleBatch,
-} from '../probes/index.js';
+import { readGpusSync } from '../probes/gpu.js';
+import { readMemory } from '../probes/memory.js';
+import { Sampler } from '../probes/sampler.js';
+import type { GpuReading, SampleBatch } from '../probes/types.js';
+import { MemoryRow, decodeBatch, gpuRunSampleFromRow, type BatchVisitor } from '../probes/decode.js';
+import { compile, objectLiteral } from '../schema/compile.js';
+import { GPU_RUN_SAMPLE_KEYS } from '../schema/gpu.js';
+import { BYTES_PER_MB } from '../schema/layout.js';
 import { osMemoryMb, processTree, treeRssBytes } from './proc.js';
 
-export interface GpuTick {
-  gpuId: number;
-  status: 'ok' | 'lost' | 'error';
-  loadPercent: number | null;
-  memoryUtilPercent: number | null;
-  memoryUsedMb: number | null;
-  memoryTotalMb: number | null;
-  temperatureCelsius: number | null;
-  powerWatts: number | null;
+/** One GPU in a run sample: the GpuReading fields GPU_RUN_SAMPLE_KEYS lists, and the watched tree's GPU memory. */
+export type GpuTick = Pick<GpuReading, Exclude<(typeof GPU_RUN_SAMPLE_KEYS)[number], 'treeGpuMemoryMb'>> & {
   /** GPU memory of the watched process tree; null when unknown. */
   treeGpuMemoryMb: number | null;
-}
+};
 
 export interface Tick {
   /** Epoch ms. */
@@ -45,76 +33,44 @@ export interface Tick {
   gpus: GpuTick[];
 }
 
-const val = (x: number | undefined): number | null => (x === undefined || Number.isNaN(x) ? null : x);
-const mb = (x: number | undefined): number | null => (x === undefined || Number.isNaN(x) ? null : x / BYTES_PER_MB);
+const nn = (x: number): number | null => (x === x ? x : null);
 
-/** A live process always has RSS > 0: a 0 comes from a tree whose root already exited (zombie), so unknown. */
-const positiveMb = (x: number | undefined): number | null => (x === undefined || !(x > 0) ? null : x / BYTES_PER_MB);
+function tick(timestamp: number, totalMb: number | null, availableMb: number | null, usedMb: number | null, treeRssMb: number | null): Tick {
+  return { timestamp, systemTotalMb: totalMb, systemAvailableMb: availableMb, systemUsedMb: usedMb, treeRssMb, gpus: [] };
+}
 
-/** Decodes a drained batch (layout in src/probes/layout.ts). */
-export function decodeBatch(batch: SampleBatch): Tick[] {
+/** Decodes a drained batch (every GPU block of every record, lost ones included). */
+export function decodeBatchTicks(batch: SampleBatch): Tick[] {
   const out: Tick[] = [];
-  const { data, recordSlots, count } = batch;
-  for (let r = 0; r < count; r++) {
-    const base = r * recordSlots;
-    const total = data[base + RECORD_MEMORY_OFFSET + MemorySlot.totalBytes];
-    const avail = data[base + RECORD_MEMORY_OFFSET + MemorySlot.availableBytes];
-    const gpuCount = Math.min(val(data[base + HeaderSlot.gpuCount]) ?? 0, Math.floor((recordSlots - RECORD_GPU_OFFSET) / GPU_SLOTS));
-    const gpus: GpuTick[] = [];
-    for (let g = 0; g < gpuCount; g++) {
-      const gb = base + RECORD_GPU_OFFSET + g * GPU_SLOTS;
-      const status = data[gb + GpuSlot.status];
-      const power = data[gb + GpuSlot.powerMilliwatts];
-      gpus.push({
-        gpuId: g,
-        status: status === GpuStatusCode.ok ? 'ok' : status === GpuStatusCode.lost ? 'lost' : 'error',
-        loadPercent: val(data[gb + GpuSlot.loadPercent]),
-        memoryUtilPercent: val(data[gb + GpuSlot.memoryUtilPercent]),
-        memoryUsedMb: mb(data[gb + GpuSlot.memoryUsedBytes]),
-        memoryTotalMb: mb(data[gb + GpuSlot.memoryTotalBytes]),
-        temperatureCelsius: val(data[gb + GpuSlot.temperatureC]),
-        powerWatts: power === undefined || Number.isNaN(power) ? null : power / 1000,
-        treeGpuMemoryMb: mb(data[gb + GpuSlot.watchedMemoryBytes]),
-      });
-    }
-    const totalMb = mb(total);
-    const availMb = mb(avail);
-    out.push({
-      timestamp: data[base + HeaderSlot.wallClockMs]!,
-      systemTotalMb: totalMb,
-      systemAvailableMb: availMb,
-      systemUsedMb: totalMb !== null && availMb !== null ? totalMb - availMb : null,
-      treeRssMb: positiveMb(data[base + HeaderSlot.treeRssBytes]),
-      gpus,
-    });
-  }
+  const visit: BatchVisitor = {
+    record(ts, m, treeRssMb) {
+      out.push(tick(ts, nn(m[MemoryRow.totalMb]!), nn(m[MemoryRow.availableMb]!), nn(m[MemoryRow.usedMb]!), nn(treeRssMb)));
+    },
+    gpu(_ts, status, row) {
+      out[out.length - 1]!.gpus.push(gpuRunSampleFromRow(row, status) as GpuTick);
+    },
+  };
+  decodeBatch(batch, visit);
   return out;
 }
 
-function gpuTickFromReading(g: GpuReading, watched: Set<number> | null): GpuTick {
-  let tree: number | null = null;
-  if (watched && g.processes) {
-    tree = 0;
-    for (const p of g.processes) {
-      if (!watched.has(p.pid)) continue;
-      if (p.usedMemoryMb === null) {
-        tree = null;
-        break;
-      }
-      tree += p.usedMemoryMb;
-    }
+/** A run sample's GPU entry from a reading (the fallback path), with the tree's GPU memory. */
+const gpuTickFromReading: (g: GpuReading, tree: number | null) => GpuTick = compile(
+  'gpuTickFromReading',
+  ['g', 'tree'],
+  `return ${objectLiteral(GPU_RUN_SAMPLE_KEYS.map((k) => [k, k === 'treeGpuMemoryMb' ? 'tree' : `g.${k}`] as const))};`,
+);
+
+/** GPU memory of the watched pids in a reading's process list: null when a listed pid's figure is unknown. */
+function treeGpuMemoryMb(g: GpuReading, watched: Set<number> | null): number | null {
+  if (!watched || !g.processes) return null;
+  let tree = 0;
+  for (const p of g.processes) {
+    if (!watched.has(p.pid)) continue;
+    if (p.usedMemoryMb === null) return null;
+    tree += p.usedMemoryMb;
   }
-  return {
-    gpuId: g.gpuId,
-    status: g.status,
-    loadPercent: g.loadPercent,
-    memoryUtilPercent: g.memoryUtilPercent,
-    memoryUsedMb: g.memoryUsedMb,
-    memoryTotalMb: g.memoryTotalMb,
-    temperatureCelsius: g.temperatureCelsius,
-    powerWatts: g.powerWatts,
-    treeGpuMemoryMb: tree,
-  };
+  return tree;
 }
 
 export interface TickSourceOptions {
@@ -179,19 +135,14 @@ export class TickSource {
       try {
         const readings = readGpusSync();
         const watched = pid && readings.some((g) => g.processes.length) ? new Set(processTree(pid)) : null;
-        gpus = readings.map((g) => gpuTickFromReading(g, watched));
+        gpus = readings.map((g) => gpuTickFromReading(g, treeGpuMemoryMb(g, watched)));
       } catch {
         this.jsGpu = false; // NVML unavailable: no GPU readings in the fallback
       }
     }
-    this.pending.push({
-      timestamp: Date.now(),
-      systemTotalMb: total,
-      systemAvailableMb: avail,
-      systemUsedMb: total !== null && avail !== null ? total - avail : null,
-      treeRssMb: rss ? rss / BYTES_PER_MB : null,
-      gpus,
-    });
+    const t = tick(Date.now(), total, avail, total !== null && avail !== null ? total - avail : null, rss ? rss / BYTES_PER_MB : null);
+    t.gpus = gpus;
+    this.pending.push(t);
   }
 
   /** Takes one extra sample now (fallback only; the native thread samples on its own). */
@@ -201,7 +152,7 @@ export class TickSource {
 
   /** Every sample taken since the last drain, oldest first. */
   drain(): Tick[] {
-    if (this.sampler) return decodeBatch(this.sampler.drain());
+    if (this.sampler) return decodeBatchTicks(this.sampler.drain());
     const out = this.pending;
     this.pending = [];
     return out;
@@ -223,7 +174,7 @@ export class TickSource {
       this.sampler.stop();
       this.hwmBytes = this.sampler.stats().treeHwmBytes;
       try {
-        rest.push(...decodeBatch(this.sampler.drain()));
+        rest.push(...decodeBatchTicks(this.sampler.drain()));
       } catch {
         /* a stopped sampler may refuse to drain: the drain above took everything */
       }

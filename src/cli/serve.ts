@@ -4,7 +4,7 @@
  * sampler) and serves the HTTP API, /metrics and the live dashboard.
  */
 import { getPerformanceMetricsCollector } from '../collector/index.js';
-import { serve, type RunningServer } from '../http/index.js';
+import { serve, type RunningServer } from '../http/serve.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 import { parseDuration } from './duration.js';
 

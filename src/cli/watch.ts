@@ -5,7 +5,10 @@
  * one JSON line per sample with --json. q or Ctrl-C quits and restores the
  * terminal.
  */
-import { probeInfo, readGpus, readMemory, type GpuReading, type MemoryReading } from '../probes/index.js';
+import { readGpus } from '../probes/gpu.js';
+import { probeInfo } from '../probes/info.js';
+import { readMemory } from '../probes/memory.js';
+import type { GpuReading, MemoryReading } from '../probes/types.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 import { parseDuration } from './duration.js';
 import { osMemoryMb, processName, processRssMb } from './proc.js';

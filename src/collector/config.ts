@@ -4,7 +4,7 @@
  * updateConfig is all-or-nothing.
  */
 import { checkInteger, checkNumber, rangeError, typeError } from '../errors.js';
-import type { CollectorConfig } from './types.js';
+import type { CollectorConfig } from '../types.js';
 
 export const DEFAULT_CONFIG: Readonly<CollectorConfig> = Object.freeze({
   maxHistorySize: 10_000,

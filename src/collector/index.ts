@@ -2,6 +2,8 @@
  * The collector: the seed's API. The module-level functions act on the
  * default collector (one per process, created on first use); the same
  * names are methods of PerformanceMetricsCollector for isolated instances.
+ * exportToJson / exportToCsv need the exporters layer loaded (src/index.ts
+ * does; see ./collector.ts).
  */
 import { PerformanceMetricsCollector, type GpuQuery, type ProcessingQuery } from './collector.js';
 import type { Timer } from './timer.js';
@@ -17,10 +19,11 @@ import type {
   ProcessingTimeStats,
   RecordMeta,
   WindowQuery,
-} from './types.js';
+} from '../types.js';
 
 export { PerformanceMetricsCollector, MAX_OPERATION_LENGTH } from './collector.js';
 export type { CollectorOptions, CollectorProbes, GpuQuery, ProcessingQuery } from './collector.js';
+export type { ImportedRecords } from './import.js';
 export { Timer, type TimerEndOptions } from './timer.js';
 export { DEFAULT_CONFIG, CONFIG_KEYS, validateConfig } from './config.js';
 export { OVERFLOW_OPERATION } from '../store/processing.js';

@@ -6,7 +6,7 @@
  *   const ms = t.end({ success: false, error });
  */
 import { performance } from 'node:perf_hooks';
-import type { RecordMeta } from './types.js';
+import type { RecordMeta } from '../types.js';
 
 export interface TimerEndOptions {
   /** Default true, or false when `error` is given. */

@@ -1,16 +1,16 @@
 // Exporters: where metrics leave the process (files, Prometheus, prom-client, OpenTelemetry).
+// Loading this module attaches the collector's file methods (./files/methods.ts).
 export {
   exportJson,
   exportCsv,
   importJson,
   csvText,
   CSV_COLUMNS,
-  ERR_EXPORT_FAILED,
-  ERR_IMPORT_FAILED,
   type ExportSource,
   type ImportTarget,
   type ExportError,
-} from './files.js';
+} from './files/index.js';
+export { ERR_EXPORT_FAILED, ERR_IMPORT_FAILED } from '../errors.js';
 export {
   PrometheusExporter,
   renderPrometheus,

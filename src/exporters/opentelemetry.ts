@@ -10,8 +10,10 @@
  * `perfprobe.operation.failures`, each with an `operation` attribute (rate and
  * mean follow; percentiles stay on the REST API and /metrics).
  */
-import { exporterFor, type MetricsSnapshot, type MetricsSnapshotSource } from './prometheus.js';
 import { getPerformanceMetricsCollector } from '../collector/index.js';
+import { GPU_GAUGES } from '../schema/gpu.js';
+import { MEMORY_GAUGES } from '../schema/memory.js';
+import { exporterFor, type MetricsSnapshot, type MetricsSnapshotSource } from './prometheus.js';
 
 type Attributes = Record<string, string | number>;
 /** The parts of @opentelemetry/api the bridge uses (structural). */
@@ -86,17 +88,8 @@ const INSTRUMENTS: Inst[] = [
     description: 'Operations recorded as failed.',
     observe: (s, emit) => s.operations.operations.forEach((o) => emit(o.failureCount, { operation: o.operation })),
   },
-  memInst('perfprobe.system.memory.total', 'Total system memory.', (m) => m.totalBytes),
-  memInst('perfprobe.system.memory.used', 'System memory in use (total - available).', (m) => m.usedBytes),
-  memInst('perfprobe.system.memory.available', 'System memory available.', (m) => m.availableBytes),
-  memInst('perfprobe.process.memory.rss', 'Resident set size of this process.', (m) => m.processResidentBytes),
-  gpuInst('perfprobe.gpu.utilization', '%', 'GPU utilization (0-100).', (g) => g.utilizationPercent),
-  gpuInst('perfprobe.gpu.memory.used', 'By', 'GPU memory in use.', (g) => g.memoryUsedBytes),
-  gpuInst('perfprobe.gpu.memory.total', 'By', 'GPU memory in total.', (g) => g.memoryTotalBytes),
-  gpuInst('perfprobe.gpu.temperature', 'Cel', 'GPU temperature.', (g) => g.temperatureCelsius),
-  gpuInst('perfprobe.gpu.power', 'W', 'GPU power draw.', (g) => g.powerWatts),
-  gpuInst('perfprobe.gpu.clock.sm', 'Hz', 'GPU SM clock.', (g) => g.smClockHertz),
-  gpuInst('perfprobe.gpu.clock.memory', 'Hz', 'GPU memory clock.', (g) => g.memoryClockHertz),
+  ...MEMORY_GAUGES.flatMap((g) => (g.otel ? [memInst(g.otel.name, g.otel.description, (m) => m[g.gauge])] : [])),
+  ...GPU_GAUGES.map((g) => gpuInst(g.otel.name, g.otel.unit, g.otel.description, (v) => v[g.gauge])),
 ];
 
 /** Registers perfprobe's metrics with `meter`; they are read on each collection. */

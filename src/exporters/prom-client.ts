@@ -11,8 +11,10 @@
  *   registerPromClient(registry, collector);
  *   await registry.metrics(); // includes perfprobe_operation_duration_seconds ...
  */
-import { exporterFor, type MetricsSnapshot, type MetricsSnapshotSource } from './prometheus.js';
 import { getPerformanceMetricsCollector } from '../collector/index.js';
+import { GPU_GAUGES } from '../schema/gpu.js';
+import { MEMORY_GAUGES } from '../schema/memory.js';
+import { exporterFor, type MetricsSnapshot, type MetricsSnapshotSource } from './prometheus.js';
 
 /** The part of prom-client's Registry the bridge uses. */
 export interface PromClientRegistryLike {
@@ -98,17 +100,8 @@ const DEFS: Def[] = [
     type: 'counter',
     values: (s) => s.operations.operations.map((op) => ({ value: op.failureCount, labels: { operation: op.operation } })),
   },
-  memDef('perfprobe_system_memory_total_bytes', 'Total system memory in bytes.', (m) => m.totalBytes),
-  memDef('perfprobe_system_memory_used_bytes', 'System memory in use (total - available) in bytes.', (m) => m.usedBytes),
-  memDef('perfprobe_system_memory_available_bytes', 'System memory available in bytes.', (m) => m.availableBytes),
-  memDef('perfprobe_process_resident_memory_bytes', 'Resident set size of this process in bytes.', (m) => m.processResidentBytes),
-  gpuDef('perfprobe_gpu_utilization_percent', 'GPU utilization in percent (0-100).', (g) => g.utilizationPercent),
-  gpuDef('perfprobe_gpu_memory_used_bytes', 'GPU memory in use in bytes.', (g) => g.memoryUsedBytes),
-  gpuDef('perfprobe_gpu_memory_total_bytes', 'GPU memory in total in bytes.', (g) => g.memoryTotalBytes),
-  gpuDef('perfprobe_gpu_temperature_celsius', 'GPU temperature in degrees Celsius.', (g) => g.temperatureCelsius),
-  gpuDef('perfprobe_gpu_power_watts', 'GPU power draw in watts.', (g) => g.powerWatts),
-  gpuDef('perfprobe_gpu_sm_clock_hertz', 'GPU SM clock in hertz.', (g) => g.smClockHertz),
-  gpuDef('perfprobe_gpu_memory_clock_hertz', 'GPU memory clock in hertz.', (g) => g.memoryClockHertz),
+  ...MEMORY_GAUGES.filter((g) => g.promClient).map((g) => memDef(g.prometheus, g.help, (m) => m[g.gauge])),
+  ...GPU_GAUGES.map((g) => gpuDef(g.prometheus.name, g.prometheus.help, (v) => v[g.gauge])),
 ];
 
 /**

@@ -4,15 +4,24 @@
  * many records are stored:
  *   - operation durations and failures come from cumulativeOperationStats()
  *     (running totals, never a walk over records);
- *   - system and process memory are read live (readMemory()), else taken from
- *     the newest memory record;
- *   - GPU gauges are read live through NVML (readGpusSync()) when it is the
- *     backend, else taken from the newest GPU record per device. Records are
- *     followed with a `since` cursor, so each scrape reads only new records.
+ *   - system and process memory are read live (the source's readMemory()),
+ *     else taken from the newest memory record;
+ *   - GPU gauges are read live through NVML (the source's readGpusSync())
+ *     when it is the backend, else taken from the newest GPU record per
+ *     device. Records are followed with a `since` cursor, so each scrape
+ *     reads only new records.
+ * The gauges themselves (names, help, units, conversions) come from
+ * MEMORY_GAUGES and GPU_GAUGES in src/schema.
  */
-import type { CumulativeOperationStats, GpuUsageMetric, MemoryUsageMetric, RecordQuery } from '../collector/types.js';
-import type { GpuReading, MemoryReading } from '../probes/types.js';
-import { readGpusSync, readMemory } from '../probes/index.js';
+import { readGpusSync } from '../probes/gpu.js';
+import { readMemory } from '../probes/memory.js';
+import { compile, objectLiteral, quote } from '../schema/compile.js';
+import { GPU_GAUGES, GPU_SCHEMA, type GpuGauges, type GpuReading } from '../schema/gpu.js';
+import { BYTES_PER_MB } from '../schema/layout.js';
+import { MEMORY_GAUGES, type MemoryReading } from '../schema/memory.js';
+import type { CumulativeOperationStats, GpuUsageMetric, MemoryUsageMetric, RecordQuery } from '../types.js';
+
+export type { GpuGauges };
 
 /** What the Prometheus exporter (and the bridges) read from a collector. */
 export interface MetricsSnapshotSource {
@@ -21,6 +30,8 @@ export interface MetricsSnapshotSource {
   memoryRecords(query?: RecordQuery): Iterable<MemoryUsageMetric>;
   gpuRecords(query?: RecordQuery & { gpuId?: number }): Iterable<GpuUsageMetric>;
   readonly config?: { readonly enableGpuTracking?: boolean; readonly enableMemoryTracking?: boolean };
+  /** The probes live figures are read from: a collector's own (injected ones included); the real probes when absent. */
+  readonly probes?: { readMemory(): MemoryReading; readGpusSync(): GpuReading[] };
 }
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -31,28 +42,8 @@ export function wantsOpenMetrics(accept: string | undefined | null): boolean {
   return typeof accept === 'string' && accept.includes('application/openmetrics-text');
 }
 
-/** Memory figures for the gauges, in bytes; null = unknown. */
-export interface MemoryGauges {
-  totalBytes: number | null;
-  usedBytes: number | null;
-  availableBytes: number | null;
-  processResidentBytes: number | null;
-  processPeakBytes: number | null;
-}
-
-/** One GPU's gauges; null = unknown or unsupported (the sample is left out). */
-export interface GpuGauges {
-  gpu: number;
-  uuid: string;
-  name: string;
-  utilizationPercent: number | null;
-  memoryUsedBytes: number | null;
-  memoryTotalBytes: number | null;
-  temperatureCelsius: number | null;
-  powerWatts: number | null;
-  smClockHertz: number | null;
-  memoryClockHertz: number | null;
-}
+/** Memory figures for the gauges (MEMORY_GAUGES), in bytes; null = unknown. */
+export type MemoryGauges = { [K in (typeof MEMORY_GAUGES)[number]['gauge']]: number | null };
 
 export interface MetricsSnapshot {
   operations: CumulativeOperationStats;
@@ -60,60 +51,52 @@ export interface MetricsSnapshot {
   gpus: GpuGauges[];
 }
 
-const MIB = 1048576;
+/** The live readings of a source without probes of its own. */
+const REAL_PROBES = { readMemory, readGpusSync };
+
 const bytes = (mb: number | null | undefined): number | null =>
-  typeof mb === 'number' && Number.isFinite(mb) ? Math.round(mb * MIB) : null;
+  typeof mb === 'number' && Number.isFinite(mb) ? Math.round(mb * BYTES_PER_MB) : null;
 const fin = (n: number | null | undefined): number | null => (typeof n === 'number' && Number.isFinite(n) ? n : null);
+const hertz = (mhz: number | null | undefined): number | null => (mhz == null ? null : fin(mhz * 1e6));
+const CONVERT = { same: 'fin', bytes: 'bytes', hertz: 'hertz' } as const;
 
-function memoryFromReading(m: MemoryReading): MemoryGauges {
-  return {
-    totalBytes: bytes(m.totalMb),
-    usedBytes: bytes(m.usedMb),
-    availableBytes: bytes(m.availableMb),
-    processResidentBytes: bytes(m.processMemoryMb),
-    processPeakBytes: bytes(m.processPeakMb),
-  };
-}
-
-function memoryFromRecord(m: MemoryUsageMetric): MemoryGauges {
-  return {
-    totalBytes: bytes(m.totalMb),
-    usedBytes: bytes(m.usedMb),
-    availableBytes: bytes(m.availableMb),
-    processResidentBytes: bytes(m.processMemoryMb),
-    processPeakBytes: null,
-  };
-}
-
-function gpuFromReading(g: GpuReading): GpuGauges {
-  return {
-    gpu: g.gpuId,
-    uuid: g.uuid ?? '',
-    name: g.name ?? '',
-    utilizationPercent: fin(g.loadPercent),
-    memoryUsedBytes: bytes(g.memoryUsedMb),
-    memoryTotalBytes: bytes(g.memoryTotalMb),
-    temperatureCelsius: fin(g.temperatureCelsius),
-    powerWatts: fin(g.powerWatts),
-    smClockHertz: g.smClockMhz == null ? null : fin(g.smClockMhz * 1e6),
-    memoryClockHertz: g.memoryClockMhz == null ? null : fin(g.memoryClockMhz * 1e6),
-  };
-}
-
-function gpuFromRecord(g: GpuUsageMetric): GpuGauges {
-  return {
-    gpu: g.gpuId,
-    uuid: '',
-    name: '',
-    utilizationPercent: fin(g.loadPercent),
-    memoryUsedBytes: bytes(g.memoryUsedMb),
-    memoryTotalBytes: bytes(g.memoryTotalMb),
-    temperatureCelsius: fin(g.temperatureCelsius),
-    powerWatts: fin(g.powerWatts),
-    smClockHertz: null,
-    memoryClockHertz: null,
-  };
-}
+// The gauge objects, compiled from MEMORY_GAUGES and GPU_GAUGES: from a live reading, or from the newest record
+// (figures a record does not carry are null there).
+const memoryFromReading: (m: MemoryReading) => MemoryGauges = compile(
+  'memoryFromReading',
+  ['m'],
+  `return ${objectLiteral(MEMORY_GAUGES.map((g) => [g.gauge, `bytes(m.${g.reading})`] as const))};`,
+  { bytes },
+);
+const memoryFromRecord: (m: MemoryUsageMetric) => MemoryGauges = compile(
+  'memoryFromRecord',
+  ['m'],
+  `return ${objectLiteral(MEMORY_GAUGES.map((g) => [g.gauge, g.record === null ? 'null' : `bytes(m.${g.record})`] as const))};`,
+  { bytes },
+);
+const recordKeys = new Set<string>(GPU_SCHEMA.fields.map((f) => f.key));
+const gpuFromReading: (g: GpuReading) => GpuGauges = compile(
+  'gpuFromReading',
+  ['g'],
+  `return ${objectLiteral([
+    ['gpu', 'g.gpuId'],
+    ['uuid', "g.uuid ?? ''"],
+    ['name', "g.name ?? ''"],
+    ...GPU_GAUGES.map((s) => [s.gauge, `${CONVERT[s.convert]}(g.${s.field})`] as const),
+  ])};`,
+  { fin, bytes, hertz },
+);
+const gpuFromRecord: (g: GpuUsageMetric) => GpuGauges = compile(
+  'gpuFromRecord',
+  ['g'],
+  `return ${objectLiteral([
+    ['gpu', 'g.gpuId'],
+    ['uuid', "''"],
+    ['name', "''"],
+    ...GPU_GAUGES.map((s) => [s.gauge, recordKeys.has(s.field) ? `${CONVERT[s.convert]}(g.${s.field})` : 'null'] as const),
+  ])};`,
+  { fin, bytes, hertz },
+);
 
 /** Escapes a label value: backslash, double quote and newline. */
 export function escapeLabelValue(v: string): string {
@@ -170,7 +153,7 @@ export class PrometheusExporter {
   private memory(now: number): MemoryGauges | null {
     if (this.options.liveMemory !== false) {
       try {
-        return memoryFromReading(readMemory());
+        return memoryFromReading((this.source.probes ?? REAL_PROBES).readMemory());
       } catch {
         // fall through to the newest record
       }
@@ -188,7 +171,7 @@ export class PrometheusExporter {
     if (this.source.config?.enableGpuTracking === false) return [];
     if (this.options.liveGpu !== false && now - this.nvmlFailedAt > NVML_RETRY_MS) {
       try {
-        const live = readGpusSync();
+        const live = (this.source.probes ?? REAL_PROBES).readGpusSync();
         if (live.length > 0) return live.filter((g) => g.status !== 'lost').map(gpuFromReading);
       } catch {
         this.nvmlFailedAt = now;
@@ -252,13 +235,7 @@ export class PrometheusExporter {
     for (const op of operations) s += `${f}_total{${this.opLabel(op.operation)}} ${op.failureCount}\n`;
 
     const m = snap.memory;
-    if (m) {
-      s += gauge('perfprobe_system_memory_total_bytes', 'Total system memory in bytes.', m.totalBytes, openMetrics);
-      s += gauge('perfprobe_system_memory_used_bytes', 'System memory in use (total - available) in bytes.', m.usedBytes, openMetrics);
-      s += gauge('perfprobe_system_memory_available_bytes', 'System memory available in bytes.', m.availableBytes, openMetrics);
-      s += gauge('perfprobe_process_resident_memory_bytes', 'Resident set size of this process in bytes.', m.processResidentBytes, openMetrics);
-      s += gauge('perfprobe_process_peak_resident_memory_bytes', 'Peak resident set size of this process in bytes.', m.processPeakBytes, openMetrics);
-    }
+    if (m) s += memoryGaugeLines(m, openMetrics);
 
     if (snap.gpus.length > 0) {
       const labels = snap.gpus.map(
@@ -275,18 +252,26 @@ export class PrometheusExporter {
         if (openMetrics && unit) s += `# UNIT ${name} ${unit}\n`;
         s += body;
       };
-      fam('perfprobe_gpu_utilization_percent', 'GPU utilization in percent (0-100).', 'percent', (g) => g.utilizationPercent);
-      fam('perfprobe_gpu_memory_used_bytes', 'GPU memory in use in bytes.', 'bytes', (g) => g.memoryUsedBytes);
-      fam('perfprobe_gpu_memory_total_bytes', 'GPU memory in total in bytes.', 'bytes', (g) => g.memoryTotalBytes);
-      fam('perfprobe_gpu_temperature_celsius', 'GPU temperature in degrees Celsius.', 'celsius', (g) => g.temperatureCelsius);
-      fam('perfprobe_gpu_power_watts', 'GPU power draw in watts.', 'watts', (g) => g.powerWatts);
-      fam('perfprobe_gpu_sm_clock_hertz', 'GPU SM clock in hertz.', 'hertz', (g) => g.smClockHertz);
-      fam('perfprobe_gpu_memory_clock_hertz', 'GPU memory clock in hertz.', 'hertz', (g) => g.memoryClockHertz);
+      for (let k = 0; k < GPU_GAUGES.length; k++) {
+        const f = GPU_GAUGES[k]!;
+        fam(f.prometheus.name, f.prometheus.help, f.prometheus.unit, GPU_GAUGE_PICKS[k]!);
+      }
     }
     if (openMetrics) s += '# EOF\n';
     return s;
   }
 }
+
+// The memory gauge lines and the GPU gauge pickers, compiled from the tables (named loads, no keyed ones on a scrape).
+const memoryGaugeLines: (m: MemoryGauges, openMetrics: boolean) => string = compile(
+  'memoryGaugeLines',
+  ['m', 'om'],
+  `return ${MEMORY_GAUGES.map((g) => `gauge(${quote(g.prometheus)}, ${quote(g.help)}, m.${g.gauge}, om)`).join(' + ')};`,
+  { gauge },
+);
+const GPU_GAUGE_PICKS: ReadonlyArray<(g: GpuGauges) => number | null> = GPU_GAUGES.map((f) =>
+  compile<(g: GpuGauges) => number | null>(`pick_${f.gauge}`, ['g'], `return g.${f.gauge};`),
+);
 
 function gauge(name: string, help: string, value: number | null, openMetrics: boolean): string {
   if (value === null) return '';

@@ -22,16 +22,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type {
-  GpuUsageStats,
-  MemoryUsageStats,
-  MetricType,
-  OperationSummary,
-  ProcessingTimeStats,
-} from '../collector/types.js';
 import { getPerformanceMetricsCollector } from '../collector/index.js';
-import { describeValue, typeError } from '../errors.js';
-import { toSnake } from '../exporters/files.js';
+import { describeValue, isArgumentError, typeError } from '../errors.js';
+import { MAX_OPERATION_LENGTH } from '../schema/field.js';
+import { toSnake } from '../schema/names.js';
+import type { GpuUsageStats, MemoryUsageStats, MetricType, OperationSummary, ProcessingTimeStats } from '../types.js';
+import '../exporters/files/methods.js'; // attaches exportToJson / exportToCsv to the collector
 import {
   exporterFor,
   OPENMETRICS_CONTENT_TYPE,
@@ -69,7 +65,6 @@ export type NextFunction = (err?: unknown) => void;
 export type MetricsHandler = (req: IncomingMessage, res: ServerResponse, next?: NextFunction) => void;
 
 export const MAX_BODY_BYTES = 64 * 1024;
-export const MAX_OPERATION_LENGTH = 256;
 const OK_MESSAGE = 'Metrics exported successfully';
 
 class HttpError extends Error {
@@ -399,10 +394,9 @@ export function createMetricsHandler(collector?: HttpMetricsSource, options: Met
         sendError(req, res, err);
         return;
       }
-      const e = err as { code?: string; message?: string };
       // The collector's own argument errors are the client's fault.
-      const status = e?.code === 'ERR_PERFPROBE_INVALID_ARGUMENT' ? 400 : 500;
-      sendJson(req, res, status, { success: false, error: e?.message ?? String(err) });
+      const status = isArgumentError(err) ? 400 : 500;
+      sendJson(req, res, status, { success: false, error: (err as { message?: string } | null)?.message ?? String(err) });
     });
   };
 }

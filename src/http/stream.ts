@@ -7,7 +7,10 @@
  * server can shut down.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GpuUsageMetric, MemoryUsageMetric, OperationSummary, ProcessingTimeStats, RecordQuery } from '../collector/types.js';
+import { compile } from '../schema/compile.js';
+import { GPU_STREAM_KEYS } from '../schema/gpu.js';
+import { MEMORY_STREAM_KEYS } from '../schema/memory.js';
+import type { GpuUsageMetric, MemoryUsageMetric, OperationSummary, ProcessingTimeStats, RecordQuery } from '../types.js';
 
 /** The collector methods the stream reads (structural, so any collector instance fits). */
 export interface StreamSource {
@@ -39,10 +42,10 @@ export interface StreamHandler {
   close(): void;
 }
 
-/** [timestampMs, usedMb, totalMb, percent, processMemoryMb] */
-type MemoryRow = [number, number, number, number, number];
-/** [timestampMs, gpuId, loadPercent, memoryUsedMb, memoryTotalMb, temperatureCelsius, powerWatts] */
-type GpuRow = [number, number, number | null, number | null, number | null, number | null, number | null];
+/** [timestampMs, ...MEMORY_STREAM_KEYS]: [timestampMs, usedMb, totalMb, percent, processMemoryMb] */
+type MemoryRow = [number, ...Array<number | null>];
+/** [timestampMs, ...GPU_STREAM_KEYS]: [timestampMs, gpuId, loadPercent, memoryUsedMb, memoryTotalMb, temperatureCelsius, powerWatts] */
+type GpuRow = [number, ...Array<number | null>];
 
 export interface OperationRow {
   operation: string;
@@ -68,6 +71,10 @@ export interface StreamEvent {
 }
 
 const r2 = (v: number | null | undefined): number | null => (v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 100) / 100);
+
+// Rows compiled from the schema's stream key lists (the dashboard reads them by position).
+const memoryRow: (m: MemoryUsageMetric) => MemoryRow = compile('memoryRow', ['m'], `return [m.timestamp, ${MEMORY_STREAM_KEYS.map((k) => `r2(m.${k})`).join(', ')}];`, { r2 });
+const gpuRow: (g: GpuUsageMetric) => GpuRow = compile('gpuRow', ['g'], `return [g.timestamp, ${GPU_STREAM_KEYS.map((k) => `r2(g.${k})`).join(', ')}];`, { r2 });
 
 function tail<T>(it: Iterable<T>, max: number): T[] {
   const out: T[] = [];
@@ -127,13 +134,9 @@ export function createStreamHandler(source: StreamSource, options: StreamOptions
     };
     const collect = (snapshot: boolean): StreamEvent => {
       const window = snapshot ? { durationMinutes: snapshotMinutes } : { since: lastMemory };
-      const memory = tail(source.memoryRecords(window), maxPoints).map(
-        (m): MemoryRow => [m.timestamp, r2(m.usedMb)!, r2(m.totalMb)!, r2(m.percent)!, r2(m.processMemoryMb)!],
-      );
+      const memory = tail(source.memoryRecords(window), maxPoints).map(memoryRow);
       const gwindow = snapshot ? { durationMinutes: snapshotMinutes } : { since: lastGpu };
-      const gpus = tail(source.gpuRecords(gwindow), maxPoints * 8).map(
-        (g): GpuRow => [g.timestamp, g.gpuId, r2(g.loadPercent), r2(g.memoryUsedMb), r2(g.memoryTotalMb), r2(g.temperatureCelsius), r2(g.powerWatts)],
-      );
+      const gpus = tail(source.gpuRecords(gwindow), maxPoints * 8).map(gpuRow);
       if (memory.length) lastMemory = memory[memory.length - 1]![0];
       if (gpus.length) lastGpu = gpus[gpus.length - 1]![0];
       return { now: Date.now(), memory, gpus, operations: operationRows(source, maxOps) };

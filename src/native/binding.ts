@@ -18,11 +18,14 @@
  */
 import { join, resolve } from 'node:path';
 import os from 'node:os';
+import { WarningCode } from '../errors.js';
 
 export interface NativeLayout {
   memorySlots: number;
   headerSlots: number;
   gpuSlots: number;
+  /** The codes of the GPU status slot (native gpu::GpuStatus). */
+  gpuStatus: { ok: number; lost: number; error: number };
 }
 
 export interface NativeSamplerStats {
@@ -42,8 +45,13 @@ export interface NativeSamplerStats {
 }
 
 export interface NativeSampler {
-  /** true when started, false when it was already running (nothing changes). */
-  start(intervalMs: number, capacityRecords: number, gpu: boolean, watchPid: number): boolean;
+  /**
+   * true when started, false when it was already running (nothing changes).
+   * With `gpu`, opens `nvmlLibrary` ('' = the platform's default name;
+   * required then, a TypeError otherwise): the caller always names the
+   * library, the addon never reads the environment.
+   */
+  start(intervalMs: number, capacityRecords: number, gpu: boolean, watchPid: number, nvmlLibrary?: string): boolean;
   stop(): void;
   /** Copies as many whole records as fit into `out`, oldest first; returns how many. */
   drain(out: Float64Array): number;
@@ -71,7 +79,7 @@ export interface AddonStatus {
   disabled: boolean;
 }
 
-export const ADDON_WARNING_CODE = 'PERFPROBE_ADDON_UNAVAILABLE';
+export { ADDON_WARNING_CODE } from '../errors.js';
 
 /** The package root: two levels above src/native and dist/native. */
 export const packageRoot = resolve(__dirname, '..', '..');
@@ -157,7 +165,7 @@ function load(): void {
     addon = null;
     status = { loaded: false, disabled: false, error: firstLine(err), ...(file ? { path: file } : {}) };
     if (process.env.PERFPROBE_NO_WARNINGS !== '1') {
-      process.emitWarning(describeLoadFailure(tried, err), { code: ADDON_WARNING_CODE });
+      process.emitWarning(describeLoadFailure(tried, err), { code: WarningCode.addonUnavailable });
     }
   }
 }

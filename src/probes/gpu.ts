@@ -10,24 +10,20 @@
  *   is not used, why (the library tried and the NVML error name).
  * - configureGpu({ nvmlLibrary, enabled }): another NVML file (same meaning as
  *   PERFPROBE_NVML_LIBRARY) or GPU probing off. PERFPROBE_NVML=0 turns NVML off.
+ *   Both variables are read here and nowhere else (the addon never reads the
+ *   environment): the library path is passed to every native open, the
+ *   sampler's included (nvmlLibraryForSampler()).
  *
  * NVML is initialised once per process and shared by every thread (the
  * addon counts references); device names, UUIDs, memory totals and power
  * limits are read once and cached. A GPU lost mid-run reads status 'lost'
  * while the others keep reading, with ONE warning (code PERFPROBE_GPU_LOST).
  */
-import { typeError } from '../errors.js';
+import { ErrorCode, WarningCode, codedError, typeError } from '../errors.js';
 import { getAddon, addonStatus } from '../native/binding.js';
-import { GPU_SLOTS, GpuStatusCode, HeaderSlot, RECORD_GPU_OFFSET } from './layout.js';
-import {
-  decodeGpuBlock,
-  decodeProcesses,
-  nvmlFunctions,
-  type NvmlBenchResult,
-  type NvmlDeviceStatic,
-  type NvmlFunctions,
-  type NvmlOpenResult,
-} from './gpu-nvml.js';
+import { BYTES_PER_MB, GPU_SLOTS, GpuStatusCode, HeaderSlot, RECORD_GPU_OFFSET } from '../schema/layout.js';
+import { decodeGpuBlock, decodeProcesses } from './decode.js';
+import { nvmlFunctions, type NvmlDeviceStatic, type NvmlFunctions, type NvmlOpenResult } from './gpu-nvml.js';
 import { DEFAULT_FALLBACK_TIMEOUT_MS, mapSiControllers, siGraphicsControllers } from './gpu-si.js';
 import type { GpuReading, ProbeInfo, SampleBatch } from './types.js';
 
@@ -41,9 +37,6 @@ export interface GpuConfig {
   /** How long a fallback reading is reused, ms (default 2000): it costs a process and ~1 s. */
   fallbackCacheMs?: number;
 }
-
-export const ERR_NVML_UNAVAILABLE = 'ERR_PERFPROBE_NVML_UNAVAILABLE';
-export const GPU_LOST_WARNING_CODE = 'PERFPROBE_GPU_LOST';
 
 export interface GpuStaticInfo {
   gpuId: number;
@@ -72,27 +65,34 @@ let backend: Backend | null = null;
 let fallbackCache: { at: number; readings: Promise<GpuReading[]> } | null = null;
 const warnedLost = new Set<string>();
 
-function nvmlDisabledByEnv(): boolean {
+/**
+ * The NVML settings from the environment, read in this one place:
+ * PERFPROBE_NVML=0 (or false, off) turns NVML off; PERFPROBE_NVML_LIBRARY
+ * names the library (configureGpu({ nvmlLibrary }) takes precedence).
+ */
+function nvmlEnvironment(): { disabled: boolean; library: string | undefined } {
   const v = process.env.PERFPROBE_NVML;
-  return v === '0' || v === 'false' || v === 'off';
+  return { disabled: v === '0' || v === 'false' || v === 'off', library: process.env.PERFPROBE_NVML_LIBRARY || undefined };
 }
 
 function decide(): Backend {
   if (!config.enabled) return { kind: 'none', reason: 'GPU probing disabled by configureGpu({ enabled: false })' };
-  const library = config.nvmlLibrary ?? (process.env.PERFPROBE_NVML_LIBRARY || undefined);
+  const env = nvmlEnvironment();
+  const library = config.nvmlLibrary ?? env.library;
   const fallback = (reason: string, lib?: string): Backend => ({
     kind: 'systeminformation',
     reason,
     ...(lib !== undefined ? { library: lib } : {}),
   });
-  if (nvmlDisabledByEnv()) return fallback('NVML disabled by PERFPROBE_NVML=0');
+  if (env.disabled) return fallback('NVML disabled by PERFPROBE_NVML=0');
   const addon = getAddon();
   const fns = nvmlFunctions(addon);
   if (!fns) {
     const s = addonStatus();
     return fallback(addon ? 'the loaded addon has no NVML functions' : `native addon not loaded (${s.error ?? 'unknown reason'})`);
   }
-  const open = fns.nvmlOpen(library);
+  // '' asks the addon for the platform's default name (libnvidia-ml.so.1, nvml.dll).
+  const open = fns.nvmlOpen(library ?? '');
   if (!open.ok) {
     return fallback(`${open.errorName ?? 'NVML_ERROR_UNKNOWN'}: ${open.error ?? 'NVML could not be opened'}`, open.path);
   }
@@ -153,6 +153,15 @@ export function gpuBackendInfo(): ProbeInfo['gpu'] {
   return { backend: b.kind, reason: b.reason, ...(b.library !== undefined ? { library: b.library } : {}) };
 }
 
+/**
+ * The NVML library the native sampler must open to share this thread's
+ * NVML (the path this probe opened), or null when NVML is not the backend.
+ */
+export function nvmlLibraryForSampler(): string | null {
+  const b = current();
+  return b.kind === 'nvml' ? b.open.path : null;
+}
+
 /** NVML details (API versions in use) for diagnostics; null when NVML is not the backend. */
 export function nvmlDetails(): NvmlOpenResult | null {
   const b = current();
@@ -166,7 +175,7 @@ function warnLost(gpuId: number, name: string | null, uuid: string | null): void
   process.emitWarning(
     `perfprobe: GPU ${gpuId}${name ? ` (${name}${uuid ? `, ${uuid}` : ''})` : ''} was lost ` +
       '(NVML_ERROR_GPU_IS_LOST): its readings are null from now on; the other GPUs and the sampler keep running.',
-    { code: GPU_LOST_WARNING_CODE },
+    { code: WarningCode.gpuLost },
   );
 }
 
@@ -188,7 +197,7 @@ export function noteSampledGpuStatus(batch: SampleBatch): void {
 }
 
 function unavailable(reason: string): Error {
-  return Object.assign(new Error(`NVML is not available: ${reason}`), { code: ERR_NVML_UNAVAILABLE });
+  return codedError(ErrorCode.nvmlUnavailable, `NVML is not available: ${reason}`, {});
 }
 
 /** One reading per NVML device, synchronously (microseconds). NVML only. */
@@ -235,7 +244,7 @@ export function gpuStaticInfo(): GpuStaticInfo[] {
     gpuId: d.index,
     name: d.name,
     uuid: d.uuid,
-    memoryTotalMb: Number.isNaN(d.memoryTotalBytes) ? null : d.memoryTotalBytes / 1048576,
+    memoryTotalMb: Number.isNaN(d.memoryTotalBytes) ? null : d.memoryTotalBytes / BYTES_PER_MB,
     powerLimitWatts: Number.isNaN(d.powerLimitMilliwatts) ? null : d.powerLimitMilliwatts / 1000,
   }));
 }
@@ -252,11 +261,4 @@ export function readGpuEnergy(): GpuEnergyReading[] {
     const mj = b.fns.nvmlEnergy(d.index);
     return { gpuId: d.index, energyMillijoules: Number.isNaN(mj) ? null : mj };
   });
-}
-
-/** The raw NVML calls of one full sample vs perfprobe's native read of it (for the benchmark). */
-export function benchmarkNvml(iterations: number): NvmlBenchResult {
-  const b = current();
-  if (b.kind !== 'nvml') throw unavailable(b.reason);
-  return b.fns.nvmlBench(iterations);
 }

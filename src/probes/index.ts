@@ -1,6 +1,7 @@
-// Probes: where readings are made (native addon or fallback).
+// Probes: where readings are made (native addon or fallback), and the one decoder of the addon's buffers.
 export * from './types.js';
-export * from './layout.js';
+export * from '../schema/layout.js';
+export { ERR_NVML_UNAVAILABLE, GPU_LOST_WARNING_CODE } from '../errors.js';
 export { readMemory } from './memory.js';
 export {
   readGpus,
@@ -10,8 +11,6 @@ export {
   gpuBackendInfo,
   configureGpu,
   closeGpu,
-  ERR_NVML_UNAVAILABLE,
-  GPU_LOST_WARNING_CODE,
 } from './gpu.js';
 export type { GpuConfig, GpuStaticInfo, GpuEnergyReading } from './gpu.js';
 export { Sampler } from './sampler.js';

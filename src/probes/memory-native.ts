@@ -5,8 +5,8 @@
  * GlobalMemoryStatusEx on Windows).
  */
 import type { NativeAddon } from '../native/binding.js';
-import { MEMORY_SLOTS } from './layout.js';
-import { memoryReadingFromSlots } from './memory-convert.js';
+import { MEMORY_SLOTS } from '../schema/layout.js';
+import { decodeMemoryReading } from './decode.js';
 import type { MemoryReading } from './types.js';
 
 /**
@@ -27,12 +27,6 @@ export function createNativeMemoryReader(addon: NativeAddon): () => MemoryReadin
   const read = addon.readMemory;
   return function readMemoryNative(): MemoryReading {
     read(slots);
-    return memoryReadingFromSlots(slots, 0, Date.now());
+    return decodeMemoryReading(slots, 0, Date.now());
   };
-}
-
-/** Fills `out` (MEMORY_SLOTS doubles, bytes) from the addon. */
-export function createNativeSlotReader(addon: NativeAddon): (out: Float64Array) => void {
-  const read = addon.readMemory;
-  return (out) => read(out);
 }

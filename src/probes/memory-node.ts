@@ -4,9 +4,8 @@
  * process.resourceUsage().maxRSS. No swap figures (null).
  */
 import os from 'node:os';
-import { MemorySlot } from './layout.js';
+import { BYTES_PER_MB, MemorySlot } from '../schema/layout.js';
 import type { MemoryReading } from './types.js';
-import { BYTES_PER_MB } from './layout.js';
 
 /** Fills memory slots (bytes, NaN = unknown) the way the addon does. */
 export function readMemorySlotsNode(out: Float64Array, offset = 0): void {

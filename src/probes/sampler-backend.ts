@@ -19,8 +19,8 @@ export interface SamplerStatsSnapshot {
 
 export interface SamplerBackend {
   readonly kind: 'native' | 'timer';
-  /** false when already running (nothing changes). */
-  start(intervalMs: number, capacity: number, gpu: boolean, watchPid: number): boolean;
+  /** false when already running (nothing changes). `nvmlLibrary`: the NVML file to open when `gpu` ('' = the default name). */
+  start(intervalMs: number, capacity: number, gpu: boolean, watchPid: number, nvmlLibrary: string): boolean;
   stop(): void;
   /** Copies whole records, oldest first, into out; returns how many. */
   drainInto(out: Float64Array): number;

@@ -18,8 +18,8 @@ export class NativeSamplerBackend implements SamplerBackend {
     this.#native = new addon.Sampler();
   }
 
-  start(intervalMs: number, capacity: number, gpu: boolean, watchPid: number): boolean {
-    const started = this.#native.start(intervalMs, capacity, gpu, watchPid);
+  start(intervalMs: number, capacity: number, gpu: boolean, watchPid: number, nvmlLibrary: string): boolean {
+    const started = this.#native.start(intervalMs, capacity, gpu, watchPid, nvmlLibrary);
     if (started) this.#drained = 0;
     return started;
   }

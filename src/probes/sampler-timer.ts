@@ -7,7 +7,7 @@
  * is blocked (a 500 ms synchronous task leaves a 500 ms gap), and timer
  * jitter follows the loop's load. It never keeps the process alive.
  */
-import { HeaderSlot, RECORD_MEMORY_OFFSET, recordSlots } from './layout.js';
+import { HeaderSlot, RECORD_MEMORY_OFFSET, recordSlots } from '../schema/layout.js';
 import { readMemorySlotsNode } from './memory-node.js';
 import type { SamplerBackend, SamplerStatsSnapshot } from './sampler-backend.js';
 
@@ -22,7 +22,7 @@ export class TimerSamplerBackend implements SamplerBackend {
   #written = 0;
   #dropped = 0;
 
-  start(intervalMs: number, capacity: number, _gpu: boolean, _watchPid: number): boolean {
+  start(intervalMs: number, capacity: number, _gpu: boolean, _watchPid: number, _nvmlLibrary: string): boolean {
     if (this.#timer) return false;
     this.#ring = new Float64Array(capacity * this.#slots);
     this.#capacity = capacity;

@@ -11,8 +11,8 @@
  */
 import { checkInteger, checkNumber, typeError } from '../errors.js';
 import { getAddon } from '../native/binding.js';
-import { gpuBackendInfo, noteSampledGpuStatus } from './gpu.js';
-import { recordSlots } from './layout.js';
+import { noteSampledGpuStatus, nvmlLibraryForSampler } from './gpu.js';
+import { recordSlots } from '../schema/layout.js';
 import type { SamplerBackend, SamplerStatsSnapshot } from './sampler-backend.js';
 import { NativeSamplerBackend } from './sampler-native.js';
 import { TimerSamplerBackend } from './sampler-timer.js';
@@ -85,12 +85,11 @@ export class Sampler {
    * Starting again after stop() clears the ring and the counters.
    */
   start(): this {
-    // Asking the GPU probe first (also for gpu: true) opens NVML from the
-    // library configureGpu() or PERFPROBE_NVML_LIBRARY names; the sampler's
-    // own reference then shares that library instead of trying the default.
-    const nvml = this.#backend.kind === 'native' && this.#gpu !== false && gpuBackendInfo().backend === 'nvml';
-    const gpu = this.#backend.kind === 'native' && (this.#gpu ?? nvml);
-    this.#backend.start(this.intervalMs, this.capacity, gpu, this.watchPid);
+    // GPUs are sampled when the GPU probe chose NVML (also for gpu: true:
+    // NVML off, disabled or failing means no GPU blocks), from the very
+    // library the probe opened, passed explicitly to the native open.
+    const library = this.#backend.kind === 'native' && this.#gpu !== false ? nvmlLibraryForSampler() : null;
+    this.#backend.start(this.intervalMs, this.capacity, library !== null, this.watchPid, library ?? '');
     return this;
   }
 

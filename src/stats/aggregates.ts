@@ -1,5 +1,6 @@
 /**
- * Running aggregates per operation.
+ * Running aggregates per operation, and every loop that keeps them: the
+ * invariants live in this one file.
  *
  * `OperationAggregate` holds two kinds of figures:
  *  - history figures (count, sum, successes, min, max and a log histogram),
@@ -9,8 +10,25 @@
  *  - cumulative figures (cumCount, cumSum, cumFailures, Prometheus buckets)
  *    that only grow until the collector is cleared, for counters and
  *    histograms that must not go down when the ring trims.
+ *
+ * Invariants (test/store/fold-matches-recount.test.ts recounts them through
+ * evictions, reads, resizes and re-sorting pushes):
+ *  I1  after the store's settle(), each aggregate's count, sum (up to
+ *      rounding: see I4), successes and histogram equal those of the records
+ *      of its operation the ring holds, and min/max equal theirs unless
+ *      extremesStale;
+ *  I2  cumCount/cumSum/cumFailures/cumBuckets count every record ever
+ *      pushed with cumulative totals (imports re-sorted in are not counted
+ *      twice) until clear(), whether or not it is still held;
+ *  I3  extremesStale is set whenever a removed duration was <= min or >=
+ *      max, and only recount() clears it;
+ *  I4  sum loses the low digits of small durations added while a huge one
+ *      was in it; recount() recomputes sum exactly from the held records.
+ * The fold loops below are hand-inlined twins of add()/remove()/
+ * addCumulative() (one operation's figures in locals, bucket computed from
+ * the duration's high word): any change to one must be made to its twin.
  */
-import { BUCKETS, percentilesFromCounts } from './histogram.js';
+import { BUCKETS, BUCKET_BASE, BUCKET_SHIFT, HI_WORD, bucketOf, percentilesFromCounts } from './histogram.js';
 
 /** Prometheus-style upper bounds in ms (+Inf implied). */
 export const CUMULATIVE_BOUNDS_MS: readonly number[] = Object.freeze([
@@ -64,12 +82,6 @@ export class OperationAggregate {
     const k = b - this.histOffset;
     if (k >= 0 && k < this.hist.length) this.hist[k]++;
     else this.growHist(b);
-  }
-
-  /** Adds a record to both the history and the cumulative figures. */
-  addBoth(durationMs: number, success: boolean, b: number): void {
-    this.add(durationMs, success, b);
-    this.addCumulative(durationMs, success, b);
   }
 
   /** Adds a record to the cumulative figures only (it left the history before it was folded in). */
@@ -181,5 +193,196 @@ export class OperationAggregate {
       out[j] = acc;
     }
     return out;
+  }
+}
+
+// ---------------------------------------------------------------- the fold
+
+/** The processing store's columns the fold reads and writes (physical slots). */
+export interface FoldColumns {
+  readonly dur: Float64Array;
+  /** 32-bit view of `dur`: the high words give histogram buckets without a float store. */
+  readonly durWords: Uint32Array;
+  readonly ok: Uint8Array;
+  readonly op: Uint32Array;
+  /** Histogram bucket of each duration, written by foldIn, read by foldOut. */
+  readonly bkt: Uint16Array;
+  readonly job: Uint32Array;
+  readonly stage: Uint32Array;
+  readonly err: Uint32Array;
+  /** Gives back the interned strings of slot p (called when any of job, stage, err is set). */
+  releaseStrings(p: number): void;
+}
+
+/** Slots per call of the fold loops. */
+const FOLD_CHUNK = 256;
+
+// The fold loops run in chunks of FOLD_CHUNK slots. Why: a first call long
+// enough to be optimized mid-loop (on-stack replacement) compiles the code
+// after the loop before it has ever run; V8 then deopts there on every later
+// call (seen: ~800 deopts per 3 M records, +50 ns per record). Short calls
+// finish in the interpreter first and are then optimized whole.
+
+/** Removes the folded records in physical slots [from, to) from the history figures (I1, I3) and frees their strings. */
+export function foldOut(ops: OperationAggregate[], c: FoldColumns, from: number, to: number): void {
+  for (let q = from; q < to; q += FOLD_CHUNK) foldOutChunk(ops, c, q, q + FOLD_CHUNK < to ? q + FOLD_CHUNK : to);
+}
+
+/** Adds the unfolded records in physical slots [from, to) to the history and cumulative figures (I1, I2), writing their bucket column. */
+export function foldIn(ops: OperationAggregate[], c: FoldColumns, from: number, to: number): void {
+  for (let q = from; q < to; q += FOLD_CHUNK) foldInChunk(ops, c, q, q + FOLD_CHUNK < to ? q + FOLD_CHUNK : to);
+}
+
+/** Twin of remove(), batched per run of one operation. */
+function foldOutChunk(ops: OperationAggregate[], c: FoldColumns, from: number, to: number): void {
+  const dur = c.dur;
+  const okCol = c.ok;
+  const opCol = c.op;
+  const bkt = c.bkt;
+  const job = c.job;
+  const stage = c.stage;
+  const err = c.err;
+  let o = opCol[from];
+  let a = ops[o];
+  let h = a.hist;
+  let off = a.histOffset;
+  let min = a.min;
+  let max = a.max;
+  let n = 0;
+  let sum = 0;
+  let ok = 0;
+  let hit = false;
+  for (let p = from; p < to; p++) {
+    const o2 = opCol[p];
+    if (o2 !== o) {
+      a.removeFolded(n, sum, ok, hit);
+      o = o2;
+      a = ops[o];
+      h = a.hist;
+      off = a.histOffset;
+      min = a.min;
+      max = a.max;
+      n = 0;
+      sum = 0;
+      ok = 0;
+      hit = false;
+    }
+    const d = dur[p];
+    n++;
+    sum += d;
+    ok += okCol[p];
+    if (d <= min || d >= max) hit = true;
+    h[bkt[p] - off]--;
+    if ((job[p] | stage[p] | err[p]) !== 0) c.releaseStrings(p);
+  }
+  a.removeFolded(n, sum, ok, hit);
+}
+
+/** Twin of add() + addCumulative(), batched per run of one operation; bucketOf(d) inlined from the high word. */
+function foldInChunk(ops: OperationAggregate[], c: FoldColumns, from: number, to: number): void {
+  const dur = c.dur;
+  const words = c.durWords;
+  const okCol = c.ok;
+  const opCol = c.op;
+  const bkt = c.bkt;
+  const hiWord = HI_WORD;
+  const shift = BUCKET_SHIFT;
+  const base = BUCKET_BASE;
+  const lastBucket = BUCKETS - 1;
+  const boundOf = BOUND_OF_BUCKET;
+  const bounds = BOUNDS_WITH_INF;
+  let o = opCol[from];
+  let a = ops[o];
+  let h = a.hist;
+  let off = a.histOffset;
+  let len = h.length;
+  let cb = a.cumBuckets;
+  let min = a.min;
+  let max = a.max;
+  let n = 0;
+  let sum = 0;
+  let ok = 0;
+  for (let p = from; p < to; p++) {
+    const o2 = opCol[p];
+    if (o2 !== o) {
+      a.addFolded(n, sum, ok, min, max);
+      o = o2;
+      a = ops[o];
+      h = a.hist;
+      off = a.histOffset;
+      len = h.length;
+      cb = a.cumBuckets;
+      min = a.min;
+      max = a.max;
+      n = 0;
+      sum = 0;
+      ok = 0;
+    }
+    const d = dur[p];
+    let b = (words[(p << 1) + hiWord] >>> shift) - base; // bucketOf(d), inlined
+    b = b < 0 ? 0 : b > lastBucket ? lastBucket : b;
+    bkt[p] = b;
+    n++;
+    sum += d;
+    ok += okCol[p];
+    if (d < min) min = d;
+    if (d > max) max = d;
+    const k = b - off;
+    if (k >= 0 && k < len) h[k]++;
+    else {
+      a.growHist(b);
+      h = a.hist;
+      off = a.histOffset;
+      len = h.length;
+    }
+    let j = boundOf[b];
+    if (d > bounds[j]) j++;
+    cb[j]++;
+  }
+  a.addFolded(n, sum, ok, min, max);
+}
+
+/**
+ * Records that came and left between two folds (n slots from physical p,
+ * wrapping at `capacity`): into the cumulative totals only (I2), strings freed.
+ */
+export function foldCumulativeOnly(ops: OperationAggregate[], c: FoldColumns, p: number, n: number, capacity: number): void {
+  for (let i = 0; i < n; i++) {
+    const d = c.dur[p];
+    ops[c.op[p]].addCumulative(d, c.ok[p] === 1, bucketOf(d));
+    if ((c.job[p] | c.stage[p] | c.err[p]) !== 0) c.releaseStrings(p);
+    if (++p === capacity) p = 0;
+  }
+}
+
+/**
+ * Recomputes min, max and sum of every aggregate whose extremes are stale
+ * (I3, I4) from the held records in physical ranges [r0, r1) and [r2, r3):
+ * one scan, rare (only after an extreme value was evicted).
+ */
+export function recount(ops: OperationAggregate[], c: { readonly dur: Float64Array; readonly op: Uint32Array }, r: readonly number[]): void {
+  let stale = false;
+  for (const a of ops) if (a.extremesStale) stale = true;
+  if (!stale) return;
+  const mins = new Float64Array(ops.length).fill(Infinity);
+  const maxs = new Float64Array(ops.length).fill(-Infinity);
+  const sums = new Float64Array(ops.length);
+  for (let s = 0; s < r.length; s += 2) {
+    for (let p = r[s]!; p < r[s + 1]!; p++) {
+      const o = c.op[p];
+      const d = c.dur[p];
+      sums[o] += d;
+      if (d < mins[o]) mins[o] = d;
+      if (d > maxs[o]) maxs[o] = d;
+    }
+  }
+  for (let o = 0; o < ops.length; o++) {
+    const a = ops[o];
+    if (a.extremesStale) {
+      a.min = mins[o];
+      a.max = maxs[o];
+      a.sum = sums[o];
+      a.extremesStale = false;
+    }
   }
 }

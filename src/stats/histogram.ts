@@ -12,7 +12,7 @@ export const SUB_BITS = 7;
 export const MIN_EXP = -30;
 export const MAX_EXP = 32;
 export const BUCKETS = (MAX_EXP - MIN_EXP) << SUB_BITS;
-/** bucketOfHiWord(hi) = clamp((hi >>> BUCKET_SHIFT) - BUCKET_BASE) (exported for loops that inline it). */
+/** bucketOf(v) = clamp((high word of v >>> BUCKET_SHIFT) - BUCKET_BASE): exported for the fold loop that inlines it (./aggregates.ts). */
 export const BUCKET_BASE = (1023 + MIN_EXP) << SUB_BITS;
 export const BUCKET_SHIFT = 20 - SUB_BITS;
 const BASE = BUCKET_BASE;
@@ -23,12 +23,6 @@ const scratch = new Float64Array(1);
 const scratchWords = new Uint32Array(scratch.buffer);
 /** Index of the high 32-bit word of a double in a Uint32Array view. */
 export const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
-
-/** Bucket of the high word of a non-negative double. */
-export function bucketOfHiWord(hi: number): number {
-  const i = (hi >>> SHIFT) - BASE;
-  return i < 0 ? 0 : i >= BUCKETS ? BUCKETS - 1 : i;
-}
 
 /** Bucket of a non-negative value. */
 export function bucketOf(value: number): number {
@@ -48,36 +42,12 @@ export function bucketMid(i: number): number {
 }
 
 /**
- * Nearest-rank percentile (q in 0..1) from bucket counts.
- * counts[k] holds bucket (offset + k); from..to (inclusive) bound the
- * non-empty range when known. The result is clamped to the exact [min, max]
- * of the data, which makes p0/p100 exact and keeps bucket 0 honest.
+ * Nearest-rank percentiles (qs ascending, each 0..1) from bucket counts, in
+ * one pass. counts[k] holds bucket (offset + k); from..to (inclusive) bound
+ * the non-empty range when known. Each result is its bucket's midpoint
+ * clamped to the exact [min, max] of the data, which makes p0/p100 exact
+ * and keeps bucket 0 honest.
  */
-export function percentileFromCounts(
-  counts: ArrayLike<number>,
-  offset: number,
-  from: number,
-  to: number,
-  total: number,
-  q: number,
-  min: number,
-  max: number,
-): number {
-  if (total <= 0) return NaN;
-  const rank = Math.max(1, Math.ceil(q * total));
-  let seen = 0;
-  for (let k = from; k <= to; k++) {
-    seen += counts[k];
-    if (seen >= rank) {
-      const b = offset + k;
-      const v = b === 0 ? min : bucketMid(b);
-      return v < min ? min : v > max ? max : v;
-    }
-  }
-  return max;
-}
-
-/** Several percentiles in one pass; qs ascending. */
 export function percentilesFromCounts(
   counts: ArrayLike<number>,
   offset: number,

@@ -4,11 +4,39 @@
  * then one pass over the typed columns fills a shared log histogram, so
  * percentiles over 1,000,000 records cost one linear scan and no sort.
  */
-import type { GpuUsageStats, MemoryUsageStats, OperationSummary, ProcessingTimeStats } from '../collector/types.js';
-import type { ProcessingStore } from '../store/processing.js';
-import { GpuField, MemoryField, type SampleStore } from '../store/samples.js';
+import { GpuField } from '../schema/gpu.js';
+import { MemoryField } from '../schema/memory.js';
+import type { GpuUsageStats, MemoryUsageStats, OperationSummary, ProcessingTimeStats } from '../types.js';
 import type { OperationAggregate } from './aggregates.js';
 import { BUCKETS, bucketOf, percentilesFromCounts } from './histogram.js';
+
+/** A ring's view of its records (src/store/ring.ts): logical record i is at physical(i). */
+export interface RingView {
+  readonly head: number;
+  readonly count: number;
+  readonly capacity: number;
+  physical(i: number): number;
+}
+
+/** What the processing statistics read from the processing store (src/store/processing.ts). */
+export interface ProcessingColumns extends RingView {
+  readonly dur: Float64Array;
+  /** Histogram bucket of each duration: valid after settle(). */
+  readonly bkt: Uint16Array;
+  readonly ok: Uint8Array;
+  readonly op: Uint32Array;
+  /** Operation id -> running aggregates (settled on read). */
+  readonly ops: readonly OperationAggregate[];
+  /** Brings the aggregates and the bucket column up to date. */
+  settle(): void;
+  /** settle(), then recounts stale extremes and sums (aggregates.ts, recount). */
+  refreshExtremes(): void;
+}
+
+/** What the memory and GPU statistics read from a sample store: one float64 column per schema column, NaN = unknown. */
+export interface SampleColumns extends RingView {
+  readonly values: readonly Float64Array[];
+}
 
 const QS = [0.5, 0.9, 0.95, 0.99] as const;
 /** Up to this many operations, a windowed summary keeps one histogram row per operation (31 KiB each). */
@@ -96,7 +124,7 @@ export function ranges(store: { head: number; count: number; capacity: number },
 }
 
 /** Processing statistics over logical records from..count-1, optionally one operation (opId >= 0). */
-export function windowProcessingStats(store: ProcessingStore, from: number, opId: number): ProcessingTimeStats {
+export function windowProcessingStats(store: ProcessingColumns, from: number, opId: number): ProcessingTimeStats {
   store.settle(); // the bucket column is written by the fold (logical indexes do not move)
   let n = 0;
   let sum = 0;
@@ -144,7 +172,7 @@ export function windowProcessingStats(store: ProcessingStore, from: number, opId
 }
 
 /** Operation summary over logical records from..count-1 (one pass to group, one histogram per operation). */
-export function windowOperationSummary(store: ProcessingStore, from: number): OperationSummary[] {
+export function windowOperationSummary(store: ProcessingColumns, from: number): OperationSummary[] {
   store.settle(); // the bucket column is written by the fold (logical indexes do not move)
   const nOps = store.ops.length;
   const counts = new Uint32Array(nOps);
@@ -226,7 +254,7 @@ export function windowOperationSummary(store: ProcessingStore, from: number): Op
 }
 
 /** Operation summary over the whole history, from the running aggregates. */
-export function aggregateOperationSummary(store: ProcessingStore): OperationSummary[] {
+export function aggregateOperationSummary(store: ProcessingColumns): OperationSummary[] {
   store.refreshExtremes(); // recounts a sum that lost precision to an evicted huge duration
   const out: OperationSummary[] = [];
   const ps: number[] = [];
@@ -260,7 +288,7 @@ export function emptyMemoryStats(): MemoryUsageStats {
 }
 
 /** Mean and max of a column over [from, count), NaN (unknown) skipped. */
-function meanMax(store: SampleStore, col: Float64Array, from: number, match?: (p: number) => boolean): { mean: number; max: number } {
+function meanMax(store: RingView, col: Float64Array, from: number, match?: (p: number) => boolean): { mean: number; max: number } {
   let n = 0;
   let sum = 0;
   let max = -Infinity;
@@ -278,7 +306,7 @@ function meanMax(store: SampleStore, col: Float64Array, from: number, match?: (p
   return { mean: n > 0 ? sum / n : NaN, max };
 }
 
-export function windowMemoryStats(store: SampleStore, from: number): MemoryUsageStats {
+export function windowMemoryStats(store: SampleColumns, from: number): MemoryUsageStats {
   const n = store.count - from;
   if (n <= 0) return emptyMemoryStats();
   const last = store.physical(store.count - 1);
@@ -313,7 +341,7 @@ export function emptyGpuStats(): GpuUsageStats {
 }
 
 /** GPU statistics over [from, count), one GPU when gpuId >= 0. "Current" is the newest matching record. */
-export function windowGpuStats(store: SampleStore, from: number, gpuId: number): GpuUsageStats {
+export function windowGpuStats(store: SampleColumns, from: number, gpuId: number): GpuUsageStats {
   const ids = store.values[GpuField.gpuId];
   const match = gpuId >= 0 ? (p: number) => ids[p] === gpuId : undefined;
   let n = 0;

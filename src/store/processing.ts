@@ -14,20 +14,21 @@
  * adds the records pushed since the last fold and removes the records that
  * left the view since then (still physically present as the ring's stale
  * records); a record that came and left between two folds goes into the
- * cumulative totals only.
+ * cumulative totals only. The fold loops themselves, and the invariants they
+ * keep, are in src/stats/aggregates.ts; this file decides which slots they
+ * run over.
  */
-import { BOUNDS_WITH_INF, BOUND_OF_BUCKET, OperationAggregate } from '../stats/aggregates.js';
-import { BUCKETS, BUCKET_BASE, BUCKET_SHIFT, HI_WORD, bucketOf } from '../stats/histogram.js';
+import { OperationAggregate, foldCumulativeOnly, foldIn, foldOut, recount, type FoldColumns } from '../stats/aggregates.js';
+import { bucketOf } from '../stats/histogram.js';
+import { ranges } from '../stats/window.js';
 import { Ring, type Column } from './ring.js';
 import { StringTable } from './intern.js';
 
 export const OVERFLOW_OPERATION = '__overflow__';
-/** Slots per call of the fold loops (see foldOutChunks). */
-const FOLD_CHUNK = 256;
 /** Error messages longer than this are cut (memory stays bounded). */
 export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 
-export class ProcessingStore extends Ring {
+export class ProcessingStore extends Ring implements FoldColumns {
   dur = new Float64Array(0);
   /** 32-bit view of `dur`: the high words give histogram buckets without a float store. */
   durWords = new Uint32Array(0);
@@ -100,7 +101,8 @@ export class ProcessingStore extends Ring {
     this.releaseStrings(p);
   }
 
-  private releaseStrings(p: number): void {
+  /** FoldColumns: gives back slot p's interned strings. */
+  releaseStrings(p: number): void {
     const j = this.job[p];
     if (j !== 0) this.table.release(j);
     const g = this.stage[p];
@@ -113,8 +115,8 @@ export class ProcessingStore extends Ring {
    * The fold: stale records leave the history figures (or, if never
    * folded, enter the cumulative totals only) and free their slots and
    * strings; unfolded visible records enter both. O(records since the last
-   * fold), in tight loops over contiguous slots that keep one operation's
-   * figures in locals.
+   * fold), over at most two contiguous runs of slots each way (the ring
+   * wraps once).
    */
   override settle(): void {
     const stale = this.stale;
@@ -126,159 +128,31 @@ export class ProcessingStore extends Ring {
     const firstNew = occupied - unfolded;
     let p = this.head - stale;
     if (p < 0) p += cap;
+    const ops = this.aggregates;
     const removeEnd = firstNew < stale ? firstNew : stale;
     if (removeEnd > 0) {
       const end = p + removeEnd;
-      if (end <= cap) this.foldOutChunks(p, end);
+      if (end <= cap) foldOut(ops, this, p, end);
       else {
-        this.foldOutChunks(p, cap);
-        this.foldOutChunks(0, end - cap);
+        foldOut(ops, this, p, cap);
+        foldOut(ops, this, 0, end - cap);
       }
       p = end < cap ? end : end - cap;
     }
-    for (let i = removeEnd; i < stale; i++) {
-      // Came and went between two folds: cumulative totals only.
-      const d = this.dur[p];
-      this.aggregates[this.op[p]].addCumulative(d, this.ok[p] === 1, bucketOf(d));
-      if ((this.job[p] | this.stage[p] | this.err[p]) !== 0) this.releaseStrings(p);
-      if (++p === cap) p = 0;
-    }
+    // Came and went between two folds: cumulative totals only.
+    if (removeEnd < stale) foldCumulativeOnly(ops, this, p, stale - removeEnd, cap);
     const start = firstNew > stale ? firstNew : stale;
     if (start < occupied) {
       const from = this.physical(start - stale);
       const end = from + (occupied - start);
-      if (end <= cap) this.foldInChunks(from, end);
+      if (end <= cap) foldIn(ops, this, from, end);
       else {
-        this.foldInChunks(from, cap);
-        this.foldInChunks(0, end - cap);
+        foldIn(ops, this, from, cap);
+        foldIn(ops, this, 0, end - cap);
       }
     }
     this.stale = 0;
     this.unfolded = 0;
-  }
-
-  // The fold loops run in chunks of FOLD_CHUNK slots. Why: a first call long
-  // enough to be optimized mid-loop (on-stack replacement) compiles the code
-  // after the loop before it has ever run; V8 then deopts there on every later
-  // call (seen: ~800 deopts per 3 M records, +50 ns per record). Short calls
-  // finish in the interpreter first and are then optimized whole.
-  private foldOutChunks(from: number, to: number): void {
-    for (let q = from; q < to; q += FOLD_CHUNK) this.foldOut(q, q + FOLD_CHUNK < to ? q + FOLD_CHUNK : to);
-  }
-
-  private foldInChunks(from: number, to: number): void {
-    for (let q = from; q < to; q += FOLD_CHUNK) this.foldIn(q, q + FOLD_CHUNK < to ? q + FOLD_CHUNK : to);
-  }
-
-  /** Removes the folded records in physical slots [from, to) from the history figures and frees their strings. */
-  private foldOut(from: number, to: number): void {
-    const ops = this.aggregates;
-    const dur = this.dur;
-    const okCol = this.ok;
-    const opCol = this.op;
-    const bkt = this.bkt;
-    const job = this.job;
-    const stage = this.stage;
-    const err = this.err;
-    let o = opCol[from];
-    let a = ops[o];
-    let h = a.hist;
-    let off = a.histOffset;
-    let min = a.min;
-    let max = a.max;
-    let c = 0;
-    let sum = 0;
-    let ok = 0;
-    let hit = false;
-    for (let p = from; p < to; p++) {
-      const o2 = opCol[p];
-      if (o2 !== o) {
-        a.removeFolded(c, sum, ok, hit);
-        o = o2;
-        a = ops[o];
-        h = a.hist;
-        off = a.histOffset;
-        min = a.min;
-        max = a.max;
-        c = 0;
-        sum = 0;
-        ok = 0;
-        hit = false;
-      }
-      const d = dur[p];
-      c++;
-      sum += d;
-      ok += okCol[p];
-      if (d <= min || d >= max) hit = true;
-      h[bkt[p] - off]--;
-      if ((job[p] | stage[p] | err[p]) !== 0) this.releaseStrings(p);
-    }
-    a.removeFolded(c, sum, ok, hit);
-  }
-
-  /** Adds the unfolded records in physical slots [from, to) to both figures, writing their bucket column. */
-  private foldIn(from: number, to: number): void {
-    const ops = this.aggregates;
-    const dur = this.dur;
-    const words = this.durWords;
-    const okCol = this.ok;
-    const opCol = this.op;
-    const bkt = this.bkt;
-    const hiWord = HI_WORD;
-    const shift = BUCKET_SHIFT;
-    const base = BUCKET_BASE;
-    const lastBucket = BUCKETS - 1;
-    const boundOf = BOUND_OF_BUCKET;
-    const bounds = BOUNDS_WITH_INF;
-    let o = opCol[from];
-    let a = ops[o];
-    let h = a.hist;
-    let off = a.histOffset;
-    let len = h.length;
-    let cb = a.cumBuckets;
-    let min = a.min;
-    let max = a.max;
-    let c = 0;
-    let sum = 0;
-    let ok = 0;
-    for (let p = from; p < to; p++) {
-      const o2 = opCol[p];
-      if (o2 !== o) {
-        a.addFolded(c, sum, ok, min, max);
-        o = o2;
-        a = ops[o];
-        h = a.hist;
-        off = a.histOffset;
-        len = h.length;
-        cb = a.cumBuckets;
-        min = a.min;
-        max = a.max;
-        c = 0;
-        sum = 0;
-        ok = 0;
-      }
-      const d = dur[p];
-      let b = (words[(p << 1) + hiWord] >>> shift) - base; // bucketOfHiWord, inlined
-      b = b < 0 ? 0 : b > lastBucket ? lastBucket : b;
-      bkt[p] = b;
-      c++;
-      sum += d;
-      ok += okCol[p];
-      if (d < min) min = d;
-      if (d > max) max = d;
-      const k = b - off;
-      if (k >= 0 && k < len) h[k]++;
-      else {
-        a.growHist(b);
-        h = a.hist;
-        off = a.histOffset;
-        len = h.length;
-      }
-      let j = boundOf[b];
-      if (d > bounds[j]) j++;
-      cb[j]++;
-    }
-    a.addFolded(c, sum, ok, min, max);
   }
 
   /** Id of an operation name (already validated), creating it under the cap. */
@@ -388,29 +262,7 @@ export class ProcessingStore extends Ring {
    */
   refreshExtremes(): void {
     this.settle();
-    let stale = false;
-    for (const a of this.aggregates) if (a.extremesStale) stale = true;
-    if (!stale) return;
-    const mins = new Float64Array(this.aggregates.length).fill(Infinity);
-    const maxs = new Float64Array(this.aggregates.length).fill(-Infinity);
-    const sums = new Float64Array(this.aggregates.length);
-    for (let i = 0; i < this.count; i++) {
-      const p = this.physical(i);
-      const o = this.op[p];
-      const d = this.dur[p];
-      sums[o] += d;
-      if (d < mins[o]) mins[o] = d;
-      if (d > maxs[o]) maxs[o] = d;
-    }
-    for (let o = 0; o < this.aggregates.length; o++) {
-      const a = this.aggregates[o];
-      if (a.extremesStale) {
-        a.min = mins[o];
-        a.max = maxs[o];
-        a.sum = sums[o];
-        a.extremesStale = false;
-      }
-    }
+    recount(this.aggregates, this, ranges(this, 0));
   }
 
   /** Clears records, strings and operations (cumulative totals too). */

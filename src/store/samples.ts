@@ -1,7 +1,9 @@
 /**
- * Memory and GPU histories: rings of float64 columns (NaN = unknown) plus
- * an interned operation label. Nothing is allocated until the first record.
+ * Memory and GPU histories: a ring of one float64 column per column of the
+ * metric type's schema (MEMORY_SCHEMA, GPU_SCHEMA; NaN = unknown) plus an
+ * interned operation label. Nothing is allocated until the first record.
  */
+import type { SampleSchema } from '../schema/record.js';
 import { Ring, type Column } from './ring.js';
 import { StringTable } from './intern.js';
 
@@ -9,13 +11,15 @@ export class SampleStore extends Ring {
   values: Float64Array<ArrayBuffer>[];
   op = new Uint32Array(0);
   readonly strings = new StringTable();
+  readonly width: number;
 
   constructor(
     maxSize: number,
-    readonly fields: readonly string[],
+    readonly schema: SampleSchema,
   ) {
-    super(maxSize, [...fields.map(() => Float64Array), Uint32Array]);
-    this.values = fields.map(() => new Float64Array(0));
+    super(maxSize, [...schema.columns.map(() => Float64Array), Uint32Array]);
+    this.width = schema.columns.length;
+    this.values = schema.columns.map(() => new Float64Array(0));
   }
 
   protected getColumns(): Column[] {
@@ -23,8 +27,8 @@ export class SampleStore extends Ring {
   }
 
   protected setColumns(c: Column[]): void {
-    this.values = c.slice(0, this.fields.length) as Float64Array<ArrayBuffer>[];
-    this.op = c[this.fields.length] as Uint32Array<ArrayBuffer>;
+    this.values = c.slice(0, this.width) as Float64Array<ArrayBuffer>[];
+    this.op = c[this.width] as Uint32Array<ArrayBuffer>;
   }
 
   protected evict(p: number): void {
@@ -32,11 +36,22 @@ export class SampleStore extends Ring {
     if (o !== 0) this.strings.release(o);
   }
 
-  /** Appends one record; `row` holds one value per field, in field order. */
+  /** Appends one record; `row` holds one value per schema column, in column order. */
   push(timestamp: number, row: ArrayLike<number>, operation: string | null | undefined): void {
+    this.pushFrom(timestamp, row, null, operation);
+  }
+
+  /**
+   * Appends one record taking column c from row[index[c]] (index null: row
+   * is in column order). Lets a decoded row wider than the schema be stored
+   * without a copy.
+   */
+  pushFrom(timestamp: number, row: ArrayLike<number>, index: ArrayLike<number> | null, operation: string | null | undefined): void {
     const p = this.slot();
     this.ts[p] = this.monotonic(timestamp);
-    for (let c = 0; c < this.values.length; c++) this.values[c][p] = row[c];
+    const v = this.values;
+    if (index === null) for (let c = 0; c < v.length; c++) v[c][p] = row[c];
+    else for (let c = 0; c < v.length; c++) v[c][p] = row[index[c]];
     this.op[p] = operation == null ? 0 : this.strings.acquire(operation);
   }
 
@@ -45,25 +60,3 @@ export class SampleStore extends Ring {
     this.strings.clear();
   }
 }
-
-export const MEMORY_FIELDS = ['totalMb', 'usedMb', 'availableMb', 'percent', 'processMemoryMb'] as const;
-export const MemoryField = { totalMb: 0, usedMb: 1, availableMb: 2, percent: 3, processMemoryMb: 4 } as const;
-
-export const GPU_FIELDS = [
-  'gpuId',
-  'loadPercent',
-  'memoryUsedMb',
-  'memoryTotalMb',
-  'memoryPercent',
-  'temperatureCelsius',
-  'powerWatts',
-] as const;
-export const GpuField = {
-  gpuId: 0,
-  loadPercent: 1,
-  memoryUsedMb: 2,
-  memoryTotalMb: 3,
-  memoryPercent: 4,
-  temperatureCelsius: 5,
-  powerWatts: 6,
-} as const;

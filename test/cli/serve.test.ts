@@ -1,0 +1,79 @@
+// perfprobe serve, end to end: the dashboard, the stream and the API; a port in use; SIGTERM.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { collect, runCli, startCli } from '../helpers/cli-helpers.js';
+
+describe('perfprobe serve', () => {
+  test('serves the dashboard, the stream and the API; a port in use is one line and exit 1; SIGTERM stops it', async () => {
+    const server = startCli(['serve', '--port', '0', '--interval', '200ms', '--token', 'sekret']);
+    let stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
+      server.stderr!.on('data', (d: Buffer) => {
+        stderr += d;
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+    const done = collect(server);
+    try {
+      const auth = { authorization: 'Bearer sekret' };
+      assert.equal((await fetch(url + '/')).status, 401, 'the token guards the dashboard too');
+      const page = await fetch(url + '/', { headers: auth });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<title>perfprobe dashboard<\/title>/);
+      const lib = await fetch(url + '/assets/uplot/uPlot.iife.min.js', { headers: auth });
+      assert.equal(lib.status, 200);
+      assert.match(lib.headers.get('content-type')!, /javascript/);
+      assert.ok((await lib.arrayBuffer()).byteLength > 10_000);
+      assert.equal((await fetch(url + '/assets/../package.json', { headers: auth })).status, 404);
+
+      // The stream: a snapshot with memory samples taken by the monitoring serve started.
+      const ac = new AbortController();
+      const stream = await fetch(url + '/api/metrics/stream', { headers: auth, signal: ac.signal });
+      assert.equal(stream.status, 200);
+      assert.match(stream.headers.get('content-type')!, /^text\/event-stream/);
+      const reader = stream.body!.getReader();
+      let text = '';
+      const until = Date.now() + 10_000;
+      while (!/event: samples\ndata: .*\n\n/.test(text) && Date.now() < until) {
+        const { value, done: end } = await reader.read();
+        if (end) break;
+        text += Buffer.from(value!).toString();
+      }
+      ac.abort();
+      assert.match(text, /^retry: \d+/m);
+      const snap = JSON.parse(/event: snapshot\ndata: (.*)\n/.exec(text)![1]!);
+      assert.ok(Array.isArray(snap.memory) && Array.isArray(snap.gpus) && Array.isArray(snap.operations));
+      const batch = JSON.parse(/event: samples\ndata: (.*)\n/.exec(text)![1]!);
+      assert.ok(batch.memory.length >= 1, 'a batch carries new memory samples');
+      const [ts, usedMb, totalMb] = batch.memory[0];
+      assert.ok(ts > Date.now() - 60_000 && usedMb > 0 && totalMb >= usedMb);
+
+      const metrics = await fetch(url + '/metrics', { headers: auth });
+      assert.equal(metrics.status, 200);
+
+      const port = new URL(url).port;
+      const busy = await runCli(['serve', '--port', port]);
+      assert.equal(busy.code, 1);
+      assert.equal(busy.stderr.trim().split('\n').length, 1, busy.stderr);
+      assert.match(busy.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use`));
+    } finally {
+      server.kill('SIGTERM');
+    }
+    const end = await done;
+    assert.equal(end.code, 0, end.stderr);
+  });
+
+  test('bad --port and --interval are refused', async () => {
+    for (const args of [['--port', '99999'], ['--port', 'abc'], ['--interval', '0']]) {
+      const r = await runCli(['serve', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(args[0]!));
+    }
+  });
+});

@@ -1,0 +1,153 @@
+// The dashboard end to end: serve({ dashboard: true }) with a real collector,
+// driven by headless Chromium (Debian's, through playwright-core).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { PerformanceMetricsCollector } from '../../src/index.js';
+import { serve, type RunningServer } from '../../src/http/index.js';
+import { fakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
+
+// Page-side globals used inside page.evaluate() callbacks (the test tsconfig has no DOM lib).
+declare const window: any;
+declare const document: any;
+
+const CHROMIUM = process.env.PERFPROBE_CHROMIUM ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === 'true') {
+  test('chromium is installed (required in CI)', () => assert.fail(`${CHROMIUM} not found: .ci/run must install Debian's chromium`));
+}
+const skip = haveChromium ? false : `${CHROMIUM} not found (install Debian's chromium)`;
+
+const OUT = join(__dirname, '..', '..', 'test-output');
+let browser: Browser | undefined;
+let running: RunningServer | undefined;
+let collector: PerformanceMetricsCollector;
+let opTimer: NodeJS.Timeout | undefined;
+
+let fakeGpus = false;
+let fakeDir: string | undefined;
+
+before(async () => {
+  if (skip) return;
+  // Two GPUs from the stand-in NVML library, so the GPU charts have data on machines without one.
+  try {
+    const lib = (await fakeNvmlLibraries()).full;
+    fakeDir = mkdtempSync(join(tmpdir(), 'perfprobe-dash-'));
+    const script = join(fakeDir, 'nvml.txt');
+    writeFileSync(script, ['devices=2', 'gpu0.name=Fake H100', 'gpu0.util=75', 'gpu0.power_mw=250000', 'gpu0.temp=55',
+      'gpu0.mem_used=4294967296', 'gpu1.util=20', 'gpu1.power_mw=90000', 'gpu1.temp=41'].join('\n') + '\n');
+    process.env.PERFPROBE_NVML_LIBRARY = lib;
+    process.env.PERFPROBE_FAKE_NVML_SCRIPT = script;
+    fakeGpus = true;
+  } catch (err) {
+    if (process.env.CI === 'true') throw err;
+  }
+  collector = new PerformanceMetricsCollector({ memorySampleIntervalMs: 200 });
+  collector.startMonitoring();
+  // Operations with known, different latencies so the table and the latency chart have content.
+  let i = 0;
+  const record = () => {
+    i++;
+    collector.recordProcessingTime('decode', 10 + (i % 7), { success: i % 20 !== 0 });
+    collector.recordProcessingTime('resize', 3 + (i % 3));
+    if (i % 3 === 0) collector.recordProcessingTime('upload', 40 + (i % 11));
+  };
+  for (let k = 0; k < 60; k++) record();
+  opTimer = setInterval(record, 50);
+  running = await serve({ port: 0, host: '127.0.0.1', collector, dashboard: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (opTimer) clearInterval(opTimer);
+  await browser?.close();
+  await running?.close();
+  collector?.stopMonitoring();
+  if (fakeDir) rmSync(fakeDir, { recursive: true, force: true });
+});
+
+async function points(page: Page): Promise<Record<string, number>> {
+  return page.evaluate(() => window.perfprobeDashboard.points() as Record<string, number>);
+}
+async function waitFor(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return fn();
+}
+
+test('the dashboard loads without console errors, charts gain points, it survives a server restart', { skip }, async () => {
+  const page = await browser!.newPage({ viewport: { width: 1280, height: 1100 } });
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+
+  const res = await page.goto(running!.url + '/', { waitUntil: 'load' });
+  assert.equal(res?.status(), 200);
+  assert.equal(await page.title(), 'perfprobe dashboard');
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 5000 });
+
+  // Charts gain points within 3 s.
+  const first = await points(page);
+  assert.ok((first['chart-system'] ?? 0) > 0, `snapshot gave points: ${JSON.stringify(first)}`);
+  const grew = await waitFor(async () => {
+    const p = await points(page);
+    return p['chart-system']! > first['chart-system']! && p['chart-process']! > first['chart-process']! && (p['chart-latency'] ?? 0) > (first['chart-latency'] ?? 0);
+  }, 3000);
+  assert.ok(grew, `charts gained points within 3 s: before ${JSON.stringify(first)}, after ${JSON.stringify(await points(page))}`);
+
+  // The operations table shows what was recorded, busiest first.
+  const rows = await page.$$eval('#operations tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  assert.deepEqual(rows.map((r) => r[0]).slice(0, 3), ['decode', 'resize', 'upload']);
+  const decode = rows[0]!;
+  assert.ok(Number(decode[1]) >= 60, `decode count ${decode[1]}`);
+  assert.ok(Number(decode[4]) >= 10 && Number(decode[4]) <= 16, `decode p50 ${decode[4]}`);
+  assert.match(decode[2]!, /^9\d\.\d %$/, 'decode success rate about 95 %');
+  // GPU charts: present with readings, or the note saying there are none.
+  const gpuCount = await page.evaluate(() => Object.keys(window.perfprobeDashboard.points()).filter((k) => k.startsWith('chart-gpu')).length);
+  const noGpuVisible = await page.isVisible('#no-gpu');
+  assert.ok(gpuCount === 4 || noGpuVisible, 'either 4 GPU charts or the no-GPU note');
+  if (fakeGpus && collector.gpuAvailable) {
+    assert.equal(gpuCount, 4, 'utilization, memory, power and temperature charts');
+    const p = await points(page);
+    assert.ok(p['chart-gpu-util']! > 0 && p['chart-gpu-power']! > 0, JSON.stringify(p));
+    const legend = await page.$$eval('#chart-gpu-util .u-legend .u-label', (els) => els.map((e) => e.textContent));
+    assert.deepEqual(legend.slice(1), ['GPU 0', 'GPU 1']);
+  }
+  assert.equal(await page.isVisible('#gpu-charts'), !noGpuVisible, 'empty GPU charts are hidden');
+
+  // Nothing from outside this server (no CDN).
+  for (const u of requests) assert.ok(u.startsWith(running!.url), `request to ${u}`);
+  assert.deepEqual(errors, [], 'no console errors');
+
+  mkdirSync(OUT, { recursive: true });
+  const shot = join(OUT, 'dashboard.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(statSync(shot).size > 10_000);
+
+  // Restart the server on the same port: EventSource reconnects, a new snapshot arrives and the charts resume.
+  const port = running!.port;
+  const connects = await page.evaluate(() => window.perfprobeDashboard.state.connects as number);
+  await running!.close();
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+  running = await serve({ port, host: '127.0.0.1', collector, dashboard: true });
+  await page.waitForFunction((n) => window.perfprobeDashboard.state.connects > n, connects, { timeout: 10000 });
+  const afterRestart = await points(page);
+  const resumed = await waitFor(async () => (await points(page))['chart-system']! > afterRestart['chart-system']!, 3000);
+  assert.ok(resumed, 'charts gain points again after the restart');
+  assert.equal(await page.textContent('#status'), 'live');
+  await page.close();
+});
