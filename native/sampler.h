@@ -5,13 +5,13 @@
 // Free of Node-API so the native tests link it.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "memory.h"
+#include "monotonic_wait.h"
 #include "proc_tree.h"
 
 namespace perfprobe {
@@ -65,7 +65,7 @@ class Sampler {
   void TakeSample(double* record, MemoryReader& memory);
 
   mutable std::mutex mutex_;  // guards everything below but the thread-only state
-  std::condition_variable wake_;
+  MonotonicWait wake_;  // CLOCK_MONOTONIC timed wait (see monotonic_wait.h)
   std::thread thread_;
   bool running_ = false;
   bool stopRequested_ = false;
