@@ -24,7 +24,7 @@
 //        nothing here can run a macOS binary
 //   node scripts/prebuild-all.mjs linux-arm64 ...       only those targets
 import { execSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -118,6 +118,26 @@ async function pool(jobs, width) {
   return results;
 }
 
+/** Newest modification time (ms) of the files that go into a build (this script included). */
+function newestInput() {
+  let t = Math.max(statSync(join(root, 'binding.gyp')).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) {
+        if (e.name !== 'test') walk(join(dir, e.name));
+      } else t = Math.max(t, statSync(join(dir, e.name)).mtimeMs);
+    }
+  };
+  walk(join(root, 'native'));
+  return t;
+}
+
+/** The release binary of `name` when it exists and is newer than every native source, else null. */
+export function freshPrebuild(name) {
+  const file = join(root, 'prebuilds', name, TARGETS[name].file);
+  return existsSync(file) && statSync(file).mtimeMs >= newestInput() ? file : null;
+}
+
 /**
  * Builds one target; returns { target, output, warnings, seconds }. Release
  * targets are copied to prebuilds/<target>/ (replacing what was there).
@@ -150,7 +170,11 @@ export async function buildTarget(name, { zig = toolchain('zig'), jobs = Math.ma
   if (t.os === 'linux') {
     const script = join(work, 'exports.map');
     writeFileSync(script, `{ global: ${EXPORTED_SYMBOLS.join('; ')}; local: *; };\n`);
-    link.push(`-Wl,--version-script=${script}`, '-Wl,--gc-sections', ...gyp.libraries);
+    // -z nodelete: Node dlcloses an addon when the last worker_thread that
+    // loaded it exits; with libc++/libc++abi linked in statically, a thread
+    // that exits later would then run their thread-exit destructors from
+    // unmapped code (SIGSEGV; test/sampler.test.ts "workers terminated ...").
+    link.push(`-Wl,--version-script=${script}`, '-Wl,--gc-sections', '-Wl,-z,nodelete', ...gyp.libraries);
   } else if (t.os === 'win') {
     const importLib = join(work, 'node.lib');
     await run(zig, ['dlltool', '-d', headers.def, '-l', importLib, '-m', 'i386:x86-64'], `${name}: import library for node.exe`);

@@ -196,11 +196,14 @@ test('workers terminated in the middle of sampler calls do not abort the process
   // up quietly, not turn the failure into a C++ exception nothing can catch.
   // (The addon is called directly: tsx's source-map hooks, which the
   // TypeScript wrappers would run under here, are not what is tested.)
-  const binding = JSON.stringify(join(root, 'src', 'native', 'binding.ts'));
-  const tsx = JSON.stringify(require.resolve('tsx/cjs'));
+  // The paths travel as workerData: pasted into the worker's source (a
+  // template literal inside this child's code) a Windows path would lose its
+  // backslashes.
+  const paths = JSON.stringify({ binding: join(root, 'src', 'native', 'binding.ts'), tsx: require.resolve('tsx/cjs') });
   const r = runChild(`const { Worker } = require('node:worker_threads');
-    const src = \`require(${tsx}); const { parentPort } = require('node:worker_threads');
-      const addon = require(${binding}).getAddon();
+    const paths = ${paths};
+    const src = \`const { parentPort, workerData } = require('node:worker_threads'); require(workerData.tsx);
+      const addon = require(workerData.binding).getAddon();
       const s = new addon.Sampler();
       s.start(1, 64, false, 0);
       const out = new Float64Array(64 * addon.layout.memorySlots * 2);
@@ -208,7 +211,7 @@ test('workers terminated in the middle of sampler calls do not abort the process
       for (;;) { s.stats(); s.drain(out); }\`;
     (async () => {
       for (let round = 0; round < 8; round++) {
-        const ws = Array.from({ length: 6 }, () => new Worker(src, { eval: true }));
+        const ws = Array.from({ length: 6 }, () => new Worker(src, { eval: true, workerData: paths }));
         await Promise.all(ws.map((w) => new Promise((res) => w.once('message', res))));
         await new Promise((res) => setTimeout(res, 5 + round * 3));
         await Promise.all(ws.map((w) => w.terminate()));
@@ -228,7 +231,7 @@ test('records carry one GPU block per device when NVML is available (stand-in NV
     t.skip('stand-in NVML did not build (no C compiler?)');
     return;
   }
-  const lib = join(root, 'build', 'fake-nvml', 'libfake-nvml.so');
+  const lib: string = JSON.parse(built.stdout).full; // PERFPROBE_FAKE_NVML_DIR (emulated runs) or build/fake-nvml/
   const mod = JSON.stringify(join(root, 'src', 'probes', 'index.ts'));
   const r = runChild(
     `const p = require(${mod}); const s = new p.Sampler({ intervalMs: 5, watchPid: process.pid }).start();
