@@ -94,7 +94,7 @@ function diagnose(output) {
         ? 'the Xcode command line tools (xcode-select --install)'
         : 'python3, make and a C++17 compiler (Debian/Ubuntu: apt-get install python3 make g++; RHEL: dnf install python3 make gcc-c++)';
   const rules = [
-    [/Could not find any Python|find Python|python.*not found|spawn python.*ENOENT/i, 'Python 3 was not found (node-gyp needs it)'],
+    [/Could not find any Python|gyp ERR! find Python|spawn python\S* ENOENT/i, 'Python 3 was not found (node-gyp needs it)'],
     [/not found: make|make: (command )?not found|spawn g?make ENOENT|gmake.*not found/i, 'make was not found'],
     [/Could not find any Visual Studio|find VS/i, 'no Visual Studio C++ build tools were found'],
     [/(g\+\+|c\+\+|clang\+\+|cc|gcc): (command )?not found|No such file or directory.*\b(g\+\+|c\+\+|cc)\b|spawn (g\+\+|c\+\+|cc) ENOENT/i, 'no C++ compiler was found'],
