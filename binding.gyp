@@ -57,7 +57,7 @@
           }
         }],
         ["OS=='win'", {
-          "sources": ["native/memory_win.cc", "native/proc_tree_win.cc"],
+          "sources": ["native/memory_win.cc", "native/proc_tree_win.cc", "native/module_pin_win.cc"],
           "defines": ["_HAS_EXCEPTIONS=1", "NOMINMAX"],
           "libraries": ["psapi.lib"],
           "msvs_settings": {

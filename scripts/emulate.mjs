@@ -16,7 +16,7 @@
 // cannot work under the emulator, saying why. Prints one summary line per
 // platform (tests/pass/fail/skipped) and exits 1 on any failure.
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,6 +134,7 @@ function runPlatform(name, files) {
   const zigTarget = TARGETS[name].zig;
   const platform = name.split('-')[0];
   const fakeDir = join(root, 'build', `fake-nvml-${name}`);
+  rmSync(fakeDir, { recursive: true, force: true }); // rebuilt each run (zig caches the compiles): win-compat.h is an input too
   buildFakeNvml({
     cc: [zig, 'cc', '-target', zigTarget, '-s', ...(platform === 'win32' ? ['-include', join(root, 'scripts', 'emulate', 'win-compat.h')] : [])],
     platform,
