@@ -148,7 +148,8 @@ function runChild(code: string, env: Record<string, string> = {}) {
   return spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
     cwd: root,
     encoding: 'utf8',
-    timeout: 20000,
+    // Emulators (scripts/emulate.mjs) run Node several times slower.
+    timeout: process.env.PERFPROBE_EMULATED ? 120000 : 20000,
     env: { ...process.env, ...env },
   });
 }
