@@ -7,11 +7,22 @@
  * as on Linux (the C runtime's text mode would write "\r\n").
  */
 #include <windows.h>
-#include <fcntl.h>
-#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
-__attribute__((constructor)) static void fake_nvml_binary_mode(void) { _set_fmode(_O_BINARY); }
+/* fopen in binary mode ("a" -> "ab"): stdio.h is already included, so the
+ * macro renames only fake_nvml.c's own calls. */
+static FILE* fake_nvml_fopen(const char* path, const char* mode) {
+  char m[8];
+  size_t n = strlen(mode);
+  if (n > 6) n = 6;
+  memcpy(m, mode, n);
+  m[n] = 'b';
+  m[n + 1] = '\0';
+  return fopen(path, m);
+}
+#define fopen fake_nvml_fopen
 
 #ifndef CLOCK_MONOTONIC
 #define CLOCK_MONOTONIC 1
