@@ -58,7 +58,7 @@ test('snapshot, then one batch per tick with only the new records, then heartbea
   const src = fakeSource();
   const t0 = Date.now();
   src.memory.push(mem(t0 - 2000, 100), mem(t0 - 1000, 110));
-  src.gpu.push({ timestamp: t0 - 1000, gpuId: 0, loadPercent: 50, memoryUsedMb: 10, memoryTotalMb: 100, memoryPercent: 10, temperatureCelsius: 40, powerWatts: 100.123, operation: null });
+  src.gpu.push({ timestamp: t0 - 1000, gpuId: 0, loadPercent: 50, memoryUsedMb: 10, memoryTotalMb: 100, memoryPercent: 10, temperatureCelsius: 40, powerWatts: 100.123, performanceState: 2, memoryTemperatureCelsius: 71, encoderUtilPercent: null, decoderUtilPercent: null, operation: null });
   const stream = createStreamHandler(src, { intervalMs: 30, heartbeatMs: 60, retryMs: 500 });
   const server = createServer((req, res) => stream(req, res));
   const url = await listen(server);
@@ -69,7 +69,7 @@ test('snapshot, then one batch per tick with only the new records, then heartbea
     assert.match(text, /^retry: 500\n\n/);
     const snap = events(text, 'snapshot')[0];
     assert.deepEqual(snap.memory.map((r: number[]) => r[1]), [100, 110]);
-    assert.deepEqual(snap.gpus[0], [t0 - 1000, 0, 50, 10, 100, 40, 100.12]);
+    assert.deepEqual(snap.gpus[0], [t0 - 1000, 0, 50, 10, 100, 40, 100.12, 2, 71]);
     assert.deepEqual(snap.operations, []);
     assert.equal(stream.clients, 1);
 
