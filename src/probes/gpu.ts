@@ -44,6 +44,12 @@ export interface GpuConfig {
   fallbackTimeoutMs?: number;
   /** How long a fallback reading is reused, ms (default 2000): it costs a process and ~1 s. */
   fallbackCacheMs?: number;
+  /**
+   * How long readGpusSync() reuses the process table and MIG it read, ms
+   * (default GPU_DETAILS_REFRESH_MS = 1000; 0 reads them on every call, at
+   * several NVML list calls and a /proc read per process each time).
+   */
+  detailsRefreshMs?: number;
 }
 
 export interface GpuStaticInfo {
@@ -60,7 +66,7 @@ export interface GpuEnergyReading {
   energyMillijoules: number | null;
 }
 
-/** How long readGpusSync() reuses a process table and MIG object, ms (the first call, and the first after this, reads them). */
+/** How long readGpusSync() reuses a process table and MIG object by default, ms (configureGpu({ detailsRefreshMs })). */
 export const GPU_DETAILS_REFRESH_MS = 1000;
 
 /** The on-demand details of every device, decoded and frozen (shared by the readings until the next details read). */
@@ -84,10 +90,11 @@ type Backend =
     }
   | { kind: 'systeminformation' | 'none'; reason: string; library?: string };
 
-let config: { nvmlLibrary?: string; enabled: boolean; fallbackTimeoutMs: number; fallbackCacheMs: number } = {
+let config: { nvmlLibrary?: string; enabled: boolean; fallbackTimeoutMs: number; fallbackCacheMs: number; detailsRefreshMs: number } = {
   enabled: true,
   fallbackTimeoutMs: DEFAULT_FALLBACK_TIMEOUT_MS,
   fallbackCacheMs: 2000,
+  detailsRefreshMs: GPU_DETAILS_REFRESH_MS,
 };
 let backend: Backend | null = null;
 let fallbackCache: { at: number; readings: Promise<GpuReading[]> } | null = null;
@@ -142,12 +149,12 @@ function current(): Backend {
  */
 export function configureGpu(options: GpuConfig): void {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-  const { nvmlLibrary, enabled, fallbackTimeoutMs, fallbackCacheMs } = options;
+  const { nvmlLibrary, enabled, fallbackTimeoutMs, fallbackCacheMs, detailsRefreshMs } = options;
   if (nvmlLibrary !== undefined && (typeof nvmlLibrary !== 'string' || nvmlLibrary === '')) {
     throw typeError('nvmlLibrary', 'a non-empty path string', nvmlLibrary);
   }
   if (enabled !== undefined && typeof enabled !== 'boolean') throw typeError('enabled', 'a boolean', enabled);
-  for (const [field, v] of [['fallbackTimeoutMs', fallbackTimeoutMs], ['fallbackCacheMs', fallbackCacheMs]] as const) {
+  for (const [field, v] of [['fallbackTimeoutMs', fallbackTimeoutMs], ['fallbackCacheMs', fallbackCacheMs], ['detailsRefreshMs', detailsRefreshMs]] as const) {
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
       throw typeError(field, 'a number of milliseconds >= 0', v);
     }
@@ -159,6 +166,7 @@ export function configureGpu(options: GpuConfig): void {
     ...(enabled !== undefined ? { enabled } : {}),
     ...(fallbackTimeoutMs !== undefined ? { fallbackTimeoutMs } : {}),
     ...(fallbackCacheMs !== undefined ? { fallbackCacheMs } : {}),
+    ...(detailsRefreshMs !== undefined ? { detailsRefreshMs } : {}),
   };
 }
 
@@ -279,7 +287,7 @@ export function readGpusSync(): GpuReading[] {
   if (b.kind !== 'nvml') throw unavailable(b.reason);
   const before = Date.now();
   let d = b.details;
-  if (d === null || before - d.at >= GPU_DETAILS_REFRESH_MS || before < d.at) d = readDetails(b, before);
+  if (d === null || before - d.at >= config.detailsRefreshMs || before < d.at) d = readDetails(b, before);
   const n = b.fns.nvmlRead(b.buffer);
   const timestamp = Date.now();
   const out: GpuReading[] = new Array(n);
