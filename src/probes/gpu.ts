@@ -285,11 +285,11 @@ function readDetails(b: Extract<Backend, { kind: 'nvml' }>, now: number): Detail
 export function readGpusSync(): GpuReading[] {
   const b = current();
   if (b.kind !== 'nvml') throw unavailable(b.reason);
-  const before = Date.now();
-  let d = b.details;
-  if (d === null || before - d.at >= config.detailsRefreshMs || before < d.at) d = readDetails(b, before);
-  const n = b.fns.nvmlRead(b.buffer);
+  // One clock read: the sample's time (its start) and the details' age.
   const timestamp = Date.now();
+  let d = b.details;
+  if (d === null || timestamp - d.at >= config.detailsRefreshMs || timestamp < d.at) d = readDetails(b, timestamp);
+  const n = b.fns.nvmlRead(b.buffer);
   const out: GpuReading[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const reading = decodeGpuBlock(b.buffer, i * GPU_SLOTS, i, timestamp, b.devices[i] ?? null, d.processes[i] ?? null, d.mig[i] ?? null);
