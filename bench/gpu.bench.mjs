@@ -63,9 +63,13 @@ async function child() {
   const per = Math.max(1, Math.round(iterations / 5));
   let nvmlReadNs = Infinity;
   let objectsNs = Infinity;
+  // The floor of any JS call into the addon: nvmlRead() into an empty buffer (argument checks, no device read).
+  const none = new Float64Array(0);
+  let callNs = Infinity;
   for (let r = 0; r < 9; r++) {
     nvmlReadNs = Math.min(nvmlReadNs, nsPerCall(() => addon.nvmlRead(buf), per, 1));
     objectsNs = Math.min(objectsNs, nsPerCall(() => gpu.readGpusSync(), per, 1));
+    callNs = Math.min(callNs, nsPerCall(() => addon.nvmlRead(none), per, 1));
   }
   // One details read (nvmlReadDetailed: both process lists, per-process utilization, MIG, /proc names) on its own.
   const detailsNs = nsPerCall(() => addon.nvmlReadDetailed(buf), Math.max(1, Math.round(per / 20)));
@@ -91,7 +95,7 @@ async function child() {
   } catch {
     siNs = null;
   }
-  process.stdout.write(`${JSON.stringify({ info, devices, nvmlReadNs, objectsNs, detailsNs, smiNs, siNs })}\n`);
+  process.stdout.write(`${JSON.stringify({ info, devices, nvmlReadNs, objectsNs, callNs, detailsNs, smiNs, siNs })}\n`);
 }
 
 /**
@@ -215,6 +219,13 @@ function rowsFor(m, label) {
       section: 'gpu', name: `full sample, readGpusSync() as GpuReading objects, every field (process table and MIG refreshed once a second) (${label})`, value: us(m.objectsNs), unit: 'us',
       peer: { name: 'raw NVML calls', value: us(m.bench.rawNsPerSample) }, target: '<= 1.5x raw calls',
       pass: m.objectsNs <= 1.5 * m.bench.rawNsPerSample,
+    },
+    {
+      // The floor no JS API can go under: the native full sample plus one addon call's fixed cost.
+      section: 'gpu', name: `floor of a sample read from JS: native full sample + one addon call (nvmlRead() of 0 GPUs: ${us(m.callNs).toFixed(3)} us) (${label})`,
+      value: us(m.bench.fullNsPerSample + m.callNs), unit: 'us',
+      peer: { name: 'raw NVML calls', value: us(m.bench.rawNsPerSample) }, target: '<= 1.5x raw calls',
+      pass: m.bench.fullNsPerSample + m.callNs <= 1.5 * m.bench.rawNsPerSample,
     },
     {
       section: 'gpu', name: `readGpusSync() over nvmlRead() from JS, interleaved in one process: the TypeScript object building (${label})`, value: us(m.objectsNs), unit: 'us',
