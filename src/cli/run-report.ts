@@ -69,7 +69,7 @@ export interface RunSummary {
 
 /** A GPU event in the run summary, with its meaning. */
 export interface RunGpuEvent {
-  /** ms after the command started. */
+  /** ms after the command started (0 for one that came while it was being started). */
   elapsedMs: number;
   gpuId: number;
   uuid: string | null;
@@ -185,7 +185,8 @@ export function summarize(facts: RunFacts, ticks: Tick[]): RunSummary {
     energyJoules: energies.length ? round(energies.reduce((a, b) => a + b, 0), 1) : null,
     gpus,
     gpuEvents: (facts.gpuEvents?.events ?? []).map((e) => ({
-      elapsedMs: round(e.timestamp - facts.startTime, 1)!,
+      // The watcher starts just before the command: an event in between counts as at its start.
+      elapsedMs: round(Math.max(0, e.timestamp - facts.startTime), 1)!,
       gpuId: e.gpuId,
       uuid: e.uuid,
       type: e.type,

@@ -246,15 +246,15 @@ describe('perfprobe run lists the GPU events seen while the command ran', () => 
     const lib = await fakeNvmlOrSkip(t);
     if (!lib) return;
     const script = join(dir, 'fake-nvml-events.txt');
-    // Due 150 ms after the watcher registers, then 30 ms and 30 ms later: well inside a 1.5 s command.
+    // Due 400 ms after the watcher registers, then 30 ms later (GPU 1: 430 ms): well inside a 2 s command.
     writeFileSync(
       script,
-      ['devices=2', 'gpu0.uuid=GPU-run-0', 'gpu1.uuid=GPU-run-1', 'gpu0.events=xid:79@150,dbe@30', 'gpu1.events=xid:13@180'].join('\n') + '\n',
+      ['devices=2', 'gpu0.uuid=GPU-run-0', 'gpu1.uuid=GPU-run-1', 'gpu0.events=xid:79@400,dbe@30', 'gpu1.events=xid:13@430'].join('\n') + '\n',
     );
     const json = join(dir, 'events.json');
     const md = join(dir, 'events.md');
     const csv = join(dir, 'events-csv');
-    const r = await runCli(['run', '--json', json, '--markdown', md, '--csv', csv, '--', node, '-e', 'setTimeout(() => {}, 1500)'], {
+    const r = await runCli(['run', '--json', json, '--markdown', md, '--csv', csv, '--', node, '-e', 'setTimeout(() => {}, 2000)'], {
       PERFPROBE_NVML_LIBRARY: lib,
       PERFPROBE_FAKE_NVML_SCRIPT: script,
     });
