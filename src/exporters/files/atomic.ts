@@ -10,12 +10,15 @@
  *   name exists) or, with `replace`, renamed over it; the temporary name is
  *   removed. A failed write rejects with an error (code
  *   ERR_PERFPROBE_EXPORT_FAILED) naming the path and the cause, and leaves
- *   no file behind.
+ *   no file behind. The temporary name records the writer (pid, start
+ *   time, host and PID namespace: ./stale-temp.ts), and each write first
+ *   removes the temporary files in its directory whose writer is gone (a
+ *   `kill -9` mid-export leaves one; a live writer's is never touched).
  */
 import { promises as fsp } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, codedError } from '../../errors.js';
+import { removeStaleTemps, tempName } from './stale-temp.js';
 
 export const CHUNK_CHARS = 1 << 16;
 
@@ -71,7 +74,8 @@ async function write(op: string, directory: string, base: string, ext: string, p
   } catch (err) {
     throw exportError(op, firstPath, err);
   }
-  const tmp = join(directory, `.${base}${ext}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  await removeStaleTemps(directory);
+  const tmp = join(directory, tempName(`${base}${ext}`));
   let fh: fsp.FileHandle | undefined;
   let stage = tmp;
   try {
