@@ -1,6 +1,8 @@
 // RSS summed over a process and all its descendants, and the tree's pid list
-// (the GPU probe sums per-process GPU memory over it). Linux reads /proc;
-// other platforms report NaN and an empty list. Free of Node-API.
+// (the GPU probe sums per-process GPU memory over it). One file per OS,
+// chosen by binding.gyp: Linux reads /proc (proc_tree.cc), Windows a
+// Toolhelp snapshot (proc_tree_win.cc), macOS proc_listchildpids
+// (proc_tree_darwin.cc). Free of Node-API.
 #pragma once
 
 #include <cstddef>
