@@ -40,16 +40,19 @@ test('a SIGKILLed export leaves a temporary file; the next export removes it', {
   const dir = join(tmp.dir, 'killed');
   mkdirSync(dir, { recursive: true });
   // The child starts a 200,000-record export; once its temporary file exists
-  // (seen from a timer between two written chunks) it says so and blocks its
-  // thread (Atomics.wait: no CPU) until it is killed, so it dies mid-export.
+  // and holds a first chunk (seen from a timer between two written chunks:
+  // the file is empty between its open and the first write) it says so and
+  // blocks its thread (Atomics.wait: no CPU) until it is killed, so it dies
+  // mid-export.
   const body = `
-    const { readdirSync } = require('node:fs');
+    const { readdirSync, statSync } = require('node:fs');
     const { PerformanceMetricsCollector } = require(${JSON.stringify(join(root, 'src', 'index.ts'))});
     const c = new PerformanceMetricsCollector({ exportDirectory: ${JSON.stringify(dir)}, enableGpuTracking: false, maxHistorySize: 200000 });
     for (let i = 0; i < 200000; i++) c.recordProcessingTime('op_' + (i % 7), i % 97, { jobId: 'job_' + (i % 13) });
     const done = c.exportToJson().then(() => process.stdout.write('FINISHED\\n'));
     const timer = setInterval(() => {
-      if (readdirSync(${JSON.stringify(dir)}).some((f) => f.endsWith('.tmp'))) {
+      const d = ${JSON.stringify(dir)};
+      if (readdirSync(d).some((f) => f.endsWith('.tmp') && (statSync(d + '/' + f, { throwIfNoEntry: false })?.size ?? 0) > 0)) {
         clearInterval(timer);
         process.stdout.write('MIDWAY\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120000));
       }
