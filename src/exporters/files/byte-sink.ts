@@ -18,15 +18,23 @@ export const FLUSH_BYTES = 1 << 18;
 export class ByteSink {
   buf: Buffer;
   pos = 0;
-  private spare: Buffer;
+  /** The second buffer, made at the first flush. */
+  private spare: Buffer | null = null;
   private inflight: Promise<void> | null = null;
 
   constructor(
     private readonly write: (chunk: Uint8Array) => Promise<void>,
-    size = FLUSH_BYTES + (1 << 14),
+    private readonly size = FLUSH_BYTES + (1 << 14),
   ) {
     this.buf = Buffer.allocUnsafe(size);
-    this.spare = Buffer.allocUnsafe(size);
+  }
+
+  /** The bytes written so far, handed over (the caller owns them); the sink goes on in `next` (at least the sink's size), else a fresh buffer. */
+  take(next?: Buffer): Buffer {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = next !== undefined && next.length >= this.size ? next : Buffer.allocUnsafe(this.size);
+    this.pos = 0;
+    return out;
   }
 
   /** Room for n more bytes (grows the buffer: one record may be long). */
@@ -102,7 +110,7 @@ export class ByteSink {
     const full = this.buf.subarray(0, this.pos);
     const prev = this.inflight;
     // The next buffer: the spare, free once the previous write (which used it) is done.
-    const next = this.spare;
+    const next = this.spare ?? Buffer.allocUnsafe(this.size);
     this.spare = this.buf;
     this.buf = next;
     this.pos = 0;
