@@ -97,7 +97,12 @@ class ProcTree {
   double PeakHwmBytes() const { return peakHwmBytes_; }
 
   // Forgets the tree and the peak, and closes every descriptor it kept.
-  void Reset();
+  void Reset() {
+    ForgetTree();
+    root_ = 0;
+    hwmRead_ = false;
+    peakHwmBytes_ = std::numeric_limits<double>::quiet_NaN();
+  }
   // Closes every descriptor and forgets the tree, keeping PeakHwmBytes()
   // (the sampler calls it when its thread ends).
   void CloseFiles() { ForgetTree(); }
@@ -132,7 +137,12 @@ class ProcTree {
   Member* Find(int32_t pid);
   Member* Open(int32_t pid, int32_t parent);
   void Drop(Member* m);
-  void ForgetTree();               // closes every descriptor; keeps root and peak
+  void ForgetTree() {             // closes every descriptor; keeps root and peak
+    members_.clear();              // their ProcFds close
+    keptFds_ = 0;
+    treePids_.clear();
+    walkNeeded_ = true;
+  }
   bool WalkShape(int64_t nowNs);   // false: the root is gone
   Step WalkChildren(int64_t nowNs);
   bool WalkFullScan();

@@ -36,13 +36,18 @@ bool Exists(int32_t pid) {
 double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
   pids->clear();
   if (rootPid <= 0 || !Exists(rootPid)) return kNaN;
+  if (rootPid != root_) {
+    Reset();
+    root_ = rootPid;
+  }
 
-  frontier_.clear();
-  frontier_.push_back(rootPid);
+  // scanned_ is the frontier of pids still to visit.
+  scanned_.clear();
+  scanned_.push_back(rootPid);
   pids->push_back(rootPid);
-  while (!frontier_.empty()) {
-    int32_t parent = frontier_.back();
-    frontier_.pop_back();
+  while (!scanned_.empty()) {
+    int32_t parent = scanned_.back();
+    scanned_.pop_back();
     // buf_ holds the pid_t array: grown until the kernel's answer fits with
     // room to spare (a full buffer may have been truncated).
     if (buf_.size() < 64 * sizeof(pid_t)) buf_.resize(64 * sizeof(pid_t));
@@ -59,7 +64,7 @@ double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
       if (child <= 0 || child == parent) continue;
       if (std::find(pids->begin(), pids->end(), child) != pids->end()) continue;
       pids->push_back(child);
-      frontier_.push_back(child);
+      scanned_.push_back(child);
     }
   }
   std::sort(pids->begin(), pids->end());

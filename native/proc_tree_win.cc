@@ -37,14 +37,20 @@ uint64_t CreationTime(DWORD pid) {
   return t;
 }
 
-// Working set of `pid` in bytes, or NaN when it cannot be read.
-double WorkingSetBytes(DWORD pid) {
+// Working set of `pid` in bytes, or NaN when it cannot be read; `peak`
+// gets the process's peak working set (the kernel's high-water mark, the
+// counterpart of Linux's VmHWM), or NaN.
+double WorkingSetBytes(DWORD pid, double* peak) {
+  *peak = kNaN;
   HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ, FALSE, pid);
   if (!h) h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
   if (!h) return kNaN;
   PROCESS_MEMORY_COUNTERS pmc;
   double rss = kNaN;
-  if (GetProcessMemoryInfo(h, &pmc, sizeof pmc)) rss = static_cast<double>(pmc.WorkingSetSize);
+  if (GetProcessMemoryInfo(h, &pmc, sizeof pmc)) {
+    rss = static_cast<double>(pmc.WorkingSetSize);
+    *peak = static_cast<double>(pmc.PeakWorkingSetSize);
+  }
   CloseHandle(h);
   return rss;
 }
@@ -53,6 +59,10 @@ double WorkingSetBytes(DWORD pid) {
 double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
   pids->clear();
   if (rootPid <= 0) return kNaN;
+  if (rootPid != root_) {
+    Reset();
+    root_ = rootPid;
+  }
   HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
   if (snapshot == INVALID_HANDLE_VALUE) return kNaN;
   entries_.clear();
@@ -67,13 +77,14 @@ double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
   CloseHandle(snapshot);
   if (!rootSeen) return kNaN;
 
-  // Down from the root over the parent links just read.
-  frontier_.clear();
-  frontier_.push_back(rootPid);
+  // Down from the root over the parent links just read (scanned_ is the
+  // frontier of pids still to visit).
+  scanned_.clear();
+  scanned_.push_back(rootPid);
   pids->push_back(rootPid);
-  while (!frontier_.empty()) {
-    int32_t parent = frontier_.back();
-    frontier_.pop_back();
+  while (!scanned_.empty()) {
+    int32_t parent = scanned_.back();
+    scanned_.pop_back();
     uint64_t parentCreated = CreationTime(static_cast<DWORD>(parent));
     for (const Entry& e : entries_) {
       if (e.ppid != parent || e.pid == parent || e.pid == 0) continue;
@@ -81,7 +92,7 @@ double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
       if (parentCreated != 0 && created != 0 && created < parentCreated) continue;  // orphan of an earlier holder of the pid
       if (std::find(pids->begin(), pids->end(), e.pid) != pids->end()) continue;    // never loop
       pids->push_back(e.pid);
-      frontier_.push_back(e.pid);
+      scanned_.push_back(e.pid);
     }
   }
   std::sort(pids->begin(), pids->end());
@@ -89,11 +100,13 @@ double ProcTree::Scan(int32_t rootPid, std::vector<int32_t>* pids) {
   double total = 0;
   bool any = false;
   for (int32_t pid : *pids) {
-    double rss = WorkingSetBytes(static_cast<DWORD>(pid));
+    double peak;
+    double rss = WorkingSetBytes(static_cast<DWORD>(pid), &peak);
     if (rss == rss) {  // not NaN: the process may have exited meanwhile
       total += rss;
       any = true;
     }
+    if (peak == peak && !(peak <= peakHwmBytes_)) peakHwmBytes_ = peak;  // NaN peak: first reading
   }
   return any ? total : kNaN;
 }
