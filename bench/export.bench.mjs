@@ -96,22 +96,26 @@ const children = {
     const d = new lib.PerformanceMetricsCollector({ maxHistorySize: Number(n), enableGpuTracking: false });
     globalThis.gc?.();
     const base = process.memoryUsage.rss();
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await d.importFromJson(path);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const cpu = process.cpuUsage(cpu0);
     if (d.getProcessingTimeStats().count !== Number(n)) throw new Error('import lost records');
-    return { ms, peakGrowthMb: (peakRss() - base) / 1048576 };
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, peakGrowthMb: (peakRss() - base) / 1048576 };
   },
   /** JSON.parse(readFileSync()) of argv path: the peer. */
   async parse(path) {
     load(); // the same baseline as the import child
     globalThis.gc?.();
     const base = process.memoryUsage.rss();
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const doc = JSON.parse(readFileSync(path, 'utf8'));
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const cpu = process.cpuUsage(cpu0);
     if (!Array.isArray(doc.processing_metrics)) throw new Error('not an export');
-    return { ms, peakGrowthMb: (peakRss() - base) / 1048576 };
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, peakGrowthMb: (peakRss() - base) / 1048576 };
   },
   /** One export of 1M records with metadata: kind json | csv | stringify (the peer: JSON.stringify of plain objects). */
   async export(kind) {
@@ -383,6 +387,10 @@ function importRows(rows, dir) {
     value: ms, unit: 'ms', peer: { name: 'JSON.parse(readFileSync()) of the same file', value: peerMs },
     target: 'at least as fast as JSON.parse', pass: ms <= peerMs,
   });
+  rows.push({
+    section: 'exports', name: 'importFromJson CPU time, 1M records (main + I/O threads; median of 3)', value: median(ours.map((r) => r.cpuMs)), unit: 'ms',
+    peer: { name: 'JSON.parse(readFileSync()) CPU time', value: median(peer.map((r) => r.cpuMs)) },
+  });
   const rss = Math.max(...ours.map((r) => r.peakGrowthMb));
   const peerRss = Math.max(...peer.map((r) => r.peakGrowthMb));
   rows.push({
@@ -404,7 +412,7 @@ function onelineRows(rows, dir) {
   files.forEach((f, i) => {
     const mb = statSync(f).size / 1048576;
     rows.push({
-      section: 'exports', name: `importFromJson, one-line file (jq -c layout), ${mb.toFixed(0)} MB (median of 3, range ${range(runs[i].map((x) => x.ms))} ms)`,
+      section: 'exports', name: `importFromJson, one-line file (jq -c layout), ${mb.toFixed(0)} MB (median of 3, range ${range(runs[i].map((x) => x.ms))} ms; CPU ${median(runs[i].map((x) => x.cpuMs)).toFixed(0)} ms)`,
       value: ms[i], unit: 'ms',
       ...(i > 0 ? { target: 'time ratio to the half-size file ~2x (linear)', pass: ms[i] / ms[i - 1] <= 2.5 } : {}),
     });
