@@ -12,11 +12,19 @@
  *     reads only new records.
  * The gauges themselves (names, help, units, conversions) come from
  * MEMORY_GAUGES and GPU_GAUGES in src/schema.
+ *
+ * The operation families, 22 lines per operation (18 MB at 10,000
+ * operations), are written as bytes by ./prometheus-ops.ts; stream() hands
+ * them to the response a slice at a time so a large scrape never holds the
+ * event loop for long, render() returns the whole text.
  */
+import type { Writable } from 'node:stream';
 import { typeError } from '../errors.js';
 import { readGpusSync } from '../probes/gpu.js';
 import type { GpuXidCount } from '../probes/gpu-events.js';
+import { ByteSink } from './files/byte-sink.js';
 import { gpuFamilies, type GpuMetricNames } from './prometheus-gpu.js';
+import { OperationFragments, OperationText } from './prometheus-ops.js';
 import { escapeLabelValue, formatValue } from './prometheus-text.js';
 import { readMemory } from '../probes/memory.js';
 import { compile, objectLiteral, quote } from '../schema/compile.js';
@@ -115,6 +123,11 @@ const gpuFromRecord: (g: GpuUsageMetric) => GpuGauges = compile(
 export { escapeLabelValue, formatValue };
 
 const NVML_RETRY_MS = 30_000;
+/** stream() hands the response a slice once it holds this many bytes (well under a millisecond of writing). */
+export const SCRAPE_SLICE_BYTES = 1 << 18;
+/** The sink render() and stream() start with: it grows for render(), a slice and one operation's lines for stream(). */
+const SINK_BYTES = SCRAPE_SLICE_BYTES + (1 << 16);
+const NO_WRITE = (): Promise<void> => Promise.reject(new Error('the scrape sink is never flushed'));
 /** Records older than this are not "current" and are not used for gauges. */
 const CURRENT_WINDOW_MS = 15 * 60_000;
 
@@ -138,8 +151,7 @@ export class PrometheusExporter {
   private gpuSince: number | undefined;
   private readonly lastGpu = new Map<number, GpuUsageMetric>();
   private nvmlFailedAt = -Infinity;
-  private readonly opLabels = new Map<string, string>();
-  private leCache: { bounds: readonly number[]; le: string[] } | null = null;
+  private readonly frags = new OperationFragments();
 
   constructor(
     readonly source: MetricsSnapshotSource,
@@ -192,54 +204,57 @@ export class PrometheusExporter {
     return [...this.lastGpu.values()].sort((a, b) => a.gpuId - b.gpuId).map(gpuFromRecord);
   }
 
-  private opLabel(op: string): string {
-    let l = this.opLabels.get(op);
-    if (l === undefined) {
-      l = `operation="${escapeLabelValue(op)}"`;
-      if (this.opLabels.size < 100_000) this.opLabels.set(op, l);
-    }
-    return l;
-  }
-
-  private les(bounds: readonly number[]): string[] {
-    const c = this.leCache;
-    if (c && (c.bounds === bounds || (c.bounds.length === bounds.length && c.bounds.every((b, i) => b === bounds[i])))) {
-      return c.le;
-    }
-    const le = bounds.map((b) => `,le="${formatValue(b / 1000)}"} `);
-    le.push(',le="+Inf"} ');
-    this.leCache = { bounds, le };
-    return le;
-  }
-
   /** Renders a scrape: Prometheus text 0.0.4, or OpenMetrics 1.0 when openMetrics. */
   render(openMetrics = false, gpuMetricNames?: GpuMetricNames): string {
     return this.format(this.snapshot(), openMetrics, gpuMetricNames);
   }
 
-  format(snap: MetricsSnapshot, openMetrics = false, gpuMetricNames?: GpuMetricNames): string {
-    let s = '';
-    const { boundsMs, operations } = snap.operations;
-    const le = this.les(boundsMs);
-
-    const h = 'perfprobe_operation_duration_seconds';
-    s += `# HELP ${h} Duration of recorded operations in seconds.\n# TYPE ${h} histogram\n`;
-    if (openMetrics) s += `# UNIT ${h} seconds\n`;
-    for (const op of operations) {
-      const lab = this.opLabel(op.operation);
-      const pre = `${h}_bucket{${lab}`;
-      const counts = op.bucketCounts;
-      for (let i = 0; i < boundsMs.length; i++) s += `${pre}${le[i]}${counts[i] ?? op.count}\n`;
-      s += `${pre}${le[boundsMs.length]}${op.count}\n`;
-      s += `${h}_sum{${lab}} ${formatValue(op.sumMs / 1000)}\n${h}_count{${lab}} ${op.count}\n`;
+  /**
+   * Writes a scrape to `out` (an http.ServerResponse, or any Writable) and
+   * ends it: the operation families a slice of SCRAPE_SLICE_BYTES at a time,
+   * the event loop free between slices (setImmediate, or 'drain' when the
+   * socket is full), then the gauges. The figures are those of the moment
+   * it began. Resolves once all is handed to `out`, or early when `out` is
+   * closed or destroyed first (a client that went away); never rejects.
+   * The caller sets the status and headers (no content-length: chunked),
+   * and may take the snapshot first (so that a failure comes before them).
+   */
+  async stream(
+    out: Writable,
+    openMetrics = false,
+    snap: MetricsSnapshot = this.snapshot(),
+    gpuMetricNames?: GpuMetricNames,
+  ): Promise<void> {
+    const ops = new OperationText(this.frags, snap.operations, openMetrics);
+    const sink = new ByteSink(NO_WRITE, SINK_BYTES);
+    // Buffers whose write has finished, written into again (two or three in all, not one per slice).
+    const free: Buffer[] = [];
+    for (;;) {
+      const done = ops.write(sink, SCRAPE_SLICE_BYTES);
+      if (done) sink.text(this.gauges(snap, openMetrics, gpuMetricNames));
+      if (out.destroyed || out.writableEnded) return;
+      const backing = sink.buf;
+      const room = out.write(sink.take(free.pop()), (err) => {
+        if (!err) free.push(backing);
+      });
+      if (done) break;
+      await nextSlice(out, !room);
+      if (out.destroyed || out.writableEnded) return;
     }
+    out.end();
+  }
 
-    const f = 'perfprobe_operation_failures';
-    s += openMetrics
-      ? `# HELP ${f} Operations recorded as failed.\n# TYPE ${f} counter\n`
-      : `# HELP ${f}_total Operations recorded as failed.\n# TYPE ${f}_total counter\n`;
-    for (const op of operations) s += `${f}_total{${this.opLabel(op.operation)}} ${op.failureCount}\n`;
+  format(snap: MetricsSnapshot, openMetrics = false, gpuMetricNames?: GpuMetricNames): string {
+    // Room for the lines of operations named in ~30 bytes (the sink grows for longer names).
+    const sink = new ByteSink(NO_WRITE, 1024 + snap.operations.operations.length * (snap.operations.boundsMs.length + 4) * 96);
+    const ops = new OperationText(this.frags, snap.operations, openMetrics);
+    ops.write(sink);
+    return sink.buf.toString(ops.ascii ? 'latin1' : 'utf8', 0, sink.pos) + this.gauges(snap, openMetrics, gpuMetricNames);
+  }
 
+  /** The memory and GPU gauge families (O(GPUs) lines) and OpenMetrics' `# EOF`. */
+  private gauges(snap: MetricsSnapshot, openMetrics: boolean, gpuMetricNames: GpuMetricNames | undefined): string {
+    let s = '';
     const m = snap.memory;
     if (m) s += memoryGaugeLines(m, openMetrics);
 
@@ -282,4 +297,23 @@ export function renderPrometheus(source: MetricsSnapshotSource, options: { openM
 export function checkGpuMetricNames(v: unknown): GpuMetricNames | undefined {
   if (v === undefined || v === 'perfprobe' || v === 'dcgm') return v;
   throw typeError('gpuMetricNames', "'perfprobe' or 'dcgm'", v);
+}
+
+/** Resolves on the next turn of the event loop, or once `out` drains (or closes) when it is full. */
+function nextSlice(out: Writable, full: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (!full) {
+      setImmediate(resolve);
+      return;
+    }
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('close', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+    out.on('error', done);
+  });
 }

@@ -10,12 +10,15 @@
  *   name exists) or, with `replace`, renamed over it; the temporary name is
  *   removed. A failed write rejects with an error (code
  *   ERR_PERFPROBE_EXPORT_FAILED) naming the path and the cause, and leaves
- *   no file behind.
+ *   no file behind. The temporary name records the writer (pid, start
+ *   time, host and PID namespace: ./stale-temp.ts), and each write first
+ *   removes the temporary files in its directory whose writer is gone (a
+ *   `kill -9` mid-export leaves one; a live writer's is never touched).
  */
 import { promises as fsp } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, codedError } from '../../errors.js';
+import { removeStaleTemps, tempName } from './stale-temp.js';
 
 export const CHUNK_CHARS = 1 << 16;
 
@@ -27,7 +30,8 @@ export function exportError(op: string, path: string, cause: unknown): ExportErr
   return codedError(ErrorCode.exportFailed, `${op}: cannot write ${path}: ${reason}`, { path }, cause) as ExportError;
 }
 
-export type Produce = (write: (chunk: string) => Promise<void>) => Promise<void>;
+/** Pushes the file's content, in order: text (UTF-8) or bytes (a buffer the writer may reuse once the promise resolves). */
+export type Produce = (write: (chunk: string | Uint8Array) => Promise<void>) => Promise<void>;
 
 /**
  * Writes the chunks from `produce` into a fresh file in `directory` named
@@ -52,7 +56,7 @@ export async function replaceAtomic(op: string, path: string, produce: Produce):
     try {
       fh = await fsp.open(target, 'w');
       const handle = fh;
-      await produce(async (chunk) => void (await handle.write(chunk)));
+      await produce(async (chunk) => void (typeof chunk === 'string' ? await handle.write(chunk) : await handle.write(chunk, 0, chunk.length, null)));
       await fh.close();
       fh = undefined;
       return path;
@@ -71,7 +75,8 @@ async function write(op: string, directory: string, base: string, ext: string, p
   } catch (err) {
     throw exportError(op, firstPath, err);
   }
-  const tmp = join(directory, `.${base}${ext}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  await removeStaleTemps(directory);
+  const tmp = join(directory, tempName(`${base}${ext}`));
   let fh: fsp.FileHandle | undefined;
   let stage = tmp;
   try {
@@ -80,7 +85,7 @@ async function write(op: string, directory: string, base: string, ext: string, p
     await produce(async (chunk) => {
       // write(2) may write less than asked (a full disk does): loop until all
       // is written, so the next call reports the error (ENOSPC).
-      const buf = Buffer.from(chunk, 'utf8');
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
       let off = 0;
       while (off < buf.length) {
         const { bytesWritten } = await handle.write(buf, off, buf.length - off, null);

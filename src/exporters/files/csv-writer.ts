@@ -5,10 +5,11 @@
  */
 import { typeError } from '../../errors.js';
 import type { GpuUsageMetric, MemoryUsageMetric, MetricType, ProcessingTimeMetric } from '../../types.js';
-import { ChunkWriter, writeAtomic } from './atomic.js';
+import { writeAtomic } from './atomic.js';
+import { ByteSink } from './byte-sink.js';
 import { fileStamp } from './codecs.js';
 import type { ExportSource } from './json-writer.js';
-import { SCHEMAS, compileCsvLine, csvHeader, processingCsv, processingText } from './record-text.js';
+import { SCHEMAS, compileCsvLine, csvHeader, processingBytes, textState, writeProcessingCsv } from './record-text.js';
 
 const memoryCsv = compileCsvLine(SCHEMAS.memory);
 const gpuCsv = compileCsvLine(SCHEMAS.gpu);
@@ -31,21 +32,23 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
         ? source.getMemoryUsageStats().count
         : source.getGpuUsageStats().count;
   // The records held now: iterator made before the file is opened.
-  const t = processingText();
+  const t = processingBytes();
+  const ts = textState();
   const [records, line] =
     type === 'processing'
-      ? [source.processingRecords(), (r: ProcessingTimeMetric) => processingCsv(r, t)]
+      ? [source.processingRecords(), (r: ProcessingTimeMetric, o: ByteSink) => writeProcessingCsv(r, t, o)]
       : type === 'memory'
-        ? [source.memoryRecords(), (r: MemoryUsageMetric) => memoryCsv(r, t)]
-        : [source.gpuRecords(), (r: GpuUsageMetric) => gpuCsv(r, t)];
-  const toCsv = line as (r: unknown) => string;
+        ? [source.memoryRecords(), (r: MemoryUsageMetric, o: ByteSink) => o.text(memoryCsv(r, ts))]
+        : [source.gpuRecords(), (r: GpuUsageMetric, o: ByteSink) => o.text(gpuCsv(r, ts))];
+  const toCsv = line as (r: unknown, o: ByteSink) => void;
   return writeAtomic('exportToCsv', directory, `${type}_metrics_${fileStamp(new Date(now))}`, '.csv', async (write) => {
-    const out = new ChunkWriter(write);
-    out.push(`${csvHeader(SCHEMAS[type])}\r\n`);
+    const out = new ByteSink(write);
+    out.text(`${csvHeader(SCHEMAS[type])}\r\n`);
     let n = 0;
     for (const r of records as Iterable<unknown>) {
       if (++n > limit) break;
-      const p = out.push(toCsv(r));
+      toCsv(r, out);
+      const p = out.maybeFlush();
       if (p) await p;
     }
     await out.end();

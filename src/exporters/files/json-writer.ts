@@ -16,9 +16,10 @@ import type {
   ProcessingTimeStats,
   RecordQuery,
 } from '../../types.js';
-import { ChunkWriter, writeAtomic } from './atomic.js';
+import { writeAtomic } from './atomic.js';
+import { ByteSink } from './byte-sink.js';
 import { fileStamp } from './codecs.js';
-import { SCHEMAS, compileJsonLine, processingJson, processingText } from './record-text.js';
+import { SCHEMAS, compileJsonLine, processingBytes, textState, writeProcessingJson, type ProcessingBytes, type TextState } from './record-text.js';
 
 /** The collector methods the file exporters use (structural: any collector instance fits). */
 export interface ExportSource {
@@ -45,20 +46,29 @@ export const PERFPROBE_VERSION: string = (() => {
 const memoryJson = compileJsonLine(SCHEMAS.memory);
 const gpuJson = compileJsonLine(SCHEMAS.gpu);
 
-async function writeArray<T>(out: ChunkWriter, key: string, records: Iterable<T>, toJson: (r: T) => string, limit: number): Promise<void> {
-  let p = out.push(`,\n"${key}":[`);
-  if (p) await p;
-  let first = true;
+const SEPARATOR = Buffer.from(',\n', 'latin1');
+
+/** `,\n"key":[` then the records, one per line, then `]`; at most `limit` records. */
+async function writeArray<T>(out: ByteSink, key: string, records: Iterable<T>, write: (r: T, o: ByteSink) => void, limit: number): Promise<void> {
+  out.text(`,\n"${key}":[`);
   let n = 0;
   for (const r of records) {
     if (++n > limit) break;
-    p = out.push(first ? `\n${toJson(r)}` : `,\n${toJson(r)}`);
-    first = false;
+    out.ensure(2);
+    if (n === 1) out.buf[out.pos++] = 10; // \n
+    else out.put(SEPARATOR);
+    write(r, out);
+    const p = out.maybeFlush();
     if (p) await p;
   }
-  p = out.push(']');
-  if (p) await p;
+  out.text(']');
 }
+
+/** A compiled string line writer as a byte writer. */
+const asBytes =
+  <T>(line: (r: T, t: TextState) => string, t: TextState) =>
+  (r: T, o: ByteSink): void =>
+    o.text(line(r, t));
 
 /**
  * Writes every record of the three types and a summary to
@@ -83,15 +93,16 @@ export async function exportJson(source: ExportSource, directory: string): Promi
   const processing = source.processingRecords();
   const memory = source.memoryRecords();
   const gpu = source.gpuRecords();
-  const t = processingText();
+  const t: ProcessingBytes = processingBytes();
+  const ts = textState();
   return writeAtomic('exportToJson', directory, `metrics_${fileStamp(new Date(now))}`, '.json', async (write) => {
-    const out = new ChunkWriter(write);
-    out.push(`{"export_time":${JSON.stringify(new Date(now).toISOString())},"perfprobe_version":${JSON.stringify(PERFPROBE_VERSION)}`);
+    const out = new ByteSink(write);
+    out.text(`{"export_time":${JSON.stringify(new Date(now).toISOString())},"perfprobe_version":${JSON.stringify(PERFPROBE_VERSION)}`);
     const lim = (n: unknown): number => (typeof n === 'number' ? n : Infinity);
-    await writeArray(out, SCHEMAS.processing.arrayKey, processing, (r) => processingJson(r, t), lim(summary.processing_stats.count));
-    await writeArray(out, SCHEMAS.memory.arrayKey, memory, (r) => memoryJson(r, t), lim(summary.memory_stats.count));
-    await writeArray(out, SCHEMAS.gpu.arrayKey, gpu, (r) => gpuJson(r, t), lim(summary.gpu_stats.count));
-    out.push(`,\n"summary":${JSON.stringify(summary)}}\n`);
+    await writeArray(out, SCHEMAS.processing.arrayKey, processing, (r, o) => writeProcessingJson(r, t, o), lim(summary.processing_stats.count));
+    await writeArray(out, SCHEMAS.memory.arrayKey, memory, asBytes(memoryJson, ts), lim(summary.memory_stats.count));
+    await writeArray(out, SCHEMAS.gpu.arrayKey, gpu, asBytes(gpuJson, ts), lim(summary.gpu_stats.count));
+    out.text(`,\n"summary":${JSON.stringify(summary)}}\n`);
     await out.end();
   });
 }

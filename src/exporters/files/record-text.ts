@@ -10,7 +10,10 @@
  * hand-specialised writers (processingJson, processingCsv) with a fast path
  * for the common record (no photo, job, stage or error; success): they must
  * write exactly what the compiled ones write, which
- * test/schema/writers-follow-schema.test.ts checks record by record.
+ * test/schema/writers-follow-schema.test.ts checks record by record. The
+ * exports write those through byte twins (writeProcessingJson,
+ * writeProcessingCsv: cached byte fragments and digits into a ByteSink),
+ * checked against them byte for byte by test/exporters/byte-writers.test.ts.
  */
 import { compile, ident, objectLiteral, quote } from '../../schema/compile.js';
 import { type FieldSpec } from '../../schema/field.js';
@@ -18,6 +21,7 @@ import { GPU_SCHEMA } from '../../schema/gpu.js';
 import { MEMORY_SCHEMA } from '../../schema/memory.js';
 import { PROCESSING_SCHEMA, type ProcessingTimeMetric } from '../../schema/processing.js';
 import { type MetricType, type RecordSchema } from '../../schema/record.js';
+import { ByteFragments, type ByteSink } from './byte-sink.js';
 import { CsvStrings, Fragments, IsoFormatter, IsoParser, JsonStrings, csvNum, csvText, jsonNum } from './codecs.js';
 
 /** The per-export state the line writers share (caches). */
@@ -164,4 +168,169 @@ export function processingCsv(r: ProcessingTimeMetric, t: ProcessingText): strin
   const head = `${t.iso.format(r.timestamp)}${t.csvOps.get(r.operation)}${csvNum(r.durationMs)}`;
   if (r.success && r.photoId === null && r.jobId === null && r.stage === null && r.errorMessage === null) return head + CSV_OK_TAIL;
   return `${head},${csvNum(r.photoId)},${t.cs.str(r.jobId)},${t.cs.str(r.stage)},${r.success ? 'true' : 'false'},${t.cs.str(r.errorMessage)}\r\n`;
+}
+
+// ------------------------------------------ processing, as bytes (the exports)
+
+const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
+const TS_OPEN = ascii('{"timestamp":"');
+const JSON_OK_TAIL_BYTES = ascii(JSON_OK_TAIL);
+const CSV_OK_TAIL_BYTES = ascii(CSV_OK_TAIL);
+const NULL_BYTES = ascii('null');
+const PHOTO_KEY = ascii(',"photo_id":');
+const JOB_KEY = ascii(',"job_id":');
+const STAGE_KEY = ascii(',"stage":');
+const SUCCESS_TRUE = ascii(',"success":true,"error_message":');
+const SUCCESS_FALSE = ascii(',"success":false,"error_message":');
+const CSV_TRUE = ascii(',true,');
+const CSV_FALSE = ascii(',false,');
+const EMPTY = Buffer.alloc(0);
+/** Bytes of a record besides its strings, at most (timestamp 27, numbers 2 x 24, keys and literals). */
+const RECORD_FIXED_BYTES = 256;
+
+/** IsoFormatter, writing bytes: the "YYYY-MM-DDTHH:MM:SS" prefix made once per second. */
+export class IsoBytes {
+  private sec = NaN;
+  private readonly prefix = Buffer.alloc(19);
+  /** Writes the 27 bytes of `ms` as IsoFormatter.format writes them (no room check). */
+  write(ms: number, o: ByteSink): void {
+    let sec = Math.floor(ms / 1000);
+    let micros = Math.round((ms - sec * 1000) * 1000);
+    if (micros >= 1_000_000) {
+      sec += 1;
+      micros -= 1_000_000;
+    }
+    if (sec !== this.sec) {
+      this.sec = sec;
+      this.prefix.write(new Date(sec * 1000).toISOString().slice(0, 19), 'latin1');
+    }
+    o.put(this.prefix);
+    o.buf[o.pos++] = 46; // .
+    o.fixed(micros, 6);
+    o.buf[o.pos++] = 90; // Z
+  }
+}
+
+/** jsonNum, writing bytes (no room check). */
+export function jsonNumBytes(n: number | null, o: ByteSink): void {
+  if (typeof n !== 'number' || !Number.isFinite(n)) o.put(NULL_BYTES);
+  else if (n >= 0 && Number.isSafeInteger(n)) o.uint(n);
+  else o.ascii(String(n));
+}
+
+/** csvNum, writing bytes (no room check): the same digits, computed without a string. */
+export function csvNumBytes(n: number | null, o: ByteSink): void {
+  if (typeof n !== 'number' || !Number.isFinite(n)) return;
+  if (Number.isInteger(n)) {
+    if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) o.uint(n);
+    else o.ascii(String(n));
+    return;
+  }
+  const scaled = Math.round(n * 1e6);
+  if (!Number.isSafeInteger(scaled)) {
+    o.ascii(String(n));
+    return;
+  }
+  const neg = scaled < 0;
+  const m = neg ? -scaled : scaled;
+  const ip = Math.floor(m / 1e6);
+  let fp = m - ip * 1e6;
+  if (fp === 0) {
+    if (neg && ip !== 0) o.buf[o.pos++] = 45; // -
+    o.uint(ip);
+    return;
+  }
+  let digits = 6;
+  while (fp % 10 === 0) {
+    fp /= 10;
+    digits--;
+  }
+  if (neg) o.buf[o.pos++] = 45;
+  o.uint(ip);
+  o.buf[o.pos++] = 46; // .
+  o.fixed(fp, digits);
+}
+
+/** State of one processing export written as bytes: byte fragments per operation and per string. */
+export interface ProcessingBytes {
+  iso: IsoBytes;
+  /** `","operation":"op","duration_ms":` per operation (closes the timestamp's string). */
+  jsonOps: ByteFragments;
+  /** `,op,` (CSV cell) per operation. */
+  csvOps: ByteFragments;
+  /** JSON text of a string. */
+  js: ByteFragments;
+  /** CSV cell of a string (csvText). */
+  cs: ByteFragments;
+}
+
+export function processingBytes(): ProcessingBytes {
+  return {
+    iso: new IsoBytes(),
+    jsonOps: new ByteFragments((op) => `","operation":${JSON.stringify(op)},"duration_ms":`),
+    csvOps: new ByteFragments((op) => `,${csvText(op)},`),
+    js: new ByteFragments(JSON.stringify),
+    cs: new ByteFragments(csvText),
+  };
+}
+
+/** The bytes of processingJson(r) (the same text), written into `o`. */
+export function writeProcessingJson(r: ProcessingTimeMetric, t: ProcessingBytes, o: ByteSink): void {
+  const op = t.jsonOps.get(r.operation);
+  if (r.success && r.photoId === null && r.jobId === null && r.stage === null && r.errorMessage === null) {
+    o.ensure(RECORD_FIXED_BYTES + op.length);
+    o.put(TS_OPEN);
+    t.iso.write(r.timestamp, o);
+    o.put(op);
+    jsonNumBytes(r.durationMs, o);
+    o.put(JSON_OK_TAIL_BYTES);
+    return;
+  }
+  const job = r.jobId === null ? NULL_BYTES : t.js.get(r.jobId);
+  const stage = r.stage === null ? NULL_BYTES : t.js.get(r.stage);
+  const err = r.errorMessage === null ? NULL_BYTES : t.js.get(r.errorMessage);
+  o.ensure(RECORD_FIXED_BYTES + op.length + job.length + stage.length + err.length);
+  o.put(TS_OPEN);
+  t.iso.write(r.timestamp, o);
+  o.put(op);
+  jsonNumBytes(r.durationMs, o);
+  o.put(PHOTO_KEY);
+  jsonNumBytes(r.photoId, o);
+  o.put(JOB_KEY);
+  o.put(job);
+  o.put(STAGE_KEY);
+  o.put(stage);
+  o.put(r.success ? SUCCESS_TRUE : SUCCESS_FALSE);
+  o.put(err);
+  o.buf[o.pos++] = 125; // }
+}
+
+/** The bytes of processingCsv(r) (the same row), written into `o`. */
+export function writeProcessingCsv(r: ProcessingTimeMetric, t: ProcessingBytes, o: ByteSink): void {
+  const op = t.csvOps.get(r.operation);
+  if (r.success && r.photoId === null && r.jobId === null && r.stage === null && r.errorMessage === null) {
+    o.ensure(RECORD_FIXED_BYTES + op.length);
+    t.iso.write(r.timestamp, o);
+    o.put(op);
+    csvNumBytes(r.durationMs, o);
+    o.put(CSV_OK_TAIL_BYTES);
+    return;
+  }
+  const job = r.jobId === null ? EMPTY : t.cs.get(r.jobId);
+  const stage = r.stage === null ? EMPTY : t.cs.get(r.stage);
+  const err = r.errorMessage === null ? EMPTY : t.cs.get(r.errorMessage);
+  o.ensure(RECORD_FIXED_BYTES + op.length + job.length + stage.length + err.length);
+  t.iso.write(r.timestamp, o);
+  o.put(op);
+  csvNumBytes(r.durationMs, o);
+  o.buf[o.pos++] = 44; // ,
+  csvNumBytes(r.photoId, o);
+  o.buf[o.pos++] = 44;
+  o.put(job);
+  o.buf[o.pos++] = 44;
+  o.put(stage);
+  o.put(r.success ? CSV_TRUE : CSV_FALSE);
+  o.put(err);
+  o.buf[o.pos++] = 13; // \r
+  o.buf[o.pos++] = 10; // \n
 }

@@ -1,0 +1,146 @@
+/**
+ * Text written as bytes, for the million-record exports: the writers put
+ * cached byte fragments (keys, operation names, escaped strings, timestamp
+ * prefixes) and digits straight into a Buffer, so a record costs a few
+ * copies instead of a string built by concatenation, flattened and encoded
+ * again (the string writers in ./record-text.ts stay, as the reference the
+ * tests compare these with byte for byte).
+ *
+ * ByteSink double-buffers: one filled buffer is being written while the
+ * writer fills the other (at most two buffers of FLUSH_BYTES and one record
+ * held), and flush() makes the writer wait when the previous write has not
+ * finished (backpressure).
+ */
+
+/** A buffer is handed to the file once it holds this many bytes. */
+export const FLUSH_BYTES = 1 << 18;
+
+export class ByteSink {
+  buf: Buffer;
+  pos = 0;
+  /** The second buffer, made at the first flush. */
+  private spare: Buffer | null = null;
+  private inflight: Promise<void> | null = null;
+
+  constructor(
+    private readonly write: (chunk: Uint8Array) => Promise<void>,
+    private readonly size = FLUSH_BYTES + (1 << 14),
+  ) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** The bytes written so far, handed over (the caller owns them); the sink goes on in `next` (at least the sink's size), else a fresh buffer. */
+  take(next?: Buffer): Buffer {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = next !== undefined && next.length >= this.size ? next : Buffer.allocUnsafe(this.size);
+    this.pos = 0;
+    return out;
+  }
+
+  /** Room for n more bytes (grows the buffer: one record may be long). */
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+      this.buf.copy(bigger, 0, 0, this.pos);
+      this.buf = bigger;
+    }
+  }
+
+  /** Bytes (no room check: call ensure first). */
+  put(b: Uint8Array): void {
+    const n = b.length;
+    const buf = this.buf;
+    let pos = this.pos;
+    if (n <= 24) for (let i = 0; i < n; i++) buf[pos++] = b[i]!;
+    else {
+      buf.set(b, pos);
+      pos += n;
+    }
+    this.pos = pos;
+  }
+
+  /** A string of code units < 0x80 (numbers, ISO-8601 text), no room check. */
+  ascii(s: string): void {
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+    this.pos = pos;
+  }
+
+  /** Any string as UTF-8 (room checked: a UTF-16 code unit is at most 3 bytes). */
+  text(s: string): void {
+    this.ensure(s.length * 3);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** A non-negative safe integer's decimal digits, no room check. */
+  uint(n: number): void {
+    const buf = this.buf;
+    if (n < 10) {
+      buf[this.pos++] = 48 + n;
+      return;
+    }
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    let pos = this.pos + digits;
+    this.pos = pos;
+    while (n >= 10) {
+      const q = Math.floor(n / 10);
+      buf[--pos] = 48 + (n - q * 10);
+      n = q;
+    }
+    buf[--pos] = 48 + n;
+  }
+
+  /** n written with exactly `width` digits (leading zeros), no room check. */
+  fixed(n: number, width: number): void {
+    const buf = this.buf;
+    let pos = this.pos + width;
+    this.pos = pos;
+    for (let i = 0; i < width; i++) {
+      const q = Math.floor(n / 10);
+      buf[--pos] = 48 + (n - q * 10);
+      n = q;
+    }
+  }
+
+  /** Hands what the buffer holds to the file; resolves once the write before it has finished. */
+  flush(): Promise<void> {
+    if (this.pos === 0) return this.inflight ?? Promise.resolve();
+    const full = this.buf.subarray(0, this.pos);
+    const prev = this.inflight;
+    // The next buffer: the spare, free once the previous write (which used it) is done.
+    const next = this.spare ?? Buffer.allocUnsafe(this.size);
+    this.spare = this.buf;
+    this.buf = next;
+    this.pos = 0;
+    const done = prev ? prev.then(() => this.write(full)) : this.write(full);
+    done.catch(() => undefined); // observed by the next flush() or end()
+    this.inflight = done;
+    return prev ?? Promise.resolve();
+  }
+
+  /** Flushes when the buffer holds FLUSH_BYTES or more: a promise to await then, else undefined. */
+  maybeFlush(): Promise<void> | undefined {
+    return this.pos >= FLUSH_BYTES ? this.flush() : undefined;
+  }
+
+  async end(): Promise<void> {
+    await this.flush();
+    if (this.inflight) await this.inflight;
+  }
+}
+
+/** Per-key byte fragments, made once for the first 65,536 distinct keys. */
+export class ByteFragments {
+  private map = new Map<string, Buffer>();
+  constructor(private readonly make: (key: string) => string) {}
+  get(key: string): Buffer {
+    let f = this.map.get(key);
+    if (f === undefined) {
+      f = Buffer.from(this.make(key), 'utf8');
+      if (this.map.size < 65536) this.map.set(key, f);
+    }
+    return f;
+  }
+}

@@ -1,0 +1,572 @@
+/**
+ * A JSON scanner over a file read in chunks: the tokens of RFC 8259 read
+ * straight from the bytes, accepting exactly what JSON.parse accepts and
+ * giving the same values (strings decoded as readFileSync(path, 'utf8')
+ * would, numbers correctly rounded), without ever making the file one
+ * string.
+ *
+ * The caller parses in units (one record of an array, one value) that are
+ * retried whole when the bytes run out in the middle: a method that needs a
+ * byte past the end throws INCOMPLETE, the caller calls refill(), which
+ * keeps the bytes from `mark` (the start of the unfinished unit) and reads
+ * on, and parses the unit again from `mark`. refill() grows the window
+ * whenever the unfinished unit fills half of it, so each retry has at least
+ * twice the bytes of the one before: a unit of n bytes is scanned at most
+ * about 3n times in all, however it falls across chunks (a one-line file, a
+ * 100 MB string), and the work is linear in the file size. `rescanned`
+ * counts the bytes scanned again (the tests bound it).
+ *
+ * Bounds: the window holds the largest unit (a record, or one top-level
+ * value that is not an array) plus one chunk; nesting deeper than
+ * MAX_DEPTH is refused (JSON.parse's limit is the stack).
+ */
+import { promises as fsp } from 'node:fs';
+
+/** Thrown (never escapes the reader) when a unit needs bytes past the window. */
+export const INCOMPLETE: { readonly incomplete: true } = Object.freeze({ incomplete: true });
+
+/** Deepest nesting of arrays and objects accepted (perfprobe's own files nest 4 deep). */
+export const MAX_DEPTH = 1000;
+
+/** Bytes read per chunk. */
+export const CHUNK_BYTES = 1 << 20;
+
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/** Direct-mapped cache of short ASCII strings without escapes (operation names, ids, stages repeat). */
+const CACHE_SLOTS = 4096;
+const CACHE_MAX_LENGTH = 128;
+
+export class JsonScanner {
+  /** The window: file bytes [base, base + end), and a 0 byte at [end] (a sentinel no token can hold). */
+  buf: Buffer;
+  p = 0;
+  end = 0;
+  /** Start of the unit being parsed: refill() keeps the bytes from here. */
+  mark = 0;
+  /** File offset of buf[0]. */
+  base = 0;
+  eof = false;
+  /** Bytes scanned again after a unit ran past the window (work beyond one pass over the file). */
+  rescanned = 0;
+  private readonly cacheHash = new Int32Array(CACHE_SLOTS);
+  private readonly cacheText: Array<string | undefined> = new Array(CACHE_SLOTS).fill(undefined);
+  private isoPrefix = new Uint8Array(19);
+  private isoBase = NaN;
+
+  constructor(
+    private readonly fh: fsp.FileHandle,
+    chunkBytes = CHUNK_BYTES,
+  ) {
+    this.buf = Buffer.allocUnsafe(Math.max(chunkBytes, 16) + 1);
+    this.buf[0] = 0;
+  }
+
+  /**
+   * Reads the next chunk, keeping the bytes from `mark` (moved to the
+   * front); resets `p` to `mark`. Sets `eof` when the file has no more.
+   */
+  async refill(): Promise<void> {
+    this.rescanned += this.end - this.mark;
+    const keep = this.mark;
+    const pending = this.end - keep;
+    let buf = this.buf;
+    if (pending * 2 > buf.length - 1) {
+      // The unfinished unit fills half the window: double it (so retries double too).
+      const bigger = Buffer.allocUnsafe(2 * (buf.length - 1) + 1);
+      buf.copy(bigger, 0, keep, this.end);
+      buf = this.buf = bigger;
+    } else if (keep > 0) {
+      buf.copyWithin(0, keep, this.end);
+    }
+    this.base += keep;
+    this.mark = 0;
+    this.p = 0;
+    this.end = pending;
+    // Fill the room (a short read would break the doubling that keeps retries linear).
+    const cap = buf.length - 1;
+    while (this.end < cap) {
+      const { bytesRead } = await this.fh.read(buf, this.end, cap - this.end, this.base + this.end);
+      if (bytesRead === 0) {
+        this.eof = true;
+        break;
+      }
+      this.end += bytesRead;
+    }
+    buf[this.end] = 0;
+  }
+
+  // ------------------------------------------------------------- errors
+
+  /** The SyntaxError JSON.parse would throw here (or INCOMPLETE at the end of the window). */
+  fail(at = this.p): never {
+    if (at >= this.end) {
+      if (!this.eof) throw INCOMPLETE;
+      throw new SyntaxError(`Unexpected end of JSON input (at byte ${this.base + at})`);
+    }
+    const b = this.buf[at]!;
+    const shown = b >= 32 && b < 127 ? `'${String.fromCharCode(b)}'` : `byte 0x${b.toString(16).padStart(2, '0')}`;
+    throw new SyntaxError(`Unexpected token ${shown} in JSON at byte ${this.base + at}`);
+  }
+
+  // --------------------------------------------------------- primitives
+
+  /** Skips whitespace; returns the byte at p (0 at the end of the window). */
+  ws(): number {
+    const buf = this.buf;
+    let p = this.p;
+    let b = buf[p]!;
+    while (b === 32 || b === 10 || b === 13 || b === 9) b = buf[++p]!;
+    this.p = p;
+    return b;
+  }
+
+  /** Skips whitespace and one expected byte. */
+  expect(byte: number): void {
+    if (this.ws() !== byte) this.fail();
+    this.p++;
+  }
+
+  /** True when only whitespace is left in the file (false: more to read, or something else follows). */
+  atEnd(): boolean {
+    this.ws();
+    if (this.p < this.end) return false;
+    if (!this.eof) throw INCOMPLETE;
+    return true;
+  }
+
+  /** A string token at p (buf[p] is '"'). */
+  string(): string {
+    const buf = this.buf;
+    const s = this.p + 1;
+    let p = s;
+    let h = 0;
+    let b = buf[p]!;
+    while (b !== 34 && b >= 32 && b !== 92 && b < 128) {
+      h = (Math.imul(h, 31) + b) | 0;
+      b = buf[++p]!;
+    }
+    if (b === 34) {
+      this.p = p + 1;
+      const n = p - s;
+      if (n > CACHE_MAX_LENGTH) return buf.latin1Slice(s, p);
+      const slot = (h ^ (h >>> 12) ^ n) & (CACHE_SLOTS - 1);
+      const hit = this.cacheText[slot];
+      if (hit !== undefined && this.cacheHash[slot] === h && hit.length === n) {
+        let i = 0;
+        while (i < n && hit.charCodeAt(i) === buf[s + i]) i++;
+        if (i === n) return hit;
+      }
+      const text = buf.latin1Slice(s, p);
+      this.cacheText[slot] = text;
+      this.cacheHash[slot] = h;
+      return text;
+    }
+    return this.slowString(s, p);
+  }
+
+  /** The rest of a string with escapes, bytes >= 0x80 or a control byte, from `p` (its start at `s`). */
+  private slowString(s: number, p: number): string {
+    const buf = this.buf;
+    let out = '';
+    let seg = s;
+    for (;;) {
+      const b = buf[p]!;
+      if (b === 34) {
+        this.p = p + 1;
+        return seg === s ? buf.utf8Slice(s, p) : out + buf.utf8Slice(seg, p);
+      }
+      if (b === 92) {
+        if (p > seg) out += buf.utf8Slice(seg, p);
+        const e = buf[p + 1]!;
+        let c: number;
+        switch (e) {
+          case 34: c = 34; break;
+          case 92: c = 92; break;
+          case 47: c = 47; break;
+          case 98: c = 8; break;
+          case 102: c = 12; break;
+          case 110: c = 10; break;
+          case 114: c = 13; break;
+          case 116: c = 9; break;
+          case 117: {
+            c = 0;
+            for (let k = 2; k < 6; k++) {
+              const x = buf[p + k]!;
+              const d = x >= 48 && x <= 57 ? x - 48 : x >= 97 && x <= 102 ? x - 87 : x >= 65 && x <= 70 ? x - 55 : -1;
+              if (d < 0) this.fail(p + k);
+              c = c * 16 + d;
+            }
+            out += String.fromCharCode(c);
+            p += 6;
+            seg = p;
+            continue;
+          }
+          default:
+            this.fail(p + 1);
+        }
+        out += String.fromCharCode(c);
+        p += 2;
+        seg = p;
+        continue;
+      }
+      if (b < 32) this.fail(p); // a control byte, or the end of the window (0)
+      p++;
+    }
+  }
+
+  /** A number token at p (a '-' or a digit). */
+  number(): number {
+    const buf = this.buf;
+    const s = this.p;
+    let p = s;
+    let b = buf[p]!;
+    const neg = b === 45;
+    if (neg) b = buf[++p]!;
+    // The significant digits: the first 15 in m (exact), up to 4 more in t (tn of them); beyond: `many`.
+    let m = 0;
+    let sig = 0;
+    let t = 0;
+    let tn = 0;
+    let many = false;
+    let scale = 0;
+    if (b === 48) b = buf[++p]!;
+    else if (b >= 49 && b <= 57) {
+      do {
+        if (sig < 15) {
+          m = m * 10 + (b - 48);
+          sig++;
+        } else if (tn < 4) {
+          t = t * 10 + (b - 48);
+          tn++;
+        } else many = true;
+        b = buf[++p]!;
+      } while (b >= 48 && b <= 57);
+    } else this.fail(p);
+    if (b === 46) {
+      b = buf[++p]!;
+      if (b < 48 || b > 57) this.fail(p);
+      do {
+        if (sig < 15) {
+          m = m * 10 + (b - 48);
+          if (m !== 0) sig++; // leading zeros are not significant
+        } else if (tn < 4) {
+          t = t * 10 + (b - 48);
+          tn++;
+        } else many = true;
+        scale++;
+        b = buf[++p]!;
+      } while (b >= 48 && b <= 57);
+    }
+    let exponent = false;
+    if (b === 101 || b === 69) {
+      exponent = true;
+      b = buf[++p]!;
+      if (b === 43 || b === 45) b = buf[++p]!;
+      if (b < 48 || b > 57) this.fail(p);
+      do b = buf[++p]!;
+      while (b >= 48 && b <= 57);
+    }
+    // A number cut by the end of the window may go on in the next chunk.
+    if (p >= this.end && !this.eof) throw INCOMPLETE;
+    this.p = p;
+    let v = NaN;
+    if (!exponent && !many && scale <= 22) {
+      // scale counts the fraction's digits, m and t hold its significant ones: value = (m * 10^tn + t) / 10^scale.
+      v = tn === 0 ? (scale === 0 ? m : m / POW10[scale]!) : decimalToDouble(m, t, tn, scale);
+    }
+    if (v !== v) return Number(buf.latin1Slice(s, p));
+    return neg ? -v : v;
+  }
+
+  /** true, false or null at p. */
+  private literal(): boolean | null {
+    const buf = this.buf;
+    const p = this.p;
+    const b = buf[p]!;
+    if (b === 116 && buf[p + 1] === 114 && buf[p + 2] === 117 && buf[p + 3] === 101) {
+      this.p = p + 4;
+      return true;
+    }
+    if (b === 102 && buf[p + 1] === 97 && buf[p + 2] === 108 && buf[p + 3] === 115 && buf[p + 4] === 101) {
+      this.p = p + 5;
+      return false;
+    }
+    if (b === 110 && buf[p + 1] === 117 && buf[p + 2] === 108 && buf[p + 3] === 108) {
+      this.p = p + 4;
+      return null;
+    }
+    // The first byte that differs (or the end of the window).
+    const word = b === 116 ? 'true' : b === 102 ? 'false' : 'null';
+    let k = 0;
+    while (buf[p + k] === word.charCodeAt(k)) k++;
+    return this.fail(p + k);
+  }
+
+  /** Any JSON value at p (after whitespace), as JSON.parse builds it. */
+  value(depth = 0): unknown {
+    const b = this.ws();
+    if (b === 34) return this.string();
+    if (b === 45 || (b >= 48 && b <= 57)) return this.number();
+    if (b === 123) return this.object(depth + 1);
+    if (b === 91) return this.array(depth + 1);
+    if (b === 116 || b === 102 || b === 110) return this.literal();
+    return this.fail();
+  }
+
+  private object(depth: number): Record<string, unknown> {
+    if (depth > MAX_DEPTH) throw new SyntaxError(`JSON nested deeper than ${MAX_DEPTH} levels (at byte ${this.base + this.p})`);
+    this.p++;
+    const o: Record<string, unknown> = {};
+    let b = this.ws();
+    if (b === 125) {
+      this.p++;
+      return o;
+    }
+    for (;;) {
+      if (b !== 34) this.fail();
+      const key = this.string();
+      this.expect(58);
+      const v = this.value(depth);
+      // As JSON.parse: an own property even for "__proto__".
+      if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true });
+      else o[key] = v;
+      b = this.ws();
+      if (b === 44) {
+        this.p++;
+        b = this.ws();
+        continue;
+      }
+      if (b === 125) {
+        this.p++;
+        return o;
+      }
+      this.fail();
+    }
+  }
+
+  private array(depth: number): unknown[] {
+    if (depth > MAX_DEPTH) throw new SyntaxError(`JSON nested deeper than ${MAX_DEPTH} levels (at byte ${this.base + this.p})`);
+    this.p++;
+    const a: unknown[] = [];
+    let b = this.ws();
+    if (b === 93) {
+      this.p++;
+      return a;
+    }
+    for (;;) {
+      a.push(this.value(depth));
+      b = this.ws();
+      if (b === 44) {
+        this.p++;
+        continue;
+      }
+      if (b === 93) {
+        this.p++;
+        return a;
+      }
+      this.fail();
+    }
+  }
+
+  // ------------------------------------------------ record-parsing helpers
+
+  /** When the bytes at p are `bytes`, moves past them and returns true (the record parsers' fast path). */
+  frag(bytes: Uint8Array): boolean {
+    const buf = this.buf;
+    const p = this.p;
+    const n = bytes.length;
+    for (let i = 0; i < n; i++) if (buf[p + i] !== bytes[i]) return false;
+    this.p = p + n;
+    return true;
+  }
+
+  /** A value where a string is expected (any other value as value() reads it). */
+  str(): unknown {
+    return this.buf[this.p] === 34 ? this.string() : this.value();
+  }
+
+  /** A value where a number is expected (any other value as value() reads it). */
+  num(): unknown {
+    const b = this.buf[this.p]!;
+    return b === 45 || (b >= 48 && b <= 57) ? this.number() : this.value();
+  }
+
+  /**
+   * An object key at p (buf[p] is '"') and the ':' after it: the index of
+   * the key in `keys` (bytes of each name), trying `hint` first; -1 when
+   * it names none of them.
+   */
+  key(keys: readonly Uint8Array[], names: ReadonlyMap<string, number>, hint: number): number {
+    const buf = this.buf;
+    const s = this.p + 1;
+    let p = s;
+    let b = buf[p]!;
+    while (b !== 34 && b >= 32 && b !== 92 && b < 128) b = buf[++p]!;
+    let index: number;
+    if (b === 34) {
+      this.p = p + 1;
+      const n = p - s;
+      index = -1;
+      const want = hint < keys.length ? keys[hint]! : undefined;
+      if (want !== undefined && want.length === n && sameBytes(buf, s, want)) index = hint;
+      else {
+        for (let k = 0; k < keys.length; k++) {
+          const kb = keys[k]!;
+          if (kb.length === n && sameBytes(buf, s, kb)) {
+            index = k;
+            break;
+          }
+        }
+      }
+    } else {
+      // Escapes or non-ASCII: decode, then look the name up.
+      index = names.get(this.slowString(s, p)) ?? -1;
+    }
+    let c = buf[this.p]!;
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = buf[++this.p]!;
+    if (c !== 58) this.fail();
+    this.p++;
+    return index;
+  }
+
+  /**
+   * A timestamp value: an ISO-8601 UTC string in the form the exports
+   * write (YYYY-MM-DDTHH:MM:SS[.fraction of 1-9 digits]Z) as epoch ms,
+   * computed as IsoParser computes it; any other value as JSON.parse gives
+   * it (the caller hands it to IsoParser, which accepts numbers and other
+   * ISO-8601 strings and names the field when it refuses).
+   */
+  timestamp(): unknown {
+    const buf = this.buf;
+    const s = this.p;
+    if (buf[s] !== 34) return this.value();
+    const q = s + 1;
+    // Digits at 0-3, 5-6, 8-9, 11-12, 14-15, 17-18; '-' at 4, 7; 'T' at 10; ':' at 13, 16 (a 0 sentinel fails every test).
+    if (
+      !(isDigit(buf[q]!) && isDigit(buf[q + 1]!) && isDigit(buf[q + 2]!) && isDigit(buf[q + 3]!) && buf[q + 4] === 45 &&
+        isDigit(buf[q + 5]!) && isDigit(buf[q + 6]!) && buf[q + 7] === 45 && isDigit(buf[q + 8]!) && isDigit(buf[q + 9]!) &&
+        buf[q + 10] === 84 && isDigit(buf[q + 11]!) && isDigit(buf[q + 12]!) && buf[q + 13] === 58 && isDigit(buf[q + 14]!) &&
+        isDigit(buf[q + 15]!) && buf[q + 16] === 58 && isDigit(buf[q + 17]!) && isDigit(buf[q + 18]!))
+    ) {
+      return this.string();
+    }
+    let p = q + 19;
+    let f = 0;
+    let nd = 0;
+    if (buf[p] === 46) {
+      p++;
+      let b = buf[p]!;
+      while (b >= 48 && b <= 57) {
+        f = f * 10 + (b - 48);
+        nd++;
+        b = buf[++p]!;
+      }
+      if (nd === 0 || nd > 9) return this.string();
+    }
+    if (buf[p] !== 90 || buf[p + 1] !== 34) return this.string();
+    const prefix = this.isoPrefix;
+    let same = true;
+    for (let i = 0; i < 19; i++) {
+      if (prefix[i] !== buf[q + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (!same) {
+      const base = Date.parse(`${buf.latin1Slice(q, q + 19)}Z`);
+      if (!Number.isFinite(base)) return this.string();
+      buf.copy(prefix, 0, q, q + 19);
+      this.isoBase = base;
+    }
+    this.p = p + 2;
+    // IsoParser: base + Number(`0.${digits}`) * 1000; f / 10^nd is that same correctly rounded double.
+    return nd === 0 ? this.isoBase : this.isoBase + (f / POW10[nd]!) * 1000;
+  }
+}
+
+// ------------------------------------------------- decimal to double
+
+const SPLIT = 134_217_729; // 2^27 + 1 (Dekker)
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0; // index of the high word
+
+/**
+ * The double nearest to (m * 10^tn + t) / 10^scale, with m < 10^15, t <
+ * 10^tn, 1 <= tn <= 4, scale <= 22: the 16 to 19 significant digits the
+ * shortest form of a double has (String(x) writes 17 for most durations),
+ * which one division cannot round correctly. The quotient is computed in
+ * double-double arithmetic (error-free products and sums, ~106 bits), and
+ * rounded once; NaN when it lies so near a halfway point between two
+ * doubles that the ~2^-100 error could decide (then the caller asks
+ * Number(), as for any form this does not handle). Numbers at most 15
+ * digits long take Clinger's exact one-division path instead. The tests
+ * check it against Number() on millions of strings, halfway cases too.
+ */
+export function decimalToDouble(m: number, t: number, tn: number, scale: number): number {
+  // W = m * 10^tn + t, exactly, as hi + lo.
+  const P = POW10[tn]!;
+  const hiProd = m * P;
+  const errProd = twoProductError(m, P, hiProd);
+  const s1 = hiProd + t;
+  const bb = s1 - hiProd;
+  const errSum = hiProd - (s1 - bb) + (t - bb);
+  const lo = errProd + errSum;
+  if (scale === 0) {
+    const d = s1 + lo;
+    return d;
+  }
+  // q = W / 10^scale = q1 + q2.
+  const D = POW10[scale]!;
+  const q1 = s1 / D;
+  const tp = q1 * D;
+  const te = twoProductError(q1, D, tp);
+  const r = s1 - tp - te + lo;
+  const q2 = r / D;
+  // d = fl(q1 + q2), e = the exact rest (TwoSum).
+  const d = q1 + q2;
+  const bv = d - q1;
+  const e = q1 - (d - bv) + (q2 - bv);
+  if (e === 0) return d;
+  f64[0] = d;
+  const hiWord = u32[HI]!;
+  const expBits = (hiWord >>> 20) & 0x7ff;
+  if (expBits === 0 || expBits === 0x7ff) return NaN;
+  const ulp = 2 ** (expBits - 1075);
+  // The halfway point on e's side: half an ulp, a quarter below a power of two (a smaller ulp there).
+  const pow2 = (hiWord & 0xfffff) === 0 && u32[1 - HI] === 0;
+  const half = e < 0 && pow2 ? ulp / 4 : ulp / 2;
+  const margin = half - Math.abs(e);
+  // The computed q is within ~2^-100 |q| of the true one; keep far more than that from the halfway point.
+  if (margin < ulp * 2 ** -30) return NaN;
+  return d;
+}
+
+/** a * b - p exactly, where p = fl(a * b) (Dekker's product; |a|, |b| < 2^996). */
+function twoProductError(a: number, b: number, p: number): number {
+  let c = SPLIT * a;
+  const ah = c - (c - a);
+  const al = a - ah;
+  c = SPLIT * b;
+  const bh = c - (c - b);
+  const bl = b - bh;
+  return ah * bh - p + ah * bl + al * bh + al * bl;
+}
+
+function isDigit(b: number): boolean {
+  return b >= 48 && b <= 57;
+}
+
+function sameBytes(buf: Buffer, s: number, want: Uint8Array): boolean {
+  for (let i = 0; i < want.length; i++) if (buf[s + i] !== want[i]) return false;
+  return true;
+}
+
+declare global {
+  interface Buffer {
+    /** Node's own decoders behind Buffer#toString (Node 0.x to 22), without its argument handling. */
+    latin1Slice(start: number, end: number): string;
+    utf8Slice(start: number, end: number): string;
+  }
+}

@@ -1,0 +1,131 @@
+// The JSON and CSV exports write processing records as bytes (cached byte
+// fragments and digits put into a ByteSink) instead of building strings:
+// each byte writer must write exactly the bytes of its string twin
+// (processingJson, processingCsv, themselves checked against the
+// schema-compiled writers in test/schema/writers-follow-schema.test.ts), and
+// the sink must hand the file every byte in order, never reuse a buffer
+// whose write has not finished, and hold at most two buffers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { ByteSink, FLUSH_BYTES } from '../../src/exporters/files/byte-sink.js';
+import {
+  processingBytes,
+  processingCsv,
+  processingJson,
+  processingText,
+  writeProcessingCsv,
+  writeProcessingJson,
+} from '../../src/exporters/files/record-text.js';
+import type { ProcessingTimeMetric } from '../../src/schema/processing.js';
+import { newCollector, tempDir } from '../helpers/export-helpers.js';
+
+/** Every combination of the optional fields, awkward strings (quotes, commas, formulas, non-ASCII, astral) and numbers. */
+function records(): ProcessingTimeMetric[] {
+  const strings = [null, 'job_001', '=1+2', 'a,"b"\nc', '-x', '', 'größe ✓', 'emoji 😀 \u2028', '\\ back\tslash'];
+  const numbers = [0, -0, 1, 9, 10, 123456789, 2 ** 53 - 1, 2 ** 53 + 2, 1e21, 0.1, 1.5e-7, 0.0000005, 1.0000004, 123.456789012, -0.25, -3, -1e-9, 5e-324];
+  const ops = ['decode', 'say "hi", ok', 'résumé', '+formula'];
+  const out: ProcessingTimeMetric[] = [];
+  // Timestamps across second boundaries, with microsecond fractions that round up to the next second.
+  let t = Date.UTC(2024, 0, 2, 3, 4, 5, 678) + 0.25;
+  let i = 0;
+  for (let mask = 0; mask < 32; mask++) {
+    for (const s of strings) {
+      for (const n of numbers) {
+        i++;
+        t += i % 5 === 0 ? 999.9996 : 1.5;
+        out.push({
+          timestamp: t,
+          operation: ops[i % ops.length]!,
+          durationMs: Math.abs(n) + (i % 3) * 0.125,
+          photoId: mask & 1 ? n : null,
+          jobId: mask & 2 ? s : null,
+          stage: mask & 4 ? s : null,
+          success: (mask & 8) === 0,
+          errorMessage: mask & 16 ? s : null,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** A sink into memory: each handed chunk copied after a delay (a slow disk), so a reused buffer would show. */
+function memorySink(delayMs = 0) {
+  const chunks: Buffer[] = [];
+  let inflight = 0;
+  let maxInflight = 0;
+  const sink = new ByteSink(async (chunk) => {
+    inflight++;
+    maxInflight = Math.max(maxInflight, inflight);
+    await new Promise((r) => setTimeout(r, delayMs));
+    chunks.push(Buffer.from(chunk as Uint8Array));
+    inflight--;
+  });
+  return { sink, bytes: () => Buffer.concat(chunks), count: () => chunks.length, maxInflight: () => maxInflight };
+}
+
+test('the byte writers write exactly the bytes of processingJson and processingCsv, record by record', () => {
+  const text = processingText();
+  const bytes = processingBytes();
+  let n = 0;
+  for (const r of records()) {
+    const o = new ByteSink(async () => undefined, 64);
+    writeProcessingJson(r, bytes, o);
+    assert.equal(o.buf.subarray(0, o.pos).toString('utf8'), processingJson(r, text), `JSON of ${JSON.stringify(r)}`);
+    o.pos = 0;
+    writeProcessingCsv(r, bytes, o);
+    assert.equal(o.buf.subarray(0, o.pos).toString('utf8'), processingCsv(r, text), `CSV of ${JSON.stringify(r)}`);
+    n++;
+  }
+  assert.equal(n, 32 * 9 * 18);
+});
+
+test('ByteSink: every byte reaches the file in order, buffers are not reused before their write ends, at most two held', async () => {
+  const { sink, bytes, count, maxInflight } = memorySink(1);
+  const expected: string[] = [];
+  const t = processingBytes();
+  const text = processingText();
+  const all = records();
+  for (let k = 0; k < 6; k++) {
+    for (const r of all) {
+      writeProcessingJson(r, t, sink);
+      expected.push(processingJson(r, text));
+      const p = sink.maybeFlush();
+      if (p) await p;
+    }
+  }
+  // A record longer than the buffer grows it.
+  const long = 'x'.repeat(3 * FLUSH_BYTES);
+  sink.text(long);
+  expected.push(long);
+  await sink.end();
+  assert.equal(bytes().toString('utf8'), expected.join(''));
+  assert.ok(count() >= 5, `written in several chunks (${count()})`);
+  assert.equal(maxInflight(), 1, 'one write in flight at a time');
+});
+
+test('a JSON and a CSV export of records with every awkward field are the string writers\' lines, byte for byte', async () => {
+  const tmp = tempDir('perfprobe-bytes-');
+  try {
+    const c = newCollector({ exportDirectory: tmp.dir, maxHistorySize: 200_000 });
+    // What an import accepts: photo ids are non-negative safe integers.
+    const all = records().filter((r) => r.photoId === null || (Number.isSafeInteger(r.photoId) && r.photoId >= 0));
+    const now = Date.now();
+    // Recent timestamps in the same order and spacing (imports keep what they are given).
+    const base = all[0]!.timestamp;
+    c.importRecords({ processing: all.map((r) => ({ ...r, timestamp: now - 3_600_000 + (r.timestamp - base) / 1000 })) });
+    const stored = [...c.processingRecords()];
+    assert.equal(stored.length, all.length);
+    const text = processingText();
+    const json = readFileSync(await c.exportToJson(), 'utf8');
+    const body = stored.map((r) => processingJson(r, text)).join(',\n');
+    assert.ok(json.includes(`"processing_metrics":[\n${body}]`), 'the JSON export holds the string writer\'s lines');
+    const csv = readFileSync(await c.exportToCsv('processing'), 'utf8');
+    const rows = stored.map((r) => processingCsv(r, text)).join('');
+    assert.equal(csv.slice(csv.indexOf('\r\n') + 2), rows);
+    c.close();
+  } finally {
+    tmp.cleanup();
+  }
+});
