@@ -13,9 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addonStatus, getAddon } from '../src/native/binding.js';
-import { GPU_SLOTS, GpuSlot, RECORD_GPU_OFFSET } from '../src/probes/layout.js';
-import { fakeNvmlLibraries, type FakeNvmlLibraries } from './fake-nvml-helpers.js';
+import { addonStatus, getAddon } from '../../src/native/binding.js';
+import { GPU_SLOTS, GpuSlot, RECORD_GPU_OFFSET } from '../../src/schema/layout.js';
+import { fakeNvmlLibraries, type FakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
 
 const CI = process.env.CI === 'true';
 const MiB = 1048576;
