@@ -29,6 +29,8 @@ export const WarningCode = Object.freeze({
   exportFailed: 'PERFPROBE_EXPORT_FAILED',
   /** The native sampler's ring overflowed before it was drained. */
   samplesDropped: 'PERFPROBE_SAMPLES_DROPPED',
+  /** serve() listens on an address other machines can reach, without a token. */
+  unauthenticatedServer: 'PERFPROBE_UNAUTHENTICATED_SERVER',
 } as const);
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
