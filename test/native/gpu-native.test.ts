@@ -148,7 +148,7 @@ describe('GPU depth: raw addon exports (stand-in NVML)', () => {
     const v = result(child(`
       a.nvmlOpen(lib);
       const s = new a.Sampler();
-      s.start(1, 256, true, 0);
+      s.start(1, 256, true, 0, lib);
       const slots = s.stats().recordSlots;
       const out = new Float64Array(256 * slots);
       let got = 0;
