@@ -109,6 +109,9 @@ export default async function bench() {
     const memoryStats = '/api/metrics/memory/stats?duration_minutes=5';
     const latency = {};
     const busy = {};
+    // Warm-up, not recorded: the first requests after the import pay JIT and GC
+    // (they made the no-client floor look 7x slower than one client).
+    await autocannon({ url: url + memoryStats, connections: 10, amount: 1000, timeout: 60 });
     for (const clients of [0, 1, 100]) {
       const streams = await openStreams(url, clients);
       // The server's event-loop utilisation over 3 s of ticks with these clients and no requests.
