@@ -31,6 +31,8 @@ export const WarningCode = Object.freeze({
   samplesDropped: 'PERFPROBE_SAMPLES_DROPPED',
   /** A GPU cannot register for NVML events (Xid, ECC): watchGpuEvents() watches the others (once per GPU). */
   gpuEventsUnavailable: 'PERFPROBE_GPU_EVENTS_UNAVAILABLE',
+  /** serve() listens on an address other machines can reach, without a token. */
+  unauthenticatedServer: 'PERFPROBE_UNAUTHENTICATED_SERVER',
 } as const);
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -5,9 +5,17 @@
 (function () {
   var MAX_POINTS = 3600;
   var PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
+  // Opened as /?token=T, the server answered with the page and its cookie
+  // (HttpOnly, named for this port, an HMAC of the token): the page's own
+  // requests carry the cookie, so the token leaves the address bar (and the
+  // history, bookmarks and screenshots) before anything else runs.
   var params = new URLSearchParams(location.search);
-  var token = params.get('token');
-  var streamUrl = 'api/metrics/stream' + (token ? '?token=' + encodeURIComponent(token) : '');
+  if (params.has('token')) {
+    params.delete('token');
+    var rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  }
+  var streamUrl = 'api/metrics/stream';
 
   var statusEl = document.getElementById('status');
   var updatedEl = document.getElementById('updated');

@@ -3,10 +3,17 @@
  * the p50 and p95 change and a verdict from a Mann-Whitney U test on the
  * stored durations combined with the threshold: a change is a regression
  * only when it is both statistically significant (p < alpha) and larger than
- * the threshold, so noise is not called a regression. Exit 1 on a regression.
+ * the threshold, so noise is not called a regression. The test is exact
+ * (the distribution of U, counted) for tie-free samples under EXACT_MAX_SIZE
+ * each, as R's wilcox.test does, and the tie-corrected normal approximation
+ * otherwise. Percentiles are the project's nearest rank
+ * (src/stats/percentile.ts). Exit 1 on a regression, 0 otherwise, 2 on bad
+ * input (usage, a file that cannot be read, a record that is not valid,
+ * named), 3 when compare itself fails: a crash never looks like a regression.
  */
 import { readExportDocument, recordsOf } from '../exporters/files/reader.js';
 import type { ProcessingTimeMetric } from '../types.js';
+import { percentileOfSorted } from '../stats/percentile.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 
 export const COMPARE_HELP = `Usage: perfprobe compare BASE.json CURRENT.json [options]
@@ -17,7 +24,13 @@ improvement only when a Mann-Whitney U test on the stored durations finds it
 significant (p < alpha) AND the median moved by more than the threshold.
 Two 'perfprobe run --json' files are compared by their wall time (durationMs)
 against the threshold alone (one measurement each: no statistical test).
-Exits 1 when any operation regressed, 0 otherwise.
+The test is exact for tie-free samples of fewer than 50 each, else the
+normal approximation with the tie correction. p50 and p95 are nearest-rank
+percentiles (the value of rank ceil(q x n)), as everywhere in perfprobe.
+
+Exit status: 1 when any operation regressed, 0 otherwise; 2 on bad input (a
+usage error, a file that cannot be read or is not a perfprobe file, a record
+that is not valid, named); 3 when compare itself fails.
 
 Options:
   --threshold <percent>  smallest median change that counts (default 5%)
@@ -42,13 +55,50 @@ export interface OperationComparison {
   verdict: Verdict;
 }
 
-/** Linear-interpolated percentile of an ascending array (q in 0..1). */
-export function percentile(sorted: readonly number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+/** Nearest-rank percentile of an ascending array (q in 0..1): src/stats/percentile.ts. */
+export const percentile = percentileOfSorted;
+
+/** Exact p-values are computed for tie-free samples smaller than this each (R's wilcox.test: 50). */
+export const EXACT_MAX_SIZE = 50;
+
+/**
+ * The null distribution of U for sizes n1, n2 without ties: counts[u] is how
+ * many of the C(n1 + n2, n1) orderings have U = u (U: the pairs in which the
+ * first sample's value is the larger), exact in BigInt. By the largest value:
+ * f(m, n, u) = f(m - 1, n, u - n) (it is the first sample's, above all n)
+ * + f(m, n - 1, u) (it is the second's).
+ */
+export function exactUCounts(n1: number, n2: number): bigint[] {
+  // prev[m] = f(m, n - 1, .), cur[m] = f(m, n, .); f(m, 0, .) = [1].
+  let prev: bigint[][] = Array.from({ length: n1 + 1 }, () => [1n]);
+  for (let n = 1; n <= n2; n++) {
+    const cur: bigint[][] = [];
+    for (let m = 0; m <= n1; m++) {
+      const row = new Array<bigint>(m * n + 1).fill(0n);
+      const below = prev[m]!;
+      for (let u = 0; u < below.length; u++) row[u] = below[u]!;
+      if (m > 0) {
+        const left = cur[m - 1]!;
+        for (let u = 0; u < left.length; u++) row[u + n] = row[u + n]! + left[u]!;
+      }
+      cur.push(row);
+    }
+    prev = cur;
+  }
+  return prev[n1]!;
+}
+
+/** Two-sided exact p-value of U for tie-free samples of sizes n1, n2: 2 P(U <= min(u, n1 n2 - u)), at most 1. */
+export function exactPValue(u: number, n1: number, n2: number): number {
+  const counts = exactUCounts(n1, n2);
+  const k = Math.min(u, n1 * n2 - u);
+  let tail = 0n;
+  let total = 0n;
+  for (let i = 0; i < counts.length; i++) {
+    total += counts[i]!;
+    if (i <= k) tail += counts[i]!;
+  }
+  return Math.min(1, (2 * Number(tail)) / Number(total));
 }
 
 /** Complementary error function (Numerical Recipes erfcc, |error| < 1.2e-7). */
@@ -64,10 +114,11 @@ function erfc(x: number): number {
 }
 
 /**
- * Two-sided Mann-Whitney U test, normal approximation with tie and
- * continuity corrections. Returns U of the first sample and the p-value.
+ * Two-sided Mann-Whitney U test: exact for tie-free samples under
+ * EXACT_MAX_SIZE each, else the normal approximation with tie and continuity
+ * corrections. Returns U of the first sample, the p-value and which it is.
  */
-export function mannWhitneyU(a: readonly number[], b: readonly number[]): { u: number; pValue: number } {
+export function mannWhitneyU(a: readonly number[], b: readonly number[]): { u: number; pValue: number; method: 'exact' | 'normal' } {
   const n1 = a.length;
   const n2 = b.length;
   const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
@@ -84,11 +135,12 @@ export function mannWhitneyU(a: readonly number[], b: readonly number[]): { u: n
     i = j + 1;
   }
   const u = rankSumA - (n1 * (n1 + 1)) / 2;
+  if (tieTerm === 0 && n1 > 0 && n2 > 0 && n1 < EXACT_MAX_SIZE && n2 < EXACT_MAX_SIZE) return { u, pValue: exactPValue(u, n1, n2), method: 'exact' };
   const mean = (n1 * n2) / 2;
   const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
-  if (variance <= 0) return { u, pValue: 1 };
+  if (variance <= 0) return { u, pValue: 1, method: 'normal' };
   const z = (Math.abs(u - mean) - 0.5) / Math.sqrt(variance);
-  return { u, pValue: Math.min(1, erfc(Math.max(z, 0) / Math.SQRT2)) };
+  return { u, pValue: Math.min(1, erfc(Math.max(z, 0) / Math.SQRT2)), method: 'normal' };
 }
 
 const change = (base: number | null, cur: number | null): number | null =>
@@ -135,6 +187,9 @@ export function compareOperation(
   };
 }
 
+/** Bad input (a file that cannot be read, is not a perfprobe file, or holds an invalid record): exit 2. */
+const inputError = (message: string): CliError => new CliError(message, 2);
+
 type Loaded = { kind: 'export'; operations: Map<string, number[]> } | { kind: 'run'; durationMs: number; command: string };
 
 /**
@@ -148,7 +203,7 @@ export async function loadComparable(path: string): Promise<Loaded> {
     doc = await readExportDocument(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new CliError(`perfprobe compare: ${path}: ${e.code === 'ENOENT' ? 'no such file' : e instanceof SyntaxError ? `not valid JSON (${e.message.replace(/\s+/g, ' ')})` : e.message}`);
+    throw inputError(`perfprobe compare: ${path}: ${e.code === 'ENOENT' ? 'no such file' : e instanceof SyntaxError ? `not valid JSON (${e.message.replace(/\s+/g, ' ')})` : e.message}`);
   }
   const d = doc as Record<string, unknown>;
   if (d && typeof d === 'object' && Array.isArray(d.processing_metrics)) {
@@ -156,7 +211,7 @@ export async function loadComparable(path: string): Promise<Loaded> {
     try {
       records = recordsOf<ProcessingTimeMetric>(d, 'processing');
     } catch (err) {
-      throw new CliError(`perfprobe compare: ${path}: ${(err as Error).message}`);
+      throw inputError(`perfprobe compare: ${path}: ${(err as Error).message}`);
     }
     const ops = new Map<string, number[]>();
     for (const r of records) {
@@ -170,7 +225,7 @@ export async function loadComparable(path: string): Promise<Loaded> {
   if (d && d.perfprobe_run !== undefined && summary && typeof summary.durationMs === 'number') {
     return { kind: 'run', durationMs: summary.durationMs, command: Array.isArray(summary.command) ? summary.command.join(' ') : '' };
   }
-  throw new CliError(
+  throw inputError(
     `perfprobe compare: ${path}: not a perfprobe JSON export (no processing_metrics array) nor a 'perfprobe run --json' file (no summary.durationMs)`,
   );
 }
@@ -188,11 +243,23 @@ const ms = (v: number | null): string => (v === null ? '-' : v >= 100 ? v.toFixe
 const pct = (v: number | null): string => (v === null ? '-' : `${v >= 0 ? '+' : ''}${v.toFixed(1)}%`);
 
 export function formatTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  // (A loop, not Math.max(...rows): 130,000 operations overflowed the stack.)
+  const widths = rows[0]!.map((_, i) => rows.reduce((w, r) => (r[i]!.length > w ? r[i]!.length : w), 0));
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 export async function compareCommand(argv: string[]): Promise<number> {
+  try {
+    return await compareFiles(argv);
+  } catch (err) {
+    if (err instanceof UsageError) throw err; // usage and input errors: their one line, exit 2
+    // compare itself failed: exit 3, never 1 (which says "regression").
+    process.stderr.write(`perfprobe compare: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 3;
+  }
+}
+
+async function compareFiles(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'compare',
     argv,
@@ -216,7 +283,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   const base = await loadComparable(basePath);
   const cur = await loadComparable(curPath);
   if (base.kind !== cur.kind) {
-    throw new CliError(`perfprobe compare: ${basePath} is a ${base.kind === 'run' ? "'perfprobe run' file" : 'JSON export'} but ${curPath} is not; compare files of the same kind`);
+    throw inputError(`perfprobe compare: ${basePath} is a ${base.kind === 'run' ? "'perfprobe run' file" : 'JSON export'} but ${curPath} is not; compare files of the same kind`);
   }
   if (base.kind === 'run' && cur.kind === 'run') {
     const c = change(base.durationMs, cur.durationMs);

@@ -4,13 +4,15 @@
  * exporters' csvText (RFC 4180 quoting and the formula-injection guard);
  * run.ts writes every file with the exporters' atomic writer.
  *
- * The samples stay in a plain array rather than the collector's store: a
- * run's peaks, averages and energy must cover the whole run, and the
- * store's rings are bounded by maxHistorySize.
+ * No sample is kept: a run's peaks, averages and energy cover the whole run
+ * through RunStats' running summaries (./run-stream.ts), and the samples go
+ * to --json / --csv as they come (jsonSample, csvSampleRow), so memory does
+ * not grow with the run's length.
  */
 import { csvText } from '../exporters/files/codecs.js';
 import { describeGpuEvent, type GpuEvent } from '../probes/gpu-events.js';
 import type { Tick } from './sampling.js';
+import type { RunStats } from './run-stream.js';
 import { humanDuration } from './duration.js';
 import { choosePeak, type PeakMemoryFacts, type PeakRssSource } from './peak-memory.js';
 
@@ -115,53 +117,30 @@ function avgOf(values: Iterable<number | null>): number | null {
 }
 const round = (v: number | null, digits = 2): number | null => (v === null ? null : Number(v.toFixed(digits)));
 
-/** Trapezoidal integral of power (W) over time (ms) -> joules; gaps where power is unknown are skipped. */
-export function integrateEnergyJoules(points: Array<{ t: number; w: number | null }>): number | null {
-  let joules = 0;
-  let any = false;
-  for (let i = 1; i < points.length; i++) {
-    const a = points[i - 1]!;
-    const b = points[i]!;
-    if (a.w === null || b.w === null || b.t <= a.t) continue;
-    joules += ((a.w + b.w) / 2) * ((b.t - a.t) / 1000);
-    any = true;
-  }
-  return any ? joules : null;
-}
-
-export function summarize(facts: RunFacts, ticks: Tick[]): RunSummary {
-  const gpuIds = new Set<number>();
-  for (const t of ticks) for (const g of t.gpus) gpuIds.add(g.gpuId);
-  const gpus: GpuRunSummary[] = [...gpuIds].sort((a, b) => a - b).map((id) => {
-    const rows = ticks.flatMap((t) => t.gpus.filter((g) => g.gpuId === id).map((g) => ({ t: t.timestamp, g })));
+export function summarize(facts: RunFacts, stats: RunStats): RunSummary {
+  const gpus: GpuRunSummary[] = stats.gpuIds().map((id) => {
+    const g = stats.gpus.get(id)!;
     const counter = facts.energyCounterJoules.get(id);
-    // Power is held at its first and last readings out to the start and end of the run.
-    const points = rows.map((r) => ({ t: r.t, w: r.g.powerWatts }));
-    const known = points.filter((p) => p.w !== null);
-    if (known.length) {
-      points.unshift({ t: Math.min(facts.startTime, known[0]!.t), w: known[0]!.w });
-      points.push({ t: Math.max(facts.startTime + facts.durationMs, known[known.length - 1]!.t), w: known[known.length - 1]!.w });
-    }
-    const integrated = integrateEnergyJoules(points);
+    const integrated = g.integratedJoules(facts.startTime, facts.startTime + facts.durationMs);
     const energy = counter ?? integrated;
     return {
       gpuId: id,
       name: facts.gpuNames.get(id) ?? null,
-      samples: rows.length,
-      avgUtilizationPercent: round(avgOf(rows.map((r) => r.g.loadPercent)), 1),
-      peakUtilizationPercent: maxOf(rows.map((r) => r.g.loadPercent)),
-      peakMemoryUsedMb: round(maxOf(rows.map((r) => r.g.memoryUsedMb))),
-      memoryTotalMb: round(maxOf(rows.map((r) => r.g.memoryTotalMb))),
-      peakTreeGpuMemoryMb: round(maxOf(rows.map((r) => r.g.treeGpuMemoryMb))),
-      avgPowerWatts: round(avgOf(rows.map((r) => r.g.powerWatts))),
-      peakPowerWatts: round(maxOf(rows.map((r) => r.g.powerWatts))),
-      peakTemperatureCelsius: maxOf(rows.map((r) => r.g.temperatureCelsius)),
+      samples: g.samples,
+      avgUtilizationPercent: round(g.load.avg, 1),
+      peakUtilizationPercent: g.load.max,
+      peakMemoryUsedMb: round(g.memoryUsedMb.max),
+      memoryTotalMb: round(g.memoryTotalMb.max),
+      peakTreeGpuMemoryMb: round(g.treeGpuMemoryMb.max),
+      avgPowerWatts: round(g.power.avg),
+      peakPowerWatts: round(g.power.max),
+      peakTemperatureCelsius: g.temperatureCelsius.max,
       energyJoules: round(energy, 1),
       energySource: counter !== undefined ? 'counter' : integrated !== null ? 'integrated' : null,
     };
   });
   const energies = gpus.map((g) => g.energyJoules).filter((e): e is number => e !== null);
-  const peak = choosePeak(maxOf(ticks.map((t) => t.treeRssMb)), facts.peakMemory);
+  const peak = choosePeak(stats.treeRssMb.max, facts.peakMemory);
   return {
     command: facts.command,
     startTime: new Date(facts.startTime).toISOString(),
@@ -171,13 +150,13 @@ export function summarize(facts: RunFacts, ticks: Tick[]): RunSummary {
     userCpuMs: facts.userCpuMs,
     systemCpuMs: facts.systemCpuMs,
     intervalMs: facts.intervalMs,
-    samples: ticks.length,
+    samples: stats.samples,
     samplerBackend: facts.samplerBackend,
     peakRssMb: round(peak.peakRssMb),
     peakRssSource: peak.peakRssSource,
-    avgRssMb: round(avgOf(ticks.map((t) => t.treeRssMb))),
-    peakSystemUsedMb: round(maxOf(ticks.map((t) => t.systemUsedMb))),
-    systemTotalMb: round(maxOf(ticks.map((t) => t.systemTotalMb))),
+    avgRssMb: round(stats.treeRssMb.avg),
+    peakSystemUsedMb: round(stats.systemUsedMb.max),
+    systemTotalMb: round(stats.systemTotalMb.max),
     avgGpuUtilizationPercent: round(avgOf(gpus.map((g) => g.avgUtilizationPercent)), 1),
     peakGpuUtilizationPercent: maxOf(gpus.map((g) => g.peakUtilizationPercent)),
     peakGpuMemoryMb: maxOf(gpus.map((g) => g.peakMemoryUsedMb)),
@@ -268,9 +247,11 @@ function numCell(v: number | string | null | undefined): string {
   return v === null || v === undefined ? '' : String(v);
 }
 
-/** One row per sample; GPU columns per device. */
-export function samplesCsv(ticks: Tick[], startTime: number): string {
-  const gpuIds = [...new Set(ticks.flatMap((t) => t.gpus.map((g) => g.gpuId)))].sort((a, b) => a - b);
+/**
+ * samples.csv's header: GPU columns per device, for the GPUs of the first
+ * sample (the native sampler reports every GPU in every sample).
+ */
+export function csvSamplesHeader(gpuIds: readonly number[]): string {
   const header = ['timestamp', 'elapsed_ms', 'system_used_mb', 'system_total_mb', 'tree_rss_mb'];
   for (const id of gpuIds)
     header.push(
@@ -281,16 +262,17 @@ export function samplesCsv(ticks: Tick[], startTime: number): string {
       `gpu${id}_power_watts`,
       `gpu${id}_tree_memory_mb`,
     );
-  const lines = [header.join(',')];
-  for (const t of ticks) {
-    const row: Array<number | string | null | undefined> = [new Date(t.timestamp).toISOString(), (t.timestamp - startTime).toFixed(1), t.systemUsedMb?.toFixed(2), t.systemTotalMb?.toFixed(2), t.treeRssMb?.toFixed(2)];
-    for (const id of gpuIds) {
-      const g = t.gpus.find((x) => x.gpuId === id);
-      row.push(g?.loadPercent, g?.memoryUsedMb?.toFixed(2), g?.memoryTotalMb?.toFixed(2), g?.temperatureCelsius, g?.powerWatts, g?.treeGpuMemoryMb?.toFixed(2));
-    }
-    lines.push(row.map(numCell).join(','));
+  return header.join(',') + '\n';
+}
+
+/** One samples.csv row (with its newline), columns as csvSamplesHeader(gpuIds). */
+export function csvSampleRow(t: Tick, startTime: number, gpuIds: readonly number[]): string {
+  const row: Array<number | string | null | undefined> = [new Date(t.timestamp).toISOString(), (t.timestamp - startTime).toFixed(1), t.systemUsedMb?.toFixed(2), t.systemTotalMb?.toFixed(2), t.treeRssMb?.toFixed(2)];
+  for (const id of gpuIds) {
+    const g = t.gpus.find((x) => x.gpuId === id);
+    row.push(g?.loadPercent, g?.memoryUsedMb?.toFixed(2), g?.memoryTotalMb?.toFixed(2), g?.temperatureCelsius, g?.powerWatts, g?.treeGpuMemoryMb?.toFixed(2));
   }
-  return lines.join('\n') + '\n';
+  return row.map(numCell).join(',') + '\n';
 }
 
 export function summaryCsv(s: RunSummary): string {
@@ -305,14 +287,20 @@ export function summaryCsv(s: RunSummary): string {
   return lines.join('\n') + '\n';
 }
 
-export function runJson(s: RunSummary, ticks: Tick[]): string {
-  return JSON.stringify(
-    {
-      perfprobe_run: 1,
-      summary: s,
-      samples: ticks.map((t) => ({ ...t, elapsedMs: Number((t.timestamp - Date.parse(s.startTime)).toFixed(1)) })),
-    },
-    null,
-    1,
-  );
+/*
+ * --json, written as the run goes: {"perfprobe_run": 1, "samples": [...], "summary": {...}}.
+ * The samples come first, one per line, so the file is written while the
+ * command runs; the summary, known at the end, comes last.
+ */
+export const JSON_HEAD = '{\n "perfprobe_run": 1,\n "samples": [';
+
+/** One sample of the --json file: `first` for the first one (no comma before it). */
+export function jsonSample(t: Tick, startTime: number, first: boolean): string {
+  return `${first ? '' : ','}\n  ${JSON.stringify({ ...t, elapsedMs: Number((t.timestamp - startTime).toFixed(1)) })}`;
+}
+
+/** The end of the --json file: the samples' closing bracket and the summary. */
+export function jsonTail(s: RunSummary, anySample: boolean): string {
+  const summary = JSON.stringify(s, null, 1).replace(/\n/g, '\n ');
+  return `${anySample ? '\n ' : ''}],\n "summary": ${summary}\n}\n`;
 }

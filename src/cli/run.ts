@@ -3,6 +3,14 @@
  * stdio inherited), samples system memory, the command's process-tree RSS and
  * every GPU while it runs, prints a summary to stderr and exits with the
  * command's exit code (128 + n for signal n, 127 when it is not found).
+ *
+ * The command runs in its own process group (a session of its own): SIGINT,
+ * SIGTERM and SIGHUP sent to perfprobe go to the whole group, once (a
+ * terminal's Ctrl-C reaches perfprobe's group, not the command's, so the
+ * command does not get it twice), and --kill-after later whatever of the
+ * group is left gets SIGKILL. Samples are folded into running summaries and
+ * streamed to the output files as they come: memory does not grow with the
+ * run's length (./run-stream.ts).
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, accessSync, constants as fsc } from 'node:fs';
@@ -12,11 +20,23 @@ import { replaceAtomic } from '../exporters/files/atomic.js';
 import type { GpuEvent } from '../probes/gpu-events.js';
 import { readGpuEnergy, readGpusSync, watchGpuEvents, type GpuEventWatcher } from '../probes/gpu.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { TickSource, type Tick } from './sampling.js';
+import { RunStats, StreamedFile } from './run-stream.js';
 import { waitedChildrenCpuMs } from './proc.js';
 import { RunCgroup, movedSignal, reapedChildrenPeakRssBytes } from './peak-memory.js';
-import { MAX_RUN_GPU_EVENTS, runJson, samplesCsv, summarize, summaryCsv, summaryMarkdown, summaryText } from './run-report.js';
+import {
+  JSON_HEAD,
+  MAX_RUN_GPU_EVENTS,
+  csvSampleRow,
+  csvSamplesHeader,
+  jsonSample,
+  jsonTail,
+  summarize,
+  summaryCsv,
+  summaryMarkdown,
+  summaryText,
+} from './run-report.js';
 
 export const RUN_HELP = `Usage: perfprobe run [options] -- <command> [args...]
 
@@ -28,6 +48,10 @@ Prints a summary to stderr at the end.
 
 Options:
   --interval <duration>  sampling interval (default 100ms; units ms, s, m, h)
+  --kill-after <duration>
+                         after perfprobe forwards SIGINT, SIGTERM or SIGHUP to
+                         the command's process group, SIGKILL what is left of
+                         the group this much later (default 10s)
   --json <file>          write every sample and the summary as JSON
   --csv <dir>            write samples.csv and summary.csv into <dir>
   --markdown <file>      write the summary as a Markdown table
@@ -38,6 +62,12 @@ the command's own cgroup v2 where perfprobe may make one (as root, or in a
 delegated cgroup; PERFPROBE_RUN_CGROUP=0 turns it off), else the processes'
 high-water marks (VmHWM, ru_maxrss) or the samples, whichever is higher.
 
+The command runs in its own process group; signals perfprobe receives go to
+the whole group (a terminal's Ctrl-C reaches the command once). The samples
+are written to --json and --csv as they come: memory does not grow with the
+run's length, and a file that cannot be written is reported without changing
+the exit code, which is always the command's.
+
 When GITHUB_STEP_SUMMARY is set, the Markdown summary is appended to it.
 A live status line is shown on stderr when stderr is a terminal.
 
@@ -46,11 +76,12 @@ Example: perfprobe run --json perf.json -- node train.js --epochs 3
 
 const OPTIONS = {
   interval: { type: 'string' },
+  'kill-after': { type: 'string' },
   json: { type: 'string' },
   csv: { type: 'string' },
   markdown: { type: 'string' },
 } as const;
-const VALUE_OPTIONS = new Set(['--interval', '--json', '--csv', '--markdown']);
+const VALUE_OPTIONS = new Set(['--interval', '--kill-after', '--json', '--csv', '--markdown']);
 
 /** Splits `[options] -- cmd args` (or `[options] cmd args`): options end at `--` or the first bare word. */
 export function splitRunArgv(argv: string[]): { options: string[]; command: string[] } {
@@ -95,6 +126,26 @@ function energyMillijoules(wanted: boolean): Map<number, number> {
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** --kill-after's default: the grace a signalled command's process group has before SIGKILL. */
+export const DEFAULT_KILL_AFTER_MS = 10_000;
+
+/** Whether any process of group `pgid` is still alive. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    /* the group is gone */
+  }
+}
 
 export async function runCommand(argv: string[]): Promise<number> {
   const split = splitRunArgv(argv);
@@ -108,6 +159,14 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (values.interval !== undefined) {
     try {
       intervalMs = parseDuration('--interval', values.interval as string);
+    } catch (err) {
+      throw new UsageError(`perfprobe run: ${(err as Error).message}`);
+    }
+  }
+  let killAfterMs = DEFAULT_KILL_AFTER_MS;
+  if (values['kill-after'] !== undefined) {
+    try {
+      killAfterMs = parseDuration('--kill-after', values['kill-after'] as string);
     } catch (err) {
       throw new UsageError(`perfprobe run: ${(err as Error).message}`);
     }
@@ -147,7 +206,39 @@ export async function runCommand(argv: string[]): Promise<number> {
   const cpuBefore = waitedChildrenCpuMs();
   const startTime = Date.now();
   const t0 = performance.now();
-  const child = spawn(launch.file, launch.args, { stdio: launch.stdio });
+  // (No process groups on Windows, where detached opens a console.)
+  const groups = process.platform !== 'win32';
+  // Signals to perfprobe go to the command's whole group (--kill-after later,
+  // SIGKILL). Listened for before the command starts: one that comes while
+  // it starts is sent once it has.
+  let started = false;
+  let pgid = 0;
+  const alive = () => (groups ? groupAlive(pgid) : child.exitCode === null && child.signalCode === null);
+  const signal = (s: NodeJS.Signals) => {
+    if (groups) signalGroup(pgid, s);
+    else child.kill(s);
+  };
+  let signalled: NodeJS.Signals | null = null;
+  let killTimer: NodeJS.Timeout | null = null;
+  let killed = false;
+  const forward = (sig: NodeJS.Signals) => () => {
+    signalled = sig;
+    if (!started) return; // sent once the command has started (below)
+    signal(sig);
+    if (!killTimer)
+      killTimer = setTimeout(() => {
+        if (!alive()) return;
+        killed = true;
+        process.stderr.write(`perfprobe run: the command's processes outlived ${sig} by ${formatDuration(killAfterMs)} (--kill-after): SIGKILL\n`);
+        signal('SIGKILL');
+      }, killAfterMs);
+  };
+  const handlers = FORWARDED_SIGNALS.map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+
+  // detached: the command leads a process group (and session) of its own, so
+  // a signal reaches its whole tree, and a terminal's reaches it only through us.
+  const child = spawn(launch.file, launch.args, { stdio: launch.stdio, detached: groups });
   const moved = movedSignal(child); // the wrapping shell says so once the command is in the cgroup
 
   const spawned = await new Promise<{ ok: true } | { ok: false; err: NodeJS.ErrnoException }>((resolve) => {
@@ -155,6 +246,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     child.once('error', (err) => resolve({ ok: false, err }));
   });
   if (!spawned.ok) {
+    for (const [s, h] of handlers) process.off(s, h);
     cgroup?.remove();
     eventWatcher?.close();
     const code = spawned.err.code;
@@ -166,24 +258,34 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 126;
   }
 
+  pgid = child.pid!;
+  started = true;
+  if (signalled) forward(signalled)();
   const source = new TickSource({ intervalMs, watchPid: child.pid! });
-  const ticks: Tick[] = [];
-  const forward = (signal: NodeJS.Signals) => () => {
-    try {
-      child.kill(signal);
-    } catch {
-      /* already gone */
+
+  // The samples: folded into the summary and written out as they come.
+  const stats = new RunStats();
+  const jsonFile = jsonPath ? new StreamedFile('perfprobe run --json', jsonPath) : null;
+  const csvFile = csvDir ? new StreamedFile('perfprobe run --csv', join(csvDir, 'samples.csv')) : null;
+  jsonFile?.push(JSON_HEAD);
+  let csvGpuIds: number[] | null = null;
+  const take = (ticks: Tick[]) => {
+    for (const t of ticks) {
+      if (jsonFile && !jsonFile.failed) jsonFile.push(jsonSample(t, startTime, stats.samples === 0));
+      if (csvFile && !csvFile.failed) {
+        if (csvGpuIds === null) csvFile.push(csvSamplesHeader((csvGpuIds = t.gpus.map((g) => g.gpuId).sort((a, b) => a - b))));
+        csvFile.push(csvSampleRow(t, startTime, csvGpuIds));
+      }
+      stats.add(t);
     }
   };
-  const handlers = FORWARDED_SIGNALS.map((s) => [s, forward(s)] as const);
-  for (const [s, h] of handlers) process.on(s, h);
 
   const tty = process.stderr.isTTY === true;
   let lastStatus = '';
   const drainTimer = setInterval(() => {
-    ticks.push(...source.drain());
+    take(source.drain());
     if (tty) {
-      const t = ticks[ticks.length - 1];
+      const t = stats.last;
       const elapsed = ((performance.now() - t0) / 1000).toFixed(1);
       const rss = t?.treeRssMb != null ? `${t.treeRssMb.toFixed(0)} MB` : 'n/a';
       const gpu = t?.gpus.length ? ' | GPU ' + t.gpus.map((g) => (g.loadPercent === null ? 'n/a' : `${g.loadPercent}%`)).join(' ') : '';
@@ -196,9 +298,16 @@ export async function runCommand(argv: string[]): Promise<number> {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   const durationMs = performance.now() - t0;
+  // A signalled command's group may outlive its leader (a child that ignores
+  // SIGTERM): wait for it, up to --kill-after (then SIGKILL, above).
+  if (signalled !== null && killTimer) {
+    while (alive() && !killed) await new Promise((r) => setTimeout(r, 20));
+    if (killed) while (alive()) await new Promise((r) => setTimeout(r, 20));
+  }
+  if (killTimer) clearTimeout(killTimer);
   clearInterval(drainTimer);
   eventWatcher?.close();
-  ticks.push(...source.stop());
+  take(source.stop());
   const reapedAfter = reapedChildrenPeakRssBytes();
   const cgroupBytes = cgroup && (await moved) ? cgroup.peakBytes() : null;
   cgroup?.remove();
@@ -237,7 +346,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       peakMemory,
       gpuEvents,
     },
-    ticks,
+    stats,
   );
   process.stderr.write(summaryText(summary));
 
@@ -253,15 +362,18 @@ export async function runCommand(argv: string[]): Promise<number> {
   };
   // Files the user names are replaced atomically (a crash never leaves half a file).
   const output = (op: string, path: string, text: string) => replaceAtomic(`perfprobe run --${op}`, path, async (put) => put(text));
-  if (jsonPath) await write(jsonPath, () => output('json', jsonPath, runJson(summary, ticks)));
-  if (csvDir)
+  if (jsonFile && jsonPath) await write(jsonPath, () => jsonFile.end(jsonTail(summary, stats.samples > 0)));
+  if (csvFile && csvDir)
     await write(csvDir, async () => {
-      await output('csv', join(csvDir, 'samples.csv'), samplesCsv(ticks, startTime));
+      if (csvGpuIds === null) csvFile.push(csvSamplesHeader([]));
+      await csvFile.end('');
       await output('csv', join(csvDir, 'summary.csv'), summaryCsv(summary));
     });
   const md = summaryMarkdown(summary);
   if (mdPath) await write(mdPath, () => output('markdown', mdPath, md));
   const stepSummary = process.env.GITHUB_STEP_SUMMARY;
   if (stepSummary) await write(stepSummary, () => appendFileSync(stepSummary, md));
-  return exitCode === 0 && outputFailed ? 1 : exitCode;
+  // A report that could not be written is said above; the exit code stays the command's.
+  if (outputFailed) process.stderr.write(`perfprobe run: the report is incomplete; the exit code (${exitCode}) is the command's\n`);
+  return exitCode;
 }

@@ -4,6 +4,7 @@
  * sampler) and serves the HTTP API, /metrics and the live dashboard.
  */
 import { getPerformanceMetricsCollector } from '../collector/index.js';
+import { hostPolicy } from '../http/guard.js';
 import { serve, type RunningServer } from '../http/serve.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 import { parseDuration } from './duration.js';
@@ -20,12 +21,18 @@ Options:
   --port <n>             port to listen on (default 9464; 0 picks a free port)
   --host <address>       address to bind (default 127.0.0.1)
   --token <secret>       require 'Authorization: Bearer <secret>' (the dashboard takes ?token=<secret>)
+  --allow-host <name>    also accept this Host name (repeatable; name, name:port, or '*' for any)
   --interval <duration>  sampling interval (default 1s; units ms, s, m, h)
   --gpu-metric-names <perfprobe|dcgm>
                          /metrics GPU names: perfprobe's (default) or NVIDIA
                          dcgm-exporter's (DCGM_FI_DEV_GPU_UTIL ..., labels gpu, UUID,
                          modelName, Hostname), for dashboards written for dcgm-exporter
   -h, --help             show this help
+
+Requests must name this server in their Host header (127.0.0.1, localhost,
+[::1] or the bound address, with the port) or an --allow-host name, and a
+browser request from another origin is refused: a web page cannot read or
+change the metrics (DNS rebinding, cross-site forms).
 `;
 
 export function parsePort(text: string): number {
@@ -40,7 +47,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     'serve',
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, token: { type: 'string' }, interval: { type: 'string' }, 'gpu-metric-names': { type: 'string' } },
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      token: { type: 'string' },
+      interval: { type: 'string' },
+      'gpu-metric-names': { type: 'string' },
+      'allow-host': { type: 'string', multiple: true },
+    },
     false,
   );
   if (values.help) {
@@ -51,6 +65,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const host = (values.host as string | undefined) ?? '127.0.0.1';
   const token = values.token as string | undefined;
   if (token !== undefined && token.length === 0) throw new UsageError('perfprobe serve: --token must not be empty');
+  const allowedHosts = (values['allow-host'] as string[] | undefined) ?? [];
+  try {
+    hostPolicy(allowedHosts);
+  } catch (err) {
+    throw new UsageError(`perfprobe serve: ${(err as Error).message.replace(/^allowedHosts\[\d+\]/, '--allow-host')}`);
+  }
   let intervalMs = 1000;
   if (values.interval !== undefined) {
     try {
@@ -70,7 +90,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   collector.updateConfig({ memorySampleIntervalMs: intervalMs });
   let running: RunningServer;
   try {
-    running = await serve({ port, host, token, collector, dashboard: true, ...(gpuMetricNames ? { gpuMetricNames } : {}) });
+    running = await serve({ port, host, token, collector, dashboard: true, allowedHosts, ...(gpuMetricNames ? { gpuMetricNames } : {}) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`perfprobe serve: ${host}:${port} is already in use; choose another port with --port`);

@@ -67,6 +67,12 @@ export function createDashboardRoutes(collector?: StreamSource, options: Dashboa
       return true;
     }
     if (isStream) {
+      if (req.method === 'HEAD') {
+        // The stream's headers only: a HEAD must end, and an SSE answer never does.
+        res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' });
+        res.end();
+        return true;
+      }
       stream(req, res);
       return true;
     }

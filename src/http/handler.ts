@@ -13,12 +13,16 @@
  *   POST /api/metrics/clear              {metric_type | null}        -> {success, message}
  *   GET  /metrics  Prometheus text (OpenMetrics when Accept asks for it)
  *
- * Bad requests answer 400 {success: false, error} naming the parameter and
- * change nothing; bodies over 64 KiB 413; unknown paths 404 (or next() when
- * mounted in Express/Connect); wrong methods 405 with Allow. With a token,
- * every route answers 401 without `Authorization: Bearer <token>`; only the
- * dashboard's GET routes also take `?token=` or the cookie it sets, since a
- * browser cannot send the header.
+ * Bad requests answer 400 {success: false, error} naming the parameter (or
+ * the unknown body key) and change nothing; bodies over 64 KiB 413; a body
+ * that is not Content-Type: application/json 415; unknown paths 404 (or
+ * next() when mounted in Express/Connect); wrong methods 405 with Allow; a
+ * second export while one runs 429. Before any of that (./guard.ts), a Host
+ * that is not this server's address or an allowed name, and an Origin that
+ * is not the server's own, answer 403. With a token, every route answers
+ * 401 without `Authorization: Bearer <token>`; only the dashboard's GET
+ * routes also take `?token=` or the cookie it sets, since a browser cannot
+ * send the header.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -37,6 +41,7 @@ import {
   wantsOpenMetrics,
   type MetricsSnapshotSource,
 } from '../exporters/prometheus.js';
+import { bodyTypeRefusal, dashboardCookieName, dashboardCookieValue, hostPolicy, hostRefusal, originRefusal } from './guard.js';
 
 /** What the HTTP API uses from a collector (structural). */
 export interface HttpMetricsSource extends MetricsSnapshotSource {
@@ -63,6 +68,13 @@ export interface MetricsHandlerOptions {
   extraRoutes?: ExtraRoutes;
   /** /metrics' GPU families: perfprobe's names (default) or NVIDIA dcgm-exporter's ('dcgm'). */
   gpuMetricNames?: GpuMetricNames;
+  /**
+   * Host names accepted in the Host header besides the address the
+   * connection arrived on, `localhost`, `127.0.0.1` and `[::1]` (those with
+   * the server's port): `'name'` (any port), `'name:port'`, or `'*'` (any
+   * Host: turns the DNS-rebinding check off). Others get 403.
+   */
+  allowedHosts?: readonly string[];
 }
 
 export type NextFunction = (err?: unknown) => void;
@@ -120,6 +132,16 @@ function operation(q: URLSearchParams): string | undefined {
   return raw;
 }
 
+/** 400 naming the first key of `body` that `allowed` does not list. */
+function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key)) {
+      const expected = allowed.length ? `the only key is ${allowed.map((k) => JSON.stringify(k)).join(', ')}` : 'this route takes no keys';
+      throw new HttpError(400, `request body has an unknown key ${JSON.stringify(key.slice(0, 100))} (${expected})`);
+    }
+  }
+}
+
 function metricType(body: Record<string, unknown>, allowAll: boolean): MetricType | undefined {
   const v = body.metric_type;
   if (allowAll && v == null) return undefined;
@@ -144,8 +166,23 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: HttpError): v
   sendJson(req, res, err.status, { success: false, error: err.message }, err.headers);
 }
 
-/** Reads a JSON object body (at most 64 KiB); {} when empty. Honours a body Express already parsed. */
-async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+/**
+ * Reads a JSON object body (at most 64 KiB, Content-Type application/json);
+ * {} when empty; a key not in `keys` is a 400. Honours a body Express
+ * already parsed.
+ */
+async function readBody(req: IncomingMessage, keys: readonly string[]): Promise<Record<string, unknown>> {
+  const body = await readJsonObject(req);
+  onlyKeys(body, keys);
+  return body;
+}
+
+async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const refused = bodyTypeRefusal(req);
+  if (refused) {
+    req.resume();
+    throw new HttpError(415, refused, { connection: 'close' });
+  }
   const pre = (req as { body?: unknown }).body;
   let text: string;
   if (pre !== undefined && (req.readableEnded || (req as { _body?: boolean })._body === true)) {
@@ -185,8 +222,6 @@ function tooLarge(req: IncomingMessage): HttpError {
   return new HttpError(413, `request body must be at most ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
 }
 
-const TOKEN_COOKIE = 'perfprobe_token';
-
 /** The value of cookie `name` in a Cookie header, or null. */
 function readCookie(header: string | undefined, name: string): string | null {
   if (!header) return null;
@@ -205,6 +240,23 @@ function readCookie(header: string | undefined, name: string): string | null {
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/**
+ * One export per collector at a time: a second request while one runs gets
+ * 429 (a page or a loop POSTing exports over and over filled 314 MB in 5 s).
+ */
+const exporting = new WeakSet<object>();
+async function oneExportAtATime<T>(c: HttpMetricsSource, run: () => Promise<T>): Promise<T> {
+  if (exporting.has(c)) {
+    throw new HttpError(429, 'an export is already running; retry when it has finished', { 'retry-after': '1' });
+  }
+  exporting.add(c);
+  try {
+    return await run();
+  } finally {
+    exporting.delete(c);
+  }
 }
 
 // ------------------------------------------------------------- routes
@@ -254,25 +306,25 @@ const ROUTES: Record<string, Route> = {
   '/api/metrics/export/json': {
     method: 'POST',
     async run(c, req, res) {
-      await readBody(req);
-      const filepath = await c.exportToJson();
+      await readBody(req, []);
+      const filepath = await oneExportAtATime(c, () => c.exportToJson());
       sendJson(req, res, 200, { success: true, filepath, message: OK_MESSAGE });
     },
   },
   '/api/metrics/export/csv': {
     method: 'POST',
     async run(c, req, res) {
-      const body = await readBody(req);
+      const body = await readBody(req, ['metric_type']);
       // Absent metric_type: 'processing', as exportToCsv() defaults; null or unknown: 400.
       const type = body.metric_type === undefined ? 'processing' : metricType(body, false)!;
-      const filepath = await c.exportToCsv(type);
+      const filepath = await oneExportAtATime(c, () => c.exportToCsv(type));
       sendJson(req, res, 200, { success: true, filepath, metric_type: type, message: OK_MESSAGE });
     },
   },
   '/api/metrics/monitoring/start': {
     method: 'POST',
     async run(c, req, res) {
-      await readBody(req);
+      await readBody(req, []);
       c.startMonitoring();
       sendJson(req, res, 200, { success: true, message: 'Monitoring started' });
     },
@@ -280,7 +332,7 @@ const ROUTES: Record<string, Route> = {
   '/api/metrics/monitoring/stop': {
     method: 'POST',
     async run(c, req, res) {
-      await readBody(req);
+      await readBody(req, []);
       c.stopMonitoring();
       sendJson(req, res, 200, { success: true, message: 'Monitoring stopped' });
     },
@@ -288,7 +340,7 @@ const ROUTES: Record<string, Route> = {
   '/api/metrics/clear': {
     method: 'POST',
     async run(c, req, res) {
-      const type = metricType(await readBody(req), true);
+      const type = metricType(await readBody(req, ['metric_type']), true);
       c.clearMetrics(type);
       sendJson(req, res, 200, {
         success: true,
@@ -327,6 +379,7 @@ export const API_ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string }>
 export function createMetricsHandler(collector?: HttpMetricsSource, options: MetricsHandlerOptions = {}): MetricsHandler {
   const { token, extraRoutes } = options;
   const settings: RouteSettings = { gpuMetricNames: checkGpuMetricNames(options.gpuMetricNames) };
+  const hosts = hostPolicy(options.allowedHosts);
   // A token with whitespace could never match `Bearer <token>`: every request would get 401.
   if (token !== undefined && (typeof token !== 'string' || !/^\S+$/.test(token))) {
     throw typeError('token', 'a non-empty string without whitespace', token);
@@ -348,17 +401,29 @@ export function createMetricsHandler(collector?: HttpMetricsSource, options: Met
    * A browser cannot put a header on the dashboard page, its assets or its
    * EventSource, so GETs to the extra (dashboard) routes also accept the
    * token as `?token=` (which then sets an HttpOnly, SameSite=Strict cookie
-   * for the page's own requests) or as that cookie. The REST API and
-   * /metrics keep requiring the header: no cookie-authenticated POSTs.
+   * for the page's own requests) or as that cookie. The cookie is named
+   * after the server's port and holds an HMAC of the token (./guard.ts):
+   * cookies are not scoped by port, so other apps on the same host receive
+   * it. The REST API and /metrics keep requiring the header: no
+   * cookie-authenticated POSTs.
    */
+  const cookieValues = new Map<number, Buffer>();
+  const cookieDigest = (port: number): Buffer => {
+    let d = cookieValues.get(port);
+    if (!d) cookieValues.set(port, (d = digest(dashboardCookieValue(token!, port))));
+    return d;
+  };
   const authorisedBrowser = (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
     if (authorised(req)) return true;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const port = req.socket?.localPort ?? 0;
+    const name = dashboardCookieName(port);
     if (matches(url.searchParams.get('token'))) {
-      res.setHeader('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token!)}; Path=/; HttpOnly; SameSite=Strict`);
+      res.setHeader('set-cookie', `${name}=${dashboardCookieValue(token!, port)}; Path=/; HttpOnly; SameSite=Strict`);
       return true;
     }
-    return matches(readCookie(req.headers.cookie, TOKEN_COOKIE));
+    const given = readCookie(req.headers.cookie, name);
+    return timingSafeEqual(digest(given ?? ''), cookieDigest(port)) && given !== null;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
@@ -372,6 +437,21 @@ export function createMetricsHandler(collector?: HttpMetricsSource, options: Met
       return;
     }
     const route = Object.prototype.hasOwnProperty.call(ROUTES, url.pathname) ? ROUTES[url.pathname] : undefined;
+    // Mounted in Express/Connect without extra routes: paths the API does not own belong to the app, unchecked.
+    if (!route && next && !extraRoutes) {
+      next();
+      return;
+    }
+    const refused = hostRefusal(req, hosts) ?? originRefusal(req);
+    if (refused) {
+      if (!route && next) {
+        next();
+        return;
+      }
+      req.resume();
+      sendError(req, res, new HttpError(403, refused, { connection: 'close' }));
+      return;
+    }
     if (!route && next) {
       // Mounted in Express/Connect: paths the API does not own belong to the app.
       if (extraRoutes && authorisedBrowser(req, res, url) && (await extraRoutes(req, res, url))) return;

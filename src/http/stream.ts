@@ -33,6 +33,8 @@ export interface StreamOptions {
   maxOperations?: number;
   /** EventSource reconnect delay sent to the browser (default 1000 ms). */
   retryMs?: number;
+  /** A client that has this much sent but not read (a stuck reader) is dropped (default 4 MiB). */
+  maxBufferedBytes?: number;
 }
 
 export interface StreamHandler {
@@ -84,6 +86,14 @@ const r2 = (v: number | null | undefined): number | null => (v === null || v ===
 const memoryRow: (m: MemoryUsageMetric) => MemoryRow = compile('memoryRow', ['m'], `return [m.timestamp, ${MEMORY_STREAM_KEYS.map((k) => `r2(m.${k})`).join(', ')}];`, { r2 });
 const gpuRow: (g: GpuUsageMetric) => GpuRow = compile('gpuRow', ['g'], `return [g.timestamp, ${GPU_STREAM_KEYS.map((k) => `r2(g.${k})`).join(', ')}];`, { r2 });
 
+/** The records of `it` (oldest first) up to timestamp `t`. */
+function* upTo<T extends { timestamp: number }>(it: Iterable<T>, t: number): Iterable<T> {
+  for (const r of it) {
+    if (r.timestamp > t) return;
+    yield r;
+  }
+}
+
 function tail<T>(it: Iterable<T>, max: number): T[] {
   const out: T[] = [];
   for (const x of it) {
@@ -121,7 +131,101 @@ export function createStreamHandler(source: StreamSource, options: StreamOptions
   const maxPoints = options.maxSnapshotPoints ?? 3600;
   const maxOps = options.maxOperations ?? 20;
   const retryMs = options.retryMs ?? 1000;
-  const open = new Set<() => void>();
+  const maxBuffered = options.maxBufferedBytes ?? 4 * 1048576;
+
+  // One payload per tick for every client (issue 10: each client used to
+  // recompute the statistics every second; 30 clients over 1M records made a
+  // trivial request wait 1.6 s). The cursors are the newest records every
+  // open stream has been sent (in its snapshot or a batch).
+  const clients = new Set<ServerResponse>();
+  let timer: NodeJS.Timeout | null = null;
+  let lastMemory = -Infinity;
+  let lastGpu = -Infinity;
+  /** The newest GPU event sent (undefined: none yet; the next batch sends the newest MAX_GPU_EVENTS). */
+  let lastGpuEvent: number | undefined;
+  let lastOpsKey = '';
+  let lastWrite = 0;
+  const gpuDevices = gpuDeviceReader(source);
+  /** The snapshot frame, shared by the clients that connect between two ticks. */
+  let snapshot: string | null = null;
+
+  const frame = (event: string, data: unknown): string => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  const opsKey = (ops: OperationRow[]): string => ops.map((o) => `${o.operation}:${o.count}`).join('|');
+
+  /** Writes to one client; one that has not read 4 MiB of what it was sent is dropped (a slow or stuck reader). */
+  const deliver = (res: ServerResponse, text: string): void => {
+    if (res.writableLength > maxBuffered) {
+      drop(res);
+      res.destroy();
+      return;
+    }
+    res.write(text);
+  };
+
+  const snapshotFrame = (): string => {
+    if (snapshot !== null) return snapshot;
+    const first = clients.size === 0;
+    try {
+      // Streams already open have been sent everything up to the cursors, and
+      // the next batch starts there: a new client's snapshot stops there too.
+      const mem = source.memoryRecords({ durationMinutes: snapshotMinutes });
+      const gpu = source.gpuRecords({ durationMinutes: snapshotMinutes });
+      const memory = tail(first ? mem : upTo(mem, lastMemory), maxPoints).map(memoryRow);
+      const gpus = tail(first ? gpu : upTo(gpu, lastGpu), maxPoints * 8).map(gpuRow);
+      const operations = operationRows(source, maxOps);
+      const events = gpuEventRows(source, undefined, MAX_GPU_EVENTS);
+      const gpuEvents = first ? events : events.filter((e) => lastGpuEvent !== undefined && e.timestamp <= lastGpuEvent);
+      if (first) {
+        if (memory.length) lastMemory = memory[memory.length - 1]![0];
+        if (gpus.length) lastGpu = gpus[gpus.length - 1]![0];
+        if (gpuEvents.length) lastGpuEvent = gpuEvents[gpuEvents.length - 1]!.timestamp;
+        lastOpsKey = opsKey(operations);
+      }
+      snapshot = frame('snapshot', { now: Date.now(), memory, gpus, operations, gpuDevices: gpuDevices(), gpuEvents } satisfies StreamEvent);
+    } catch (err) {
+      return frame('error', { message: (err as Error).message });
+    }
+    return snapshot;
+  };
+
+  const tick = (): void => {
+    snapshot = null;
+    if (clients.size === 0) return;
+    let text: string | null = null;
+    try {
+      const memory = tail(source.memoryRecords({ since: lastMemory }), maxPoints).map(memoryRow);
+      const gpus = tail(source.gpuRecords({ since: lastGpu }), maxPoints * 8).map(gpuRow);
+      const operations = operationRows(source, maxOps);
+      const gpuEvents = gpuEventRows(source, lastGpuEvent, MAX_GPU_EVENTS);
+      const key = opsKey(operations);
+      if (memory.length) lastMemory = memory[memory.length - 1]![0];
+      if (gpus.length) lastGpu = gpus[gpus.length - 1]![0];
+      if (gpuEvents.length) lastGpuEvent = gpuEvents[gpuEvents.length - 1]!.timestamp;
+      if (memory.length || gpus.length || gpuEvents.length || key !== lastOpsKey) {
+        lastOpsKey = key;
+        text = frame('samples', { now: Date.now(), memory, gpus, operations, gpuDevices: gpuDevices(), gpuEvents } satisfies StreamEvent);
+      } else if (Date.now() - lastWrite >= heartbeatMs) {
+        text = `: heartbeat ${Date.now()}\n\n`;
+      }
+    } catch (err) {
+      text = frame('error', { message: (err as Error).message });
+    }
+    if (text === null) return;
+    lastWrite = Date.now();
+    for (const res of [...clients]) deliver(res, text);
+  };
+
+  const drop = (res: ServerResponse): void => {
+    if (!clients.delete(res) || clients.size > 0) return;
+    // The last one left: stop ticking, and start afresh with the next client.
+    if (timer) clearInterval(timer);
+    timer = null;
+    snapshot = null;
+    lastMemory = -Infinity;
+    lastGpu = -Infinity;
+    lastGpuEvent = undefined;
+    lastOpsKey = '';
+  };
 
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     res.writeHead(200, {
@@ -131,69 +235,28 @@ export function createStreamHandler(source: StreamSource, options: StreamOptions
       'X-Accel-Buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    let lastMemory = -Infinity;
-    let lastGpu = -Infinity;
-    let lastGpuEvent: number | undefined;
-    const gpuDevices = gpuDeviceReader(source);
-    let lastOpsKey = '';
-    let lastWrite = Date.now();
-
-    const send = (event: string, data: unknown) => {
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      lastWrite = Date.now();
-    };
-    const collect = (snapshot: boolean): StreamEvent => {
-      const window = snapshot ? { durationMinutes: snapshotMinutes } : { since: lastMemory };
-      const memory = tail(source.memoryRecords(window), maxPoints).map(memoryRow);
-      const gwindow = snapshot ? { durationMinutes: snapshotMinutes } : { since: lastGpu };
-      const gpus = tail(source.gpuRecords(gwindow), maxPoints * 8).map(gpuRow);
-      if (memory.length) lastMemory = memory[memory.length - 1]![0];
-      if (gpus.length) lastGpu = gpus[gpus.length - 1]![0];
-      const gpuEvents = gpuEventRows(source, snapshot ? undefined : lastGpuEvent, MAX_GPU_EVENTS);
-      if (gpuEvents.length) lastGpuEvent = gpuEvents[gpuEvents.length - 1]!.timestamp;
-      return { now: Date.now(), memory, gpus, operations: operationRows(source, maxOps), gpuDevices: gpuDevices(), gpuEvents };
-    };
-
-    let timer: NodeJS.Timeout | null = null;
     const stop = () => {
-      if (timer) clearInterval(timer);
-      timer = null;
-      open.delete(stop);
+      drop(res);
       if (!res.writableEnded) res.end();
     };
-    open.add(stop);
     req.on('close', stop);
     res.on('error', stop);
-
-    try {
-      res.write(`retry: ${retryMs}\n\n`);
-      const first = collect(true);
-      lastOpsKey = first.operations.map((o) => `${o.operation}:${o.count}`).join('|');
-      send('snapshot', first);
-    } catch (err) {
-      send('error', { message: (err as Error).message });
+    res.write(`retry: ${retryMs}\n\n`);
+    res.write(snapshotFrame());
+    lastWrite = Date.now();
+    clients.add(res);
+    if (!timer) {
+      timer = setInterval(tick, intervalMs);
+      timer.unref();
     }
-    timer = setInterval(() => {
-      try {
-        const ev = collect(false);
-        const opsKey = ev.operations.map((o) => `${o.operation}:${o.count}`).join('|');
-        if (ev.memory.length || ev.gpus.length || ev.gpuEvents.length || opsKey !== lastOpsKey) {
-          lastOpsKey = opsKey;
-          send('samples', ev);
-        } else if (Date.now() - lastWrite >= heartbeatMs) {
-          res.write(`: heartbeat ${Date.now()}\n\n`);
-          lastWrite = Date.now();
-        }
-      } catch (err) {
-        send('error', { message: (err as Error).message });
-      }
-    }, intervalMs);
-    timer.unref();
   }) as StreamHandler;
 
-  Object.defineProperty(handler, 'clients', { get: () => open.size });
+  Object.defineProperty(handler, 'clients', { get: () => clients.size });
   handler.close = () => {
-    for (const stop of [...open]) stop();
+    for (const res of [...clients]) {
+      drop(res);
+      if (!res.writableEnded) res.end();
+    }
   };
   return handler;
 }

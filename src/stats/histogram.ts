@@ -8,6 +8,8 @@
  * Range: 2^MIN_EXP (about 1e-9) to 2^MAX_EXP (about 4.3e9); values below
  * fall in bucket 0 (zeros included), values above in the last bucket.
  */
+import { nearestRank } from './percentile.js';
+
 export const SUB_BITS = 7;
 export const MIN_EXP = -30;
 export const MAX_EXP = 32;
@@ -42,7 +44,8 @@ export function bucketMid(i: number): number {
 }
 
 /**
- * Nearest-rank percentiles (qs ascending, each 0..1) from bucket counts, in
+ * Nearest-rank percentiles (./percentile.ts: the project's one definition;
+ * qs ascending, each 0..1) from bucket counts, in
  * one pass. counts[k] holds bucket (offset + k); from..to (inclusive) bound
  * the non-empty range when known. Each result is its bucket's midpoint
  * clamped to the exact [min, max] of the data, which makes p0/p100 exact
@@ -65,7 +68,7 @@ export function percentilesFromCounts(
     return out;
   }
   let j = 0;
-  let rank = Math.max(1, Math.ceil(qs[0] * total));
+  let rank = nearestRank(qs[0], total);
   let seen = 0;
   for (let k = from; k <= to && j < qs.length; k++) {
     seen += counts[k];
@@ -73,7 +76,7 @@ export function percentilesFromCounts(
       const b = offset + k;
       const v = b === 0 ? min : bucketMid(b);
       out[j++] = v < min ? min : v > max ? max : v;
-      if (j < qs.length) rank = Math.max(1, Math.ceil(qs[j] * total));
+      if (j < qs.length) rank = nearestRank(qs[j], total);
     }
   }
   while (j < qs.length) out[j++] = max;

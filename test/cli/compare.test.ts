@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli-helpers.js';
-import { compareOperation, mannWhitneyU, percentile } from '../../src/cli/compare.js';
+import { compareOperation, exactPValue, exactUCounts, mannWhitneyU, percentile } from '../../src/cli/compare.js';
+import { nearestRank, percentileOfSorted } from '../../src/stats/percentile.js';
 import { PerformanceMetricsCollector } from '../../src/index.js';
 
 /** mulberry32: a small seeded PRNG so the "noise" is the same on every run. */
@@ -53,19 +54,83 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('statistics', () => {
-  test('Mann-Whitney U matches the textbook value', () => {
-    // Fully separated samples of 5: U = 0; normal approximation with continuity correction p = 0.01219.
+  test('Mann-Whitney U matches the textbook values: exact without ties, normal approximation with them', () => {
+    // Fully separated samples of 5: U = 0; exact two-sided p = 2 / C(10, 5) = 2 / 252.
     const r = mannWhitneyU([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]);
     assert.equal(r.u, 0);
-    assert.ok(Math.abs(r.pValue - 0.01219) < 0.0002, String(r.pValue));
+    assert.equal(r.method, 'exact');
+    assert.equal(r.pValue, 2 / 252);
+    // With ties: normal approximation with tie and continuity corrections.
     const same = mannWhitneyU([1, 2, 3, 4], [1, 2, 3, 4]);
+    assert.equal(same.method, 'normal');
     assert.equal(same.pValue, 1);
+    const tied = mannWhitneyU([1, 2, 3, 4, 5], [5, 7, 8, 9, 10]);
+    assert.equal(tied.method, 'normal');
+    assert.equal(tied.u, 0.5);
+    // 50 or more per sample: the normal approximation (z with continuity correction 0.5).
+    const big = mannWhitneyU(Array.from({ length: 50 }, (_, i) => i), Array.from({ length: 50 }, (_, i) => i + 0.5));
+    assert.equal(big.method, 'normal');
   });
 
-  test('percentiles interpolate', () => {
-    assert.equal(percentile([1, 2, 3, 4], 0.5), 2.5);
+  test('the exact distribution of U equals brute-force enumeration of every ordering', () => {
+    for (const [n1, n2] of [[1, 1], [2, 3], [3, 3], [4, 2], [3, 6], [5, 5]] as const) {
+      const counts = new Array(n1 * n2 + 1).fill(0);
+      // Every subset of n1 positions of n1 + n2 ranks for the first sample.
+      for (let mask = 0; mask < 1 << (n1 + n2); mask++) {
+        let bits = 0;
+        for (let x = mask; x; x &= x - 1) bits++;
+        if (bits !== n1) continue;
+        let u = 0;
+        for (let i = 0; i < n1 + n2; i++) for (let j = 0; j < i; j++) if (mask & (1 << i) && !(mask & (1 << j))) u++;
+        counts[u]++;
+      }
+      assert.deepEqual(exactUCounts(n1, n2).map(Number), counts, `${n1} v ${n2}`);
+    }
+  });
+
+  test("exact p-values at the published critical values of U (two-sided, alpha 0.05)", () => {
+    // Critical values of the Mann-Whitney U tables (two-tailed 0.05): U <= crit is significant, crit + 1 is not.
+    const table: Array<[number, number, number]> = [
+      [3, 6, 1], [3, 8, 2], [4, 4, 0], [4, 8, 4], [5, 5, 2], [5, 7, 5], [6, 6, 5], [7, 7, 8], [8, 8, 13], [10, 10, 23], [12, 15, 49], [20, 20, 127],
+    ];
+    for (const [n1, n2, crit] of table) {
+      assert.ok(exactPValue(crit, n1, n2) <= 0.05, `${n1} v ${n2}: U = ${crit} has p ${exactPValue(crit, n1, n2)}`);
+      assert.ok(exactPValue(crit + 1, n1, n2) > 0.05, `${n1} v ${n2}: U = ${crit + 1} has p ${exactPValue(crit + 1, n1, n2)}`);
+    }
+    // Known exact values: 3 v 6 at U = 1 is 4 / 84; 8 v 8 at U = 13 is 0.0499 (the issue's sizes).
+    assert.equal(exactPValue(1, 3, 6), 4 / 84);
+    assert.equal(Number(exactPValue(13, 8, 8).toFixed(4)), 0.0499);
+    assert.equal(exactPValue(32, 8, 8), 1, 'U at the mean (n1 n2 / 2): p capped at 1');
+  });
+
+  test('small tie-free samples with the median up 13-16 % are a regression (the normal approximation said no change)', () => {
+    // 3 v 6: one base value above one current value (U = 1), exact p = 0.0476.
+    const base = [10, 10.4, 11.9];
+    const cur = [11.5, 12.0, 12.2, 12.4, 12.6, 13.0];
+    const r = compareOperation('op', base, cur, 5, 0.05);
+    assert.equal(r.pValue, 4 / 84);
+    assert.ok(r.p50ChangePercent! > 13 && r.p50ChangePercent! < 25, String(r.p50ChangePercent));
+    assert.equal(r.verdict, 'regression');
+  });
+
+  test('percentiles are the nearest rank, the definition the statistics use', () => {
+    assert.equal(percentile([1, 2, 3, 4], 0.5), 2);
+    assert.equal(percentile([1, 2, 3, 4, 5], 0.95), 5);
+    assert.equal(percentile([1, 2, 3, 4, 5], 0.5), 3);
     assert.equal(percentile([10], 0.95), 10);
     assert.equal(percentile([], 0.5), null);
+    assert.equal(percentile, percentileOfSorted);
+    assert.equal(nearestRank(0.07, 100), 7, '0.07 * 100 = 7.000000000000001 is rank 7');
+    assert.equal(nearestRank(0, 10), 1);
+    assert.equal(nearestRank(1, 10), 10);
+    // The collector's p50/p95 at n = 5 are the same values (within its histogram bucket, 0.39 %).
+    const c = new PerformanceMetricsCollector({ enableGpuTracking: false });
+    const values = [3, 7, 20, 41, 90];
+    for (const v of values) c.recordProcessingTime('op', v);
+    const s = c.getProcessingTimeStats({ operation: 'op' });
+    const r = compareOperation('op', values, values, 5, 0.05);
+    assert.ok(Math.abs(s.p50DurationMs! - r.baseP50Ms!) <= r.baseP50Ms! * 0.004, `${s.p50DurationMs} vs ${r.baseP50Ms}`);
+    assert.ok(Math.abs(s.p95DurationMs! - r.baseP95Ms!) <= r.baseP95Ms! * 0.004, `${s.p95DurationMs} vs ${r.baseP95Ms}`);
   });
 
   test('a big change on few noisy samples is not significant, so not a regression', () => {
@@ -143,7 +208,7 @@ describe('perfprobe compare', () => {
     assert.equal(close.code, 0);
     assert.match(close.stdout, /no change/);
     const mixed = await runCli(['compare', a, file('exp.json', exportDoc({ x: [1, 2, 3] }))]);
-    assert.equal(mixed.code, 1);
+    assert.equal(mixed.code, 2, 'bad input, not a regression');
     assert.match(mixed.stderr, /same kind/);
   });
 
@@ -164,14 +229,22 @@ describe('perfprobe compare', () => {
     assert.match(bad.stdout, /^decode .*regression$/m);
   });
 
-  test('bad input: one line, non-zero exit', async () => {
+  test('bad input: one line, exit 2 (1 means a regression), naming the file and the record', async () => {
     const ok = file('ok.json', exportDoc({ a: [1, 2, 3] }));
+    const withRecord = (patch: Record<string, unknown>) => {
+      const doc = JSON.parse(exportDoc({ a: [1, 2, 3] }));
+      Object.assign(doc.processing_metrics[1], patch);
+      return JSON.stringify(doc);
+    };
     const cases: Array<[string[], number, RegExp]> = [
       [['compare', ok], 2, /expected two files/],
-      [['compare', ok, join(dir, 'missing.json')], 1, /missing\.json: no such file/],
-      [['compare', ok, file('bad.json', '{not json')], 1, /not valid JSON/],
-      [['compare', ok, file('text.txt', 'not json\nat all\n')], 1, /text\.txt: not valid JSON/],
-      [['compare', ok, file('other.json', '{"hello": 1}')], 1, /not a perfprobe JSON export/],
+      [['compare', ok, join(dir, 'missing.json')], 2, /missing\.json: no such file/],
+      [['compare', ok, file('bad.json', '{not json')], 2, /not valid JSON/],
+      [['compare', ok, file('text.txt', 'not json\nat all\n')], 2, /text\.txt: not valid JSON/],
+      [['compare', ok, file('other.json', '{"hello": 1}')], 2, /not a perfprobe JSON export/],
+      [['compare', ok, file('negative.json', withRecord({ duration_ms: -4 }))], 2, /negative\.json: .*processing_metrics\[1\]\.duration_ms/],
+      [['compare', ok, file('junk.json', withRecord({ duration_ms: 'fast' }))], 2, /junk\.json: .*processing_metrics\[1\]\.duration_ms/],
+      [['compare', ok, file('noop.json', withRecord({ operation: 7 }))], 2, /noop\.json: .*processing_metrics\[1\]\.operation/],
       [['compare', ok, ok, '--threshold', 'five'], 2, /--threshold must be a percentage/],
       [['compare', ok, ok, '--threshold', '-5%'], 2, /--threshold/],
       [['compare', ok, ok, '--treshold', '5'], 2, /did you mean '--threshold'/],
@@ -183,4 +256,16 @@ describe('perfprobe compare', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
   });
+});
+
+test('130,000 operations compare without a crash: the table is printed, exit 0', async () => {
+  const ops: Record<string, number[]> = {};
+  for (let i = 0; i < 130_000; i++) ops[`op_${i}`] = [1 + (i % 7)];
+  const body = exportDoc(ops);
+  const a = file('many-a.json', body);
+  const b = file('many-b.json', body);
+  const r = await runCli(['compare', a, b], {}, 600_000); // a bound for a loaded machine (about 20 s here), not a timing assertion
+  assert.equal(r.code, 0, r.stderr.slice(0, 500));
+  assert.match(r.stdout, /^op_129999 +1 +1 .*too few samples$/m);
+  assert.equal(r.stdout.trim().split('\n').length, 130_002, 'a header, one row per operation, the count line');
 });

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { summarize, summaryCsv, summaryMarkdown, summaryText, type RunFacts } from '../../src/cli/run-report.js';
+import { RunStats } from '../../src/cli/run-stream.js';
 import type { GpuEvent } from '../../src/probes/gpu-events.js';
 
 const START = 1_700_000_000_000;
@@ -17,7 +18,7 @@ const xid = (i: number, at: number): GpuEvent => ({ timestamp: START + at, gpuId
 
 test('25 events kept and 5 dropped: 20 lines and "10 more" in the text, all 25 in the JSON with the count of the dropped', () => {
   const events = Array.from({ length: 25 }, (_, i) => xid(i, 100 + i * 10));
-  const s = summarize(facts(events, 5), []);
+  const s = summarize(facts(events, 5), new RunStats());
   assert.equal(s.gpuEvents.length, 25);
   assert.equal(s.gpuEventsDropped, 5);
   assert.deepEqual(s.gpuEvents.slice(0, 2).map((e) => e.elapsedMs), [100, 110]);
@@ -35,14 +36,14 @@ test('an event from just before the command started counts as at its start; ECC 
   const s = summarize(facts([
     { ...xid(0, -3), type: 'ecc_double_bit', xid: undefined },
     { timestamp: START + 50, gpuId: 0, uuid: 'GPU-a', type: 'clocks_event', reasons: ['sw_power_cap'], gpuInstanceId: null, computeInstanceId: null },
-  ], 0), []);
+  ], 0), new RunStats());
   assert.deepEqual(s.gpuEvents.map((e) => [e.elapsedMs, e.type, e.xid, e.reasons]), [[0, 'ecc_double_bit', null, null], [50, 'clocks_event', null, ['sw_power_cap']]]);
   assert.equal(s.gpuEvents[0]!.text, 'double-bit ECC error (uncorrected)');
   assert.match(s.gpuEvents[1]!.text, /sw_power_cap/);
 });
 
 test('no events: nothing in the text, an empty list in the JSON', () => {
-  const s = summarize(facts([], 0), []);
+  const s = summarize(facts([], 0), new RunStats());
   assert.deepEqual([s.gpuEvents, s.gpuEventsDropped], [[], 0]);
   assert.doesNotMatch(summaryText(s), /GPU events/);
   assert.doesNotMatch(summaryMarkdown(s), /event/);

@@ -1,6 +1,7 @@
 // perfprobe serve, end to end: the dashboard, the stream and the API; a port in use; SIGTERM.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { collect, runCli, startCli } from '../helpers/cli-helpers.js';
 
 describe('perfprobe serve', () => {
@@ -77,3 +78,50 @@ describe('perfprobe serve', () => {
     }
   });
 });
+
+describe('perfprobe serve --allow-host', () => {
+  test('Hosts other than its own are refused unless allowed; a bad name is a usage error', async () => {
+    const server = startCli(['serve', '--port', '0', '--interval', '1s', '--allow-host', 'metrics.lan', '--allow-host', 'box.lan:8443']);
+    let stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
+      server.stderr!.on('data', (d: Buffer) => {
+        stderr += d;
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+    const done = collect(server);
+    try {
+      const { port } = new URL(url);
+      const get = (host: string) => rawGet(Number(port), host);
+      assert.equal(await get(`127.0.0.1:${port}`), 200);
+      assert.equal(await get(`metrics.lan:${port}`), 200);
+      assert.equal(await get('box.lan:8443'), 200);
+      assert.equal(await get(`box.lan:${port}`), 403);
+      assert.equal(await get(`evil.example:${port}`), 403);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    assert.equal((await done).code, 0);
+    const bad = await runCli(['serve', '--allow-host', 'two words']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^perfprobe serve: --allow-host must be a host name, an IP address, name:port or '\*', got "two words"$/m);
+  });
+});
+
+/** GET /api/metrics/memory/stats with the given Host header over a raw socket; the status code. */
+function rawGet(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let data = '';
+    s.on('connect', () => s.write(`GET /api/metrics/memory/stats HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    s.on('data', (d) => (data += d));
+    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    s.on('error', reject);
+  });
+}

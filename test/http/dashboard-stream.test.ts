@@ -215,3 +215,133 @@ test('GPU payload without NVML: readGpusSync throwing gives [] and is not retrie
     await new Promise((r) => server.close(r));
   }
 });
+test('one payload per tick for every client: 25 clients cost the statistics of one', async () => {
+  const src = fakeSource();
+  src.durations.push(5, 6, 7);
+  const calls = { summary: 0, stats: 0, batchReads: 0 };
+  const counted = {
+    ...src,
+    memoryRecords: (q?: { since?: number }) => {
+      if (q?.since !== undefined) calls.batchReads++;
+      return src.memoryRecords(q);
+    },
+    getOperationSummary: () => (calls.summary++, src.getOperationSummary()),
+    getProcessingTimeStats: () => (calls.stats++, src.getProcessingTimeStats()),
+  };
+  // A new memory record every few ms: every tick has something to send.
+  const feeder = setInterval(() => src.memory.push(mem(Date.now(), 100)), 5);
+  const stream = createStreamHandler(counted, { intervalMs: 25 });
+  const server = createServer((req, res) => stream(req, res));
+  const url = await listen(server);
+  const N = 25;
+  const aborts: AbortController[] = [];
+  try {
+    const bodies: Array<ReadableStream<Uint8Array>> = [];
+    for (let i = 0; i < N; i++) {
+      const ac = new AbortController();
+      aborts.push(ac);
+      const res = await fetch(url, { signal: ac.signal });
+      await readUntil(res.body!, (t) => t.includes('event: snapshot'));
+      bodies.push(res.body!);
+    }
+    assert.equal(stream.clients, N);
+    // Count from now on: batches made before (still buffered in client 0's socket) do not count.
+    calls.summary = calls.stats = calls.batchReads = 0;
+    const since = Date.now();
+    const fresh = (t: string) => events(t, 'samples').filter((e) => e.now >= since).length;
+    const text = await readUntil(bodies[0]!, (t) => fresh(t) >= 8, 20_000);
+    const seen = fresh(text);
+    assert.ok(seen >= 8, `client 0 saw ${seen} batches`);
+    // Per tick: one batch read and one operation summary (plus 2 stats calls per operation), not one per client.
+    // A tick or two may run between the reset and the first read.
+    assert.ok(calls.batchReads <= seen + 2, `${calls.batchReads} batch reads for ${seen} ticks with ${N} clients`);
+    assert.ok(calls.summary <= seen + 2, `${calls.summary} summaries for ${seen} ticks with ${N} clients`);
+    assert.ok(calls.stats <= 2 * (seen + 2), `${calls.stats} statistics for ${seen} ticks with ${N} clients`);
+    // The last client got the same batches (the same text).
+    const last = await readUntil(bodies[N - 1]!, (t) => fresh(t) >= seen);
+    assert.ok(fresh(last) >= seen, `the last client saw ${fresh(last)} of ${seen} batches`);
+  } finally {
+    clearInterval(feeder);
+    for (const ac of aborts) ac.abort();
+    stream.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('clients that join later get a snapshot that ends where the shared batches begin: no record twice, none missed', async () => {
+  const src = fakeSource();
+  const t0 = Date.now() - 10_000;
+  for (let i = 0; i < 5; i++) src.memory.push(mem(t0 + i, 100 + i));
+  const stream = createStreamHandler(src, { intervalMs: 20 });
+  const server = createServer((req, res) => stream(req, res));
+  const url = await listen(server);
+  const acs: AbortController[] = [];
+  try {
+    const open = async () => {
+      const ac = new AbortController();
+      acs.push(ac);
+      return (await fetch(url, { signal: ac.signal })).body!;
+    };
+    const a = await open();
+    await readUntil(a, (t) => t.includes('event: snapshot'));
+    src.memory.push(mem(t0 + 5, 105));
+    await readUntil(a, (t) => events(t, 'samples').length >= 1);
+    // Pushed while a is open; b joins before the next tick may have sent it.
+    src.memory.push(mem(t0 + 6, 106));
+    const b = await open();
+    src.memory.push(mem(t0 + 7, 107));
+    const used = (text: string) => [...events(text, 'snapshot'), ...events(text, 'samples')].flatMap((e) => e.memory.map((r: number[]) => r[1]));
+    const textB = await readUntil(b, (t) => used(t).includes(107));
+    assert.deepEqual(used(textB), [100, 101, 102, 103, 104, 105, 106, 107], 'each record once, in order');
+    const textA = await readUntil(a, (t) => used(t).includes(107));
+    assert.deepEqual(used(textA), [106, 107]);
+  } finally {
+    for (const ac of acs) ac.abort();
+    stream.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('a client that stops reading is dropped once it has maxBufferedBytes unread; the others keep streaming', async () => {
+  const src = fakeSource();
+  // Big batches: 2,000 new rows per tick.
+  const feeder = setInterval(() => {
+    const t = Date.now();
+    for (let i = 0; i < 2000; i++) src.memory.push(mem(t + i / 10_000, 100 + (i % 50)));
+  }, 10);
+  const stream = createStreamHandler(src, { intervalMs: 10, maxBufferedBytes: 64 * 1024 });
+  const server = createServer((req, res) => stream(req, res));
+  const url = await listen(server);
+  const { connect } = await import('node:net');
+  const port = Number(new URL(url).port);
+  const stuck = connect(port, '127.0.0.1');
+  stuck.on('error', () => {});
+  stuck.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  stuck.pause(); // never reads: the kernel's buffers fill, then the server's
+  const ac = new AbortController();
+  try {
+    const reader = await fetch(url, { signal: ac.signal });
+    const body = reader.body!.getReader();
+    let bytes = 0;
+    const end = Date.now() + 60_000;
+    // Read the live one until the stuck one is gone (the kernel buffers a few MB first).
+    while (stream.clients > 1 && Date.now() < end) {
+      const r = await body.read();
+      if (r.done) break;
+      bytes += r.value.length;
+    }
+    assert.equal(stream.clients, 1, `the stuck client is still open after ${bytes} bytes to the live one`);
+    const r = await body.read();
+    assert.equal(r.done, false, 'the reading client keeps its stream');
+    body.releaseLock();
+  } finally {
+    clearInterval(feeder);
+    ac.abort();
+    stuck.destroy();
+    stream.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -179,3 +179,30 @@ test('the dashboard loads without console errors, charts gain points, it survive
   assert.equal(await page.textContent('#status'), 'live');
   await page.close();
 });
+
+test('with a token: ?token= opens the page, the cookie (per port, an HMAC) feeds the stream, and the token leaves the address bar', { skip }, async () => {
+  const secured = await serve({ port: 0, host: '127.0.0.1', collector, dashboard: true, token: 'dash-secret' });
+  const context = await browser!.newContext();
+  const page = await context.newPage();
+  try {
+    const res = await page.goto(`${secured.url}/?token=dash-secret&view=1#top`, { waitUntil: 'load' });
+    assert.equal(res?.status(), 200);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 5000 });
+    assert.equal(page.url(), `${secured.url}/?view=1#top`, 'the token is gone from the address bar, the rest kept');
+    const cookies = await context.cookies(secured.url);
+    assert.deepEqual(cookies.map((c) => c.name), [`perfprobe_token_${secured.port}`]);
+    assert.notEqual(cookies[0]!.value, 'dash-secret');
+    assert.doesNotMatch(cookies[0]!.value, /dash-secret/);
+    assert.equal(cookies[0]!.httpOnly, true);
+    assert.equal(cookies[0]!.sameSite, 'Strict');
+    // The stream runs on the cookie alone, and a reload without ?token= still opens the page.
+    const before = (await points(page))['chart-system'] ?? 0;
+    assert.ok(await waitFor(async () => ((await points(page))['chart-system'] ?? 0) > before, 3000), 'charts gain points');
+    const again = await page.reload({ waitUntil: 'load' });
+    assert.equal(again?.status(), 200);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 5000 });
+  } finally {
+    await context.close();
+    await secured.close();
+  }
+});

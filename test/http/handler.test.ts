@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createHmac } from 'node:crypto';
 import { createMetricsHandler, serve, type RunningServer } from '../../src/http/index.js';
 import { http, newCollector, tempDir } from '../helpers/export-helpers.js';
 
@@ -154,10 +155,19 @@ describe('REST API over serve()', () => {
   });
 
   test('POST /api/metrics/export/json writes metrics_YYYYMMDD_HHMMSS.json into exportDirectory', async () => {
-    // The client cannot choose where files go: path-like body fields are ignored.
-    const r = await http(srv.url, 'POST', '/api/metrics/export/json', {
-      body: JSON.stringify({ filepath: '/tmp/evil.json', directory: '/etc', export_directory: '/' }),
-    });
+    // The client cannot choose where files go: a path-like body field is an unknown key (400), nothing is written.
+    const { readdirSync } = await import('node:fs');
+    for (const key of ['filepath', 'directory', 'export_directory']) {
+      const refused = await http(srv.url, 'POST', '/api/metrics/export/json', {
+        body: JSON.stringify({ [key]: '/tmp/evil.json' }),
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(refused.json().error, new RegExp(`unknown key "${key}"`));
+    }
+    assert.equal(existsSync(exportDir) ? readdirSync(exportDir).length : 0, 0);
+    assert.equal(existsSync('/tmp/evil.json'), false);
+    const r = await http(srv.url, 'POST', '/api/metrics/export/json');
     assert.equal(r.status, 200);
     const body = r.json();
     assert.deepEqual(Object.keys(body), ['success', 'filepath', 'message']);
@@ -198,7 +208,7 @@ describe('REST API over serve()', () => {
     assert.equal(a.status, 200);
     assert.deepEqual(a.json(), { success: true, message: 'Monitoring started' });
     assert.equal(started, 1);
-    const b = await http(srv.url, 'POST', '/api/metrics/monitoring/stop', { body: '{}' });
+    const b = await http(srv.url, 'POST', '/api/metrics/monitoring/stop', { body: '{}', headers: { 'content-type': 'application/json' } });
     assert.equal(b.status, 200);
     assert.deepEqual(b.json(), { success: true, message: 'Monitoring stopped' });
     assert.equal(stopped, 1);
@@ -269,7 +279,7 @@ describe('REST API over serve()', () => {
     const { request } = await import('node:http');
     const status = await new Promise<number>((resolvePromise, reject) => {
       const u = new URL(srv.url);
-      const req = request({ host: u.hostname, port: u.port, path: '/api/metrics/clear', method: 'POST' }, (res) => {
+      const req = request({ host: u.hostname, port: u.port, path: '/api/metrics/clear', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
         res.resume();
         resolvePromise(res.statusCode ?? 0);
       });
@@ -316,14 +326,15 @@ describe('REST API over serve()', () => {
   test('POST /api/metrics/clear: one type, then null for all', async () => {
     const memoryBefore = c.getMemoryUsageStats().count;
     assert.ok(memoryBefore >= 2);
-    const one = await http(srv.url, 'POST', '/api/metrics/clear', { body: '{"metric_type":"processing"}' });
+    const json = { 'content-type': 'application/json' };
+    const one = await http(srv.url, 'POST', '/api/metrics/clear', { body: '{"metric_type":"processing"}', headers: json });
     assert.equal(one.status, 200);
     const j = one.json();
     assert.equal(j.success, true);
     assert.equal(typeof j.message, 'string');
     assert.equal(c.getProcessingTimeStats().count, 0);
     assert.equal(c.getMemoryUsageStats().count, memoryBefore);
-    const all = await http(srv.url, 'POST', '/api/metrics/clear', { body: '{"metric_type":null}' });
+    const all = await http(srv.url, 'POST', '/api/metrics/clear', { body: '{"metric_type":null}', headers: json });
     assert.equal(all.status, 200);
     assert.equal(c.getMemoryUsageStats().count, 0);
     assert.equal(c.getGpuUsageStats().count, 0);
@@ -471,11 +482,22 @@ test('a browser reaches the dashboard with ?token= (then a cookie); the API stil
     assert.equal((await http(srv.url, 'GET', '/?token=wrong')).status, 401);
     const page = await http(srv.url, 'GET', '/?token=tok');
     assert.equal(page.status, 200);
+    // The cookie is named for this port and holds an HMAC of the token, never the token
+    // (cookies are not scoped by port: every app on 127.0.0.1 receives them).
     const setCookie = String(page.headers['set-cookie']);
-    assert.match(setCookie, /^perfprobe_token=tok; Path=\/; HttpOnly; SameSite=Strict/);
-    const cookie = { cookie: 'other=1; perfprobe_token=tok' };
+    const m = new RegExp(`^perfprobe_token_${srv.port}=([0-9a-f]{64}); Path=/; HttpOnly; SameSite=Strict`).exec(setCookie);
+    assert.ok(m, setCookie);
+    const value = m[1]!;
+    assert.doesNotMatch(setCookie, /=tok(;|$)/);
+    assert.equal(value, createHmac('sha256', 'tok').update(`perfprobe dashboard cookie v1 port ${srv.port}`).digest('hex'));
+    const cookie = { cookie: `other=1; perfprobe_token_${srv.port}=${value}` };
     assert.equal((await http(srv.url, 'GET', '/', { headers: cookie })).status, 200);
-    assert.equal((await http(srv.url, 'GET', '/', { headers: { cookie: 'perfprobe_token=nope' } })).status, 401);
+    assert.equal((await http(srv.url, 'GET', '/', { headers: { cookie: `perfprobe_token_${srv.port}=nope` } })).status, 401);
+    // The raw token as a cookie, the old name, or the value meant for another port do not open it.
+    assert.equal((await http(srv.url, 'GET', '/', { headers: { cookie: `perfprobe_token_${srv.port}=tok` } })).status, 401);
+    assert.equal((await http(srv.url, 'GET', '/', { headers: { cookie: 'perfprobe_token=tok' } })).status, 401);
+    const other = createHmac('sha256', 'tok').update(`perfprobe dashboard cookie v1 port ${srv.port + 1}`).digest('hex');
+    assert.equal((await http(srv.url, 'GET', '/', { headers: { cookie: `perfprobe_token_${srv.port}=${other}` } })).status, 401);
     // Query and cookie open only the dashboard's GET routes, never the API or /metrics.
     assert.equal((await http(srv.url, 'GET', '/api/metrics/processing/stats?token=tok')).status, 401);
     assert.equal((await http(srv.url, 'GET', '/metrics', { headers: cookie })).status, 401);
