@@ -21,7 +21,7 @@ export function createNativeMemoryReader(addon: NativeAddon): () => MemoryReadin
   if (typeof withTime === 'function') {
     return function readMemoryNative(): MemoryReading {
       withTime(slots);
-      return memoryReadingFromSlots(slots, 0, slots[MEMORY_SLOTS]!);
+      return decodeMemoryReading(slots, 0, slots[MEMORY_SLOTS]!);
     };
   }
   const read = addon.readMemory;

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './cli-helpers.js';
+import { runCli } from '../helpers/cli-helpers.js';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { cgroupLaunch, choosePeak, findExecutable, movedSignal, ownCgroupDir, RunCgroup } from '../src/cli/peak-memory.js';
-import { getAddon } from '../src/native/binding.js';
+import { cgroupLaunch, choosePeak, findExecutable, movedSignal, ownCgroupDir, RunCgroup } from '../../src/cli/peak-memory.js';
+import { getAddon } from '../../src/native/binding.js';
 
 const node = process.execPath;
 const MiB = 1048576;

@@ -13,9 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addonStatus, getAddon } from '../src/native/binding.js';
-import { GPU_SLOTS, GpuSlot, RECORD_GPU_OFFSET } from '../src/probes/layout.js';
-import { fakeNvmlLibraries, type FakeNvmlLibraries } from './fake-nvml-helpers.js';
+import { addonStatus, getAddon } from '../../src/native/binding.js';
+import { GPU_SLOTS, GpuSlot, RECORD_GPU_OFFSET } from '../../src/schema/layout.js';
+import { fakeNvmlLibraries, type FakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
 
 const CI = process.env.CI === 'true';
 const MiB = 1048576;
@@ -148,7 +148,7 @@ describe('GPU depth: raw addon exports (stand-in NVML)', () => {
     const v = result(child(`
       a.nvmlOpen(lib);
       const s = new a.Sampler();
-      s.start(1, 256, true, 0);
+      s.start(1, 256, true, 0, lib);
       const slots = s.stats().recordSlots;
       const out = new Float64Array(256 * slots);
       let got = 0;

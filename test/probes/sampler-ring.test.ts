@@ -7,12 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addonStatus, getAddon } from '../src/native/binding.js';
-import { recordSlots } from '../src/probes/layout.js';
-import { DEFAULT_CAPACITY, Sampler, ringCapacityFor } from '../src/probes/sampler.js';
-import { fakeNvmlOrSkip } from './fake-nvml-helpers.js';
+import { addonStatus, getAddon } from '../../src/native/binding.js';
+import { recordSlots } from '../../src/schema/layout.js';
+import { DEFAULT_CAPACITY, Sampler, ringCapacityFor } from '../../src/probes/sampler.js';
+import { fakeNvmlOrSkip } from '../helpers/fake-nvml-helpers.js';
 
-const root = join(__dirname, '..');
+const root = join(__dirname, '..', '..');
 const addon = getAddon();
 const noAddon = addon ? false : `addon not loaded: ${addonStatus().error}`;
 if (!addon && process.env.CI === 'true') throw new Error(`addon must load in CI: ${addonStatus().error}`);
