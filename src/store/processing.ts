@@ -21,12 +21,11 @@
 import { OperationAggregate, foldCumulativeOnly, foldIn, foldOut, recount, type FoldColumns } from '../stats/aggregates.js';
 import { bucketOf } from '../stats/histogram.js';
 import { ranges } from '../stats/window.js';
+import { MAX_ERROR_MESSAGE_LENGTH, MAX_JOB_ID_LENGTH, MAX_STAGE_LENGTH, capString } from '../schema/field.js';
 import { Ring, type Column } from './ring.js';
-import { StringTable } from './intern.js';
+import { SLOT_ERROR, SLOT_JOB, SLOT_STAGE, StringTable, internalize } from './intern.js';
 
 export const OVERFLOW_OPERATION = '__overflow__';
-/** Error messages longer than this are cut (memory stays bounded). */
-export const MAX_ERROR_MESSAGE_LENGTH = 1024;
 
 export class ProcessingStore extends Ring implements FoldColumns {
   dur = new Float64Array(0);
@@ -171,15 +170,17 @@ export class ProcessingStore extends Ring implements FoldColumns {
       }
       id = this.newOperation(name);
     }
-    this.lastOpName = name;
+    this.lastOpName = this.aggregates[id]!.name; // the stored copy: the cache never holds a caller's string
     this.lastOpId = id;
     return id;
   }
 
+  /** The stored name is an internalized copy: it never retains the caller's string, and equals a literal by identity. */
   private newOperation(name: string): number {
     const id = this.aggregates.length;
-    this.aggregates.push(new OperationAggregate(name));
-    this.opIds.set(name, id);
+    const stored = internalize(name);
+    this.aggregates.push(new OperationAggregate(stored));
+    this.opIds.set(stored, id);
     return id;
   }
 
@@ -224,14 +225,15 @@ export class ProcessingStore extends Ring implements FoldColumns {
     this.unfolded++;
   }
 
+  /** Interns the record's strings, each cut to its cap first (src/schema/field.ts capString; the table keeps flat copies). */
   private intern(p: number, jobId: string | undefined | null, stage: string | undefined | null, errorMessage: string | undefined | null): void {
     const table = this.table;
-    this.job[p] = jobId == null ? 0 : table.acquire(jobId);
-    this.stage[p] = stage == null ? 0 : table.acquire(stage);
+    this.job[p] = jobId == null ? 0 : table.acquire(jobId.length > MAX_JOB_ID_LENGTH ? capString(jobId, MAX_JOB_ID_LENGTH) : jobId, SLOT_JOB);
+    this.stage[p] = stage == null ? 0 : table.acquire(stage.length > MAX_STAGE_LENGTH ? capString(stage, MAX_STAGE_LENGTH) : stage, SLOT_STAGE);
     this.err[p] =
       errorMessage == null
         ? 0
-        : table.acquire(errorMessage.length > MAX_ERROR_MESSAGE_LENGTH ? errorMessage.slice(0, MAX_ERROR_MESSAGE_LENGTH) : errorMessage);
+        : table.acquire(errorMessage.length > MAX_ERROR_MESSAGE_LENGTH ? capString(errorMessage, MAX_ERROR_MESSAGE_LENGTH) : errorMessage, SLOT_ERROR);
   }
 
   /** A record whose cumulative totals were counted before (re-sorting): into the history figures only, at once. */
