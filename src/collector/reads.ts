@@ -31,8 +31,8 @@ export function processingStats(s: CollectorStores, query: (WindowQuery & { oper
   const opId = operation === undefined ? -1 : p.findOperation(operation);
   if (operation !== undefined && opId < 0) return stats.emptyProcessingStats();
   if (query?.durationMinutes === undefined) {
-    p.refreshExtremes();
-    return opId < 0 ? stats.statsFromAllAggregates(p.ops) : stats.statsFromAggregate(p.ops[opId]!);
+    p.refreshExtremes(opId);
+    return opId < 0 ? stats.statsFromAllAggregates(p.ops, p.pool) : stats.statsFromAggregate(p.ops[opId]!);
   }
   return stats.windowProcessingStats(p, windowStart(p, query, now), opId);
 }

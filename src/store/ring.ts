@@ -35,10 +35,16 @@ export abstract class Ring {
   /** Timestamps, epoch ms. */
   ts: Float64Array<ArrayBuffer> = new Float64Array(0);
   lastTimestamp = -Infinity;
-  /** Records dropped from the front since creation (iterators use it to stay on their record). */
+  /**
+   * Records dropped from the front since creation (evicted or cleared): the
+   * sequence number of logical record i is evictedTotal + i, unique for the
+   * ring's life (iterators and links use it to stay on their record).
+   */
   evictedTotal = 0;
   /** Bumped by clear(): iterators stop when it changes. */
   generation = 0;
+  /** Occupied slots (stale + count) at which slot() calls makeRoom(): the capacity, or sooner to pace settle(). */
+  private checkpoint = 0;
 
   constructor(
     public maxSize: number,
@@ -52,11 +58,19 @@ export abstract class Ring {
     return 0;
   }
 
+  /**
+   * Pushes after which settle() runs even while the ring has free slots (a
+   * subclass whose settle() folds pushed records bounds its pause this way).
+   */
+  protected settleEvery(): number {
+    return Infinity;
+  }
+
   /** The columns, `ts` first, in `columnTypes` order after it. */
   protected abstract getColumns(): Column[];
   protected abstract setColumns(columns: Column[]): void;
-  /** Called with the physical index of a record about to be overwritten or dropped (from settle() or resize()). */
-  protected abstract evict(p: number): void;
+  /** Called with the physical index and sequence number of a record about to be overwritten or dropped (from settle() or resize()). */
+  protected abstract evict(p: number, seq: number): void;
 
   /** Physical index of logical record i (0 = oldest). */
   physical(i: number): number {
@@ -73,15 +87,17 @@ export abstract class Ring {
       this.evictedTotal++;
       this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
     }
-    if (this.stale + this.count === this.capacity) this.makeRoom();
+    if (this.stale + this.count >= this.checkpoint) this.makeRoom();
     const p = this.head + this.count++;
     return p < this.capacity ? p : p - this.capacity;
   }
 
-  /** No free physical slot: settle the stale records, and grow while below the limit. */
+  /** No free physical slot, or settleEvery() pushes since the last call: settle the stale records, and grow while below the limit. */
   private makeRoom(): void {
+    const full = this.stale + this.count >= this.capacity;
     this.settle();
-    if (this.capacity < this.limit) this.reallocate(Math.min(this.limit, Math.max(FIRST_CAPACITY, this.capacity * 2)));
+    if (full && this.capacity < this.limit) this.reallocate(Math.min(this.limit, Math.max(FIRST_CAPACITY, this.capacity * 2)));
+    this.checkpoint = Math.min(this.capacity, this.stale + this.count + this.settleEvery());
   }
 
   /**
@@ -93,8 +109,9 @@ export abstract class Ring {
     if (n === 0) return;
     let p = this.head - n;
     if (p < 0) p += this.capacity;
+    const seq0 = this.evictedTotal - n;
     for (let i = 0; i < n; i++) {
-      this.evict(p);
+      this.evict(p, seq0 + i);
       if (++p === this.capacity) p = 0;
     }
     this.stale = 0;
@@ -114,7 +131,7 @@ export abstract class Ring {
     this.limit = maxSize + this.slackOf(maxSize);
     if (this.count > maxSize) {
       const drop = this.count - maxSize;
-      for (let i = 0; i < drop; i++) this.evict(this.physical(i));
+      for (let i = 0; i < drop; i++) this.evict(this.physical(i), this.evictedTotal + i);
       this.head = this.physical(drop);
       this.count = maxSize;
       this.evictedTotal += drop;
@@ -122,6 +139,7 @@ export abstract class Ring {
     } else if (this.capacity > maxSize) {
       this.reallocate(maxSize);
     }
+    this.checkpoint = Math.min(this.capacity, this.stale + this.count + this.settleEvery());
   }
 
   /** Copies the visible records, oldest first, into fresh arrays of `capacity` (no stale records: settle() first). */
@@ -145,15 +163,17 @@ export abstract class Ring {
     this.head = 0;
   }
 
-  /** Drops every record and frees the arrays. */
+  /** Drops every record and frees the arrays. Sequence numbers go on (they count the dropped records as evicted). */
   clear(): void {
     const types: ColumnCtor[] = [...this.columnTypes];
+    this.evictedTotal += this.count;
     this.ts = new Float64Array(0);
     this.setColumns(types.map((T) => new T(0)));
     this.capacity = 0;
     this.head = 0;
     this.count = 0;
     this.stale = 0;
+    this.checkpoint = 0;
     this.lastTimestamp = -Infinity;
     this.generation++;
   }
