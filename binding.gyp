@@ -24,7 +24,6 @@
       "sources": [
         "native/addon.cc",
         "native/sampler.cc",
-        "native/proc_tree.cc",
         "native/gpu/nvml_loader.cc",
         "native/gpu/gpu_reader.cc",
         "native/gpu/gpu_details.cc",
@@ -47,12 +46,12 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/memory_linux.cc"],
+          "sources": ["native/memory_linux.cc", "native/proc_tree.cc"],
           # NVML is dlopened at run time: link libdl, never libnvidia-ml.
           "libraries": ["-ldl", "-lpthread"]
         }],
         ["OS=='mac'", {
-          "sources": ["native/memory_darwin.cc"],
+          "sources": ["native/memory_darwin.cc", "native/proc_tree_darwin.cc"],
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
@@ -61,7 +60,7 @@
           }
         }],
         ["OS=='win'", {
-          "sources": ["native/memory_win.cc"],
+          "sources": ["native/memory_win.cc", "native/proc_tree_win.cc", "native/module_pin_win.cc"],
           "defines": ["_HAS_EXCEPTIONS=1", "NOMINMAX"],
           "libraries": ["psapi.lib"],
           "msvs_settings": {

@@ -120,20 +120,6 @@ double ParseHwm(const char* status) {
 #endif
 }  // namespace
 
-void ProcTree::ForgetTree() {
-  members_.clear();  // their ProcFds close
-  keptFds_ = 0;
-  treePids_.clear();
-  walkNeeded_ = true;
-}
-
-void ProcTree::Reset() {
-  ForgetTree();
-  root_ = 0;
-  hwmRead_ = false;
-  peakHwmBytes_ = kNaN;
-}
-
 #if defined(__linux__)
 size_t ProcTree::FdsOf(const Member& m) const {
   size_t n = (m.statm.valid() ? 1 : 0) + (m.task.valid() ? 1 : 0) + (m.status.valid() ? 1 : 0);

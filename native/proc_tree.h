@@ -1,6 +1,8 @@
 // RSS summed over a process and all its descendants, and the tree's pid list
-// (the GPU probe sums per-process GPU memory over it). Linux reads /proc;
-// other platforms report NaN and an empty list. Free of Node-API.
+// (the GPU probe sums per-process GPU memory over it). One file per OS,
+// chosen by binding.gyp: Linux reads /proc (proc_tree.cc), Windows a
+// Toolhelp snapshot (proc_tree_win.cc), macOS proc_listchildpids
+// (proc_tree_darwin.cc). Free of Node-API.
 #pragma once
 
 #include <cstddef>
@@ -95,7 +97,12 @@ class ProcTree {
   double PeakHwmBytes() const { return peakHwmBytes_; }
 
   // Forgets the tree and the peak, and closes every descriptor it kept.
-  void Reset();
+  void Reset() {
+    ForgetTree();
+    root_ = 0;
+    hwmRead_ = false;
+    peakHwmBytes_ = std::numeric_limits<double>::quiet_NaN();
+  }
   // Closes every descriptor and forgets the tree, keeping PeakHwmBytes()
   // (the sampler calls it when its thread ends).
   void CloseFiles() { ForgetTree(); }
@@ -130,7 +137,12 @@ class ProcTree {
   Member* Find(int32_t pid);
   Member* Open(int32_t pid, int32_t parent);
   void Drop(Member* m);
-  void ForgetTree();               // closes every descriptor; keeps root and peak
+  void ForgetTree() {             // closes every descriptor; keeps root and peak
+    members_.clear();              // their ProcFds close
+    keptFds_ = 0;
+    treePids_.clear();
+    walkNeeded_ = true;
+  }
   bool WalkShape(int64_t nowNs);   // false: the root is gone
   Step WalkChildren(int64_t nowNs);
   bool WalkFullScan();

@@ -96,7 +96,7 @@ void Sampler::Stop() {
     stopRequested_ = true;
     thread.swap(thread_);
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   if (thread.joinable()) thread.join();
   bool release;
   {
@@ -179,7 +179,7 @@ void Sampler::Run() {
         auto behind = (now - deadline) / interval + 1;
         deadline += behind * interval;
       }
-      if (wake_.wait_until(lock, deadline, [this] { return stopRequested_; })) return;
+      if (wake_.WaitUntil(lock, deadline, [this] { return stopRequested_; })) return;
     }
   }
 }

@@ -7,7 +7,6 @@
 // Free of Node-API so the native tests link it.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <limits>
 #include <mutex>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "memory.h"
+#include "monotonic_wait.h"
 #include "proc_tree.h"
 #include "ring.h"
 
@@ -80,7 +80,7 @@ class Sampler {
   void StoreSample(Lock& lock);
 
   mutable std::mutex mutex_;  // guards everything below but the thread-only state
-  std::condition_variable wake_;
+  MonotonicWait wake_;  // CLOCK_MONOTONIC timed wait (see monotonic_wait.h)
   std::thread thread_;
   bool running_ = false;
   bool stopRequested_ = false;

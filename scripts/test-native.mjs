@@ -187,7 +187,7 @@ function gpuWorkerRun(addonPath, sanitizedEnv) {
       const out = new Float64Array(2 * a.layout.gpuSlots);
       const details = a.nvmlReadDetailed(out);
       a.nvmlRead(out, []);
-      const s = new a.Sampler(); s.start(1, 64, true, 0);
+      const s = new a.Sampler(); s.start(1, 64, true, 0, workerData.fake);
       const events = [];
       const w = a.nvmlWatchEvents((e) => {
         events.push(e.type);
@@ -223,7 +223,7 @@ function gpuWorkerRun(addonPath, sanitizedEnv) {
     const a = require(${JSON.stringify(addonPath)});
     a.nvmlOpen(${JSON.stringify(fake)});
     const w = a.nvmlWatchEvents(() => {}); w.ref();
-    const s = new a.Sampler(); s.start(1, 16, true, 0);
+    const s = new a.Sampler(); s.start(1, 16, true, 0, ${JSON.stringify(fake)});
     setTimeout(() => process.exit(5), 50); // the watcher is blocked in the wait: the atexit handler joins it`;
   // Three times: a thread left reading NVML state during exit() showed up in most runs, not all.
   for (let i = 0; i < 3; i++) {

@@ -138,7 +138,7 @@ TEST(depth_slow_fields_are_read_at_most_once_a_second) {
 TEST(depth_sampling_path_never_makes_the_costly_calls) {
   std::string lib = FakePath("");
   Script("devices=2\ngpu0.gprocs=self:1048576\ngpu0.putil=self:1:1:1:1@5\ngpu0.mig=1\n");
-  CHECK_EQ(AcquireForSampler(), 2);
+  CHECK_EQ(AcquireForSampler(lib.c_str()), 2);
   std::vector<double> out(2 * kGpuSlots);
   for (int i = 0; i < 100; ++i) SampleAll(out.data(), 2, {});
   for (const char* c : {"pcie_throughput", "graphics", "process_util", "mig_mode", "field_energy", "energy"})

@@ -14,8 +14,11 @@
  *
  * When loading fails the library keeps working on the fallbacks and emits
  * ONE `process.emitWarning(message, { code: 'PERFPROBE_ADDON_UNAVAILABLE' })`
- * per thread that names what was tried and the likely fix for each cause.
+ * per thread that names what was tried and the likely fix for each cause;
+ * when the install script could not build the addon (scripts/install.js
+ * wrote build/install-failure.json), its reason and fix come first.
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import os from 'node:os';
 import { WarningCode } from '../errors.js';
@@ -100,8 +103,26 @@ function checkShape(mod: unknown): NativeAddon {
   return m as NativeAddon;
 }
 
+/** What scripts/install.js recorded when it could not build the addon. */
+export interface InstallFailure {
+  reason: string;
+  fix: string;
+  /** Why no prebuild was used ("none for linux-arm64", the load error, ...). */
+  prebuild?: string;
+}
+
+/** build/install-failure.json under `dir`, or null when there is none (or it is unreadable). */
+export function readInstallFailure(dir: string): InstallFailure | null {
+  try {
+    const r = JSON.parse(readFileSync(join(dir, 'build', 'install-failure.json'), 'utf8')) as Partial<InstallFailure>;
+    return typeof r.reason === 'string' && typeof r.fix === 'string' ? (r as InstallFailure) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Builds the warning: what was tried, the error, and a fix per likely cause. */
-export function describeLoadFailure(tried: string[], err: unknown): string {
+export function describeLoadFailure(tried: string[], err: unknown, install: InstallFailure | null = null): string {
   const message = err instanceof Error ? err.message : String(err);
   const target = `${process.platform}-${process.arch}${process.platform === 'linux' ? ` (${isMusl() ? 'musl' : 'glibc'})` : ''}`;
   const causes: Array<[RegExp, string]> = [
@@ -119,13 +140,21 @@ export function describeLoadFailure(tried: string[], err: unknown): string {
         `than Node ${process.version}: run \`npm rebuild perfprobe\``],
     [/Cannot find module|ENOENT/i, 'the file named by PERFPROBE_ADDON does not exist: fix the path or unset PERFPROBE_ADDON'],
   ];
-  const likely = causes.find(([re]) => re.test(message));
+  let likely = causes.find(([re]) => re.test(message));
+  let likelyText = likely ? likely[1] : 'unknown; see the error above';
+  if (install && (!likely || likely === causes[0])) {
+    // The install script tried to build and said why it could not.
+    likelyText =
+      `no prebuilt binary for ${target} loads here${install.prebuild ? ` (${install.prebuild})` : ''} and the source build at install failed: ` +
+      `${install.reason}. Fix: ${install.fix}`;
+    likely = causes[0];
+  }
   const lines = [
     'perfprobe: the native addon could not be loaded; readMemory() and Sampler use the Node.js fallbacks ' +
       '(slower, and the fallback sampler cannot sample while the event loop is blocked).',
     `  tried: ${tried.join(', ')}`,
     `  error: ${firstLine(err)}`,
-    `  likely cause and fix: ${likely ? likely[1] : 'unknown; see the error above'}`,
+    `  likely cause and fix: ${likelyText}`,
     '  other causes and fixes:',
     ...causes.filter((c) => c !== likely).slice(0, 4).map(([, fix]) => `    - ${fix}`),
     '  Set PERFPROBE_ADDON=0 to use the fallbacks without this warning (PERFPROBE_NO_WARNINGS=1 silences it too).',
@@ -165,7 +194,7 @@ function load(): void {
     addon = null;
     status = { loaded: false, disabled: false, error: firstLine(err), ...(file ? { path: file } : {}) };
     if (process.env.PERFPROBE_NO_WARNINGS !== '1') {
-      process.emitWarning(describeLoadFailure(tried, err), { code: WarningCode.addonUnavailable });
+      process.emitWarning(describeLoadFailure(tried, err, explicitFile ? null : readInstallFailure(searchRoot)), { code: WarningCode.addonUnavailable });
     }
   }
 }

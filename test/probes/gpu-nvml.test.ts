@@ -327,14 +327,16 @@ describe('GPU through NVML (stand-in library)', () => {
     const { v } = child(`
       const { Worker } = require('node:worker_threads');
       const before = g.readGpusSync().map((r) => r.loadPercent);
+      // The module path as workerData: pasted into the worker's source (a
+      // template literal here) a Windows path would lose its backslashes.
       const w = new Worker(\`
-        const { parentPort } = require('node:worker_threads');
+        const { parentPort, workerData } = require('node:worker_threads');
         require('tsx/cjs');
-        const g = require(${JSON.stringify(gpuModule)});
+        const g = require(workerData.gpuModule);
         const r = g.readGpusSync().map((x) => x.loadPercent);
         g.closeGpu();
         parentPort.postMessage(r);
-      \`, { eval: true });
+      \`, { eval: true, workerData: { gpuModule: ${JSON.stringify(gpuModule)} } });
       const inWorker = await new Promise((res, rej) => { w.on('message', res); w.on('error', rej); });
       await new Promise((res) => w.on('exit', res));
       done({ before, inWorker, after: g.readGpusSync().map((r) => r.loadPercent) });
@@ -355,10 +357,10 @@ describe('NVML lifetime', () => {
       for (let i = 0; i < 100; i++) g.readGpusSync();
       const w = new Worker(\`
         require('tsx/cjs');
-        const g = require(${JSON.stringify(gpuModule)});
+        const g = require(require('node:worker_threads').workerData.gpuModule);
         for (let i = 0; i < 100; i++) g.readGpusSync();
         g.closeGpu();
-      \`, { eval: true });
+      \`, { eval: true, workerData: { gpuModule: ${JSON.stringify(gpuModule)} } });
       await new Promise((res) => w.on('exit', res));
       const s = new Sampler({ intervalMs: 1, gpu: true }).start();
       await new Promise((r) => setTimeout(r, 100));

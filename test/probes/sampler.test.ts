@@ -217,10 +217,14 @@ test('workers terminated in the middle of sampler calls do not abort the process
   // tsx's hooks, which the TypeScript wrappers would run under here, are not
   // what is tested, and without them a worker starts in milliseconds, so 48
   // of them stay cheap on a loaded machine.)
-  const addonPath = JSON.stringify(addonStatus().path);
+  // The path travels as workerData: pasted into the worker's source (a
+  // template literal inside this child's code) a Windows path would lose its
+  // backslashes.
+  const paths = JSON.stringify({ addon: addonStatus().path });
   const r = runChild(`const { Worker } = require('node:worker_threads');
-    const src = \`const { parentPort } = require('node:worker_threads');
-      const addon = require(${addonPath});
+    const paths = ${paths};
+    const src = \`const { parentPort, workerData } = require('node:worker_threads');
+      const addon = require(workerData.addon);
       const s = new addon.Sampler();
       s.start(1, 64, false, 0);
       const out = new Float64Array(64 * addon.layout.memorySlots * 2);
@@ -228,7 +232,7 @@ test('workers terminated in the middle of sampler calls do not abort the process
       for (;;) { s.stats(); s.drain(out); }\`;
     (async () => {
       for (let round = 0; round < 8; round++) {
-        const ws = Array.from({ length: 6 }, () => new Worker(src, { eval: true }));
+        const ws = Array.from({ length: 6 }, () => new Worker(src, { eval: true, workerData: paths }));
         await Promise.all(ws.map((w) => new Promise((res) => w.once('message', res))));
         await new Promise((res) => setTimeout(res, 5 + round * 3));
         await Promise.all(ws.map((w) => w.terminate()));
@@ -248,7 +252,7 @@ test('records carry one GPU block per device when NVML is available (stand-in NV
     t.skip('stand-in NVML did not build (no C compiler?)');
     return;
   }
-  const lib = join(root, 'build', 'fake-nvml', 'libfake-nvml.so');
+  const lib: string = JSON.parse(built.stdout).full; // PERFPROBE_FAKE_NVML_DIR (emulated runs) or build/fake-nvml/
   const mod = JSON.stringify(join(root, 'src', 'probes', 'index.ts'));
   const r = runChild(
     `const p = require(${mod}); const s = new p.Sampler({ intervalMs: 5, watchPid: process.pid }).start();
