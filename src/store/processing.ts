@@ -31,7 +31,21 @@ export const OVERFLOW_OPERATION = '__overflow__';
 /** Pushes between two folds at most (a fold of 4,096 records: tens of microseconds). */
 const FOLD_EVERY = 4096;
 
-export class ProcessingStore extends Ring implements FoldColumns {
+/** What a processing record reader reads (the store, or what clear() left to an open snapshot); reading it never settles. */
+export interface ProcessingView {
+  readonly ts: Float64Array;
+  readonly dur: Float64Array;
+  readonly photo: Float64Array;
+  readonly op: Uint32Array;
+  readonly job: Uint32Array;
+  readonly stage: Uint32Array;
+  readonly err: Uint32Array;
+  readonly ok: Uint8Array;
+  readonly aggregates: readonly { readonly name: string }[];
+  readonly table: StringTable;
+}
+
+export class ProcessingStore extends Ring implements FoldColumns, ProcessingView {
   dur = new Float64Array(0);
   /** 32-bit view of `dur`: the high words give histogram buckets without a float store. */
   durWords = new Uint32Array(0);
@@ -48,8 +62,10 @@ export class ProcessingStore extends Ring implements FoldColumns {
   /** The pages of every aggregate's histogram, and the all-operations histogram (read it settled). */
   pool: BucketPool;
 
-  private table = new StringTable();
-  private aggregates: OperationAggregate[] = [];
+  /** jobId, stage and error strings, unsettled (readers that may run inside settle(): ProcessingView). */
+  table = new StringTable();
+  /** Operation id -> aggregates, unsettled (read `ops` for settled figures). */
+  aggregates: OperationAggregate[] = [];
   private readonly opIds = new Map<string, number>();
   private lastOpName = '';
   private lastOpId = -1;
@@ -89,6 +105,11 @@ export class ProcessingStore extends Ring implements FoldColumns {
 
   protected override settleEvery(): number {
     return FOLD_EVERY;
+  }
+
+  protected view(): ProcessingView {
+    const { ts, dur, photo, op, job, stage, err, ok, aggregates, table } = this;
+    return { ts, dur, photo, op, job, stage, err, ok, aggregates, table };
   }
 
   protected getColumns(): Column[] {
@@ -135,6 +156,7 @@ export class ProcessingStore extends Ring implements FoldColumns {
     const stale = this.stale;
     const unfolded = this.unfolded;
     if (stale === 0 && unfolded === 0) return;
+    if (stale > 0) this.spillStale();
     const cap = this.capacity;
     const occupied = stale + this.count;
     // Occupied index (0 = oldest stale record) of the first unfolded record.
@@ -315,6 +337,7 @@ export class ProcessingStore extends Ring implements FoldColumns {
     this.table = new StringTable();
     this.aggregates = [];
     this.pool = new BucketPool(this.maxPages);
+    this.invalidateView();
     this.opIds.clear();
     this.lastOpName = '';
     this.lastOpId = -1;
@@ -326,6 +349,7 @@ export class ProcessingStore extends Ring implements FoldColumns {
     this.settle();
     super.clear();
     this.table = new StringTable();
+    this.invalidateView();
     this.pool.reset();
     for (const a of this.aggregates) a.resetHistory();
   }
