@@ -43,7 +43,7 @@
  *      was in it; recount() recomputes sum exactly from the held records;
  *  I5  an octave has a page only while its count is > 0; while it has page
  *      pg, the page counts in their bucket pair exactly its held records
- *      with sequence numbers >= pool.since[pg], and every held record of the
+ *      with sequence numbers >= pool.sinceOf(pg) (their sum in segSum), and every held record of the
  *      octave older than that was counted in `oct` only; a page given back is
  *      all zeros;
  *  I6  pool.total[b] counts the held records of every operation in bucket b;
@@ -97,24 +97,31 @@ export const PAGE_SIZE = OCTAVE_BUCKETS >> 1;
 const PAGE_BITS = SUB_BITS - 1;
 /** Most pages a pool holds: 131,072 x 256 B = 32 MiB. */
 export const MAX_PAGES = 1 << 17;
-const FIRST_PAGES = 64;
 /** Bytes of one page. */
 export const PAGE_BYTES = PAGE_SIZE * 4;
-/** Count of bucket b in page pg: pages[(pg << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]. */
+/** Pages per segment: the pool grows and shrinks a segment (64 KiB of counts) at a time. */
+const SEG_BITS = 8;
+const SEG_PAGES = 1 << SEG_BITS;
+const SEG_MASK = SEG_PAGES - 1;
+/** Count of bucket b in page pg: segPages[pg >>> SEG_BITS][((pg & SEG_MASK) << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]. */
 const PAGE_MASK = PAGE_SIZE - 1;
 
 /**
  * The pages of every operation's histogram (one store's), and the histogram
- * of all operations together. A page is PAGE_SIZE counts at
- * [page * PAGE_SIZE, (page + 1) * PAGE_SIZE) of `pages`; the array grows by
- * doubling up to `maxPages` and compacts (moving pages down, their owners'
- * pageOf updated) when three quarters are free.
+ * of all operations together. Pages live in segments of SEG_PAGES: the pool
+ * adds a segment when no page is free (never copying the others: a 32 MiB
+ * array reallocated into fresh memory paused a record call 190 ms) up to
+ * `maxPages`, and when three quarters are free moves the live pages down
+ * (their owners' pageOf updated) and drops the emptied segments.
  */
 export class BucketPool {
-  pages: Uint32Array<ArrayBuffer> = new Uint32Array(0);
-  /** Per page, the sequence number of the first record it counts (I5). */
-  since: Float64Array<ArrayBuffer> = new Float64Array(0);
-  /** Pages `pages` has room for. */
+  /** Per segment, PAGE_SIZE counts per page. */
+  segPages: Uint32Array<ArrayBuffer>[] = [];
+  /** Per segment, per page, the sequence number of the first record it counts (I5). */
+  segSince: Float64Array<ArrayBuffer>[] = [];
+  /** Per segment, per page, the sum of its counts. */
+  segSum: Uint32Array<ArrayBuffer>[] = [];
+  /** Pages the segments have room for (at most maxPages usable). */
   capacity = 0;
   /** Pages in use. */
   live = 0;
@@ -123,8 +130,8 @@ export class BucketPool {
   /** Held records per bucket, every operation together (I6). */
   readonly total = new Uint32Array(BUCKETS);
   private freeList: number[] = [];
-  private ownerOp = new Uint32Array(0);
-  private ownerOct = new Uint8Array(0);
+  /** Per page: owner operation id * 64 + octave. */
+  private owner: number[] = [];
 
   constructor(readonly maxPages = MAX_PAGES) {}
 
@@ -135,15 +142,12 @@ export class BucketPool {
         this.refused++;
         return NO_PAGE;
       }
-      // Doubling while small, then by a quarter (less unused room, and no copy over 32 MiB).
-      const next = this.capacity < 16_384 ? Math.max(FIRST_PAGES, this.capacity * 2) : this.capacity + (this.capacity >> 2);
-      this.resize(Math.min(this.maxPages, next));
+      this.addSegment();
     }
     const pg = this.freeList.pop()!;
     this.live++;
-    this.ownerOp[pg] = a.id;
-    this.ownerOct[pg] = e;
-    this.since[pg] = seq;
+    this.owner[pg] = a.id * 64 + e;
+    this.segSince[pg >>> SEG_BITS]![pg & SEG_MASK] = seq;
     a.pageOf[e] = pg;
     return pg;
   }
@@ -156,58 +160,58 @@ export class BucketPool {
     this.freeList.push(pg);
   }
 
-  /** When three quarters of the pages are free: moves the live ones down and halves (or more) the array. */
+  /** The sequence number page pg counts from (I5). */
+  sinceOf(pg: number): number {
+    return this.segSince[pg >>> SEG_BITS]![pg & SEG_MASK]!;
+  }
+
+  private addSegment(): void {
+    const first = this.capacity;
+    this.segPages.push(new Uint32Array(SEG_PAGES * PAGE_SIZE));
+    this.segSince.push(new Float64Array(SEG_PAGES));
+    this.segSum.push(new Uint32Array(SEG_PAGES));
+    this.capacity += SEG_PAGES;
+    // Lowest index on top of the stack, so pages fill from the bottom; none past maxPages.
+    for (let pg = Math.min(this.capacity, this.maxPages) - 1; pg >= first; pg--) this.freeList.push(pg);
+  }
+
+  /** When three quarters of the pages are free: moves the live ones into the lowest segments and drops the rest. */
   compact(ops: readonly OperationAggregate[]): void {
-    if (this.capacity <= FIRST_PAGES || this.live * 4 > this.capacity) return;
-    let next = FIRST_PAGES;
-    while (next < this.live * 2) next *= 2;
+    if (this.segPages.length <= 1 || this.live * 4 > this.capacity) return;
+    let keepSegs = 1;
+    while (keepSegs * SEG_PAGES < this.live * 2) keepSegs++;
+    const next = keepSegs * SEG_PAGES;
     const inUse = new Uint8Array(this.capacity);
     for (const a of ops) for (let e = 0; e < OCTAVES; e++) if (a.pageOf[e] !== NO_PAGE) inUse[a.pageOf[e]!] = 1;
     let hole = 0;
     for (let pg = next; pg < this.capacity; pg++) {
       if (inUse[pg] === 0) continue;
       while (inUse[hole] === 1) hole++;
-      this.pages.copyWithin(hole * PAGE_SIZE, pg * PAGE_SIZE, (pg + 1) * PAGE_SIZE);
-      this.since[hole] = this.since[pg]!;
-      ops[this.ownerOp[pg]!]!.pageOf[this.ownerOct[pg]!] = hole;
-      this.ownerOp[hole] = this.ownerOp[pg]!;
-      this.ownerOct[hole] = this.ownerOct[pg]!;
+      const from = this.segPages[pg >>> SEG_BITS]!;
+      const at = (pg & SEG_MASK) << PAGE_BITS;
+      this.segPages[hole >>> SEG_BITS]!.set(from.subarray(at, at + PAGE_SIZE), (hole & SEG_MASK) << PAGE_BITS);
+      this.segSince[hole >>> SEG_BITS]![hole & SEG_MASK] = this.segSince[pg >>> SEG_BITS]![pg & SEG_MASK]!;
+      this.segSum[hole >>> SEG_BITS]![hole & SEG_MASK] = this.segSum[pg >>> SEG_BITS]![pg & SEG_MASK]!;
+      const own = this.owner[pg]!;
+      ops[Math.floor(own / 64)]!.pageOf[own & 63] = hole;
+      this.owner[hole] = own;
       inUse[hole] = 1;
     }
-    this.resize(next, inUse);
-  }
-
-  /** Reallocates to `capacity` pages (the live ones below it); rebuilds the free list from `inUse` when given. */
-  private resize(capacity: number, inUse?: Uint8Array): void {
-    const keep = Math.min(this.capacity, capacity);
-    const pages = new Uint32Array(capacity * PAGE_SIZE);
-    pages.set(this.pages.subarray(0, keep * PAGE_SIZE));
-    const since = new Float64Array(capacity);
-    since.set(this.since.subarray(0, keep));
-    const ownerOp = new Uint32Array(capacity);
-    ownerOp.set(this.ownerOp.subarray(0, keep));
-    const ownerOct = new Uint8Array(capacity);
-    ownerOct.set(this.ownerOct.subarray(0, keep));
-    if (inUse) {
-      this.freeList = [];
-      for (let pg = capacity - 1; pg >= 0; pg--) if (inUse[pg] === 0) this.freeList.push(pg);
-    } else {
-      // Lowest index on top of the stack, so pages fill from the bottom.
-      for (let pg = capacity - 1; pg >= this.capacity; pg--) this.freeList.push(pg);
-    }
-    this.pages = pages;
-    this.since = since;
-    this.ownerOp = ownerOp;
-    this.ownerOct = ownerOct;
-    this.capacity = capacity;
+    this.segPages.length = keepSegs;
+    this.segSince.length = keepSegs;
+    this.segSum.length = keepSegs;
+    this.owner.length = Math.min(this.owner.length, next);
+    this.capacity = next;
+    this.freeList = [];
+    for (let pg = Math.min(next, this.maxPages) - 1; pg >= 0; pg--) if (inUse[pg] === 0) this.freeList.push(pg);
   }
 
   /** Every page free and every count zero (the aggregates reset their pageOf themselves). */
   reset(): void {
-    this.pages = new Uint32Array(0);
-    this.since = new Float64Array(0);
-    this.ownerOp = new Uint32Array(0);
-    this.ownerOct = new Uint8Array(0);
+    this.segPages = [];
+    this.segSince = [];
+    this.segSum = [];
+    this.owner = [];
     this.capacity = 0;
     this.live = 0;
     this.refused = 0;
@@ -217,7 +221,7 @@ export class BucketPool {
 
   /** Bytes held: the pages and their bookkeeping, and the all-operations histogram. */
   get byteLength(): number {
-    return this.pages.byteLength + this.since.byteLength + this.ownerOp.byteLength + this.ownerOct.byteLength + this.total.byteLength + this.freeList.length * 8;
+    return this.capacity * (PAGE_BYTES + 8 + 4 + 8) + this.total.byteLength + this.freeList.length * 8;
   }
 }
 
@@ -234,6 +238,9 @@ export class OperationAggregate {
   extremesStale = false;
   /** Sequence number of the newest folded record (I7); -1: none. */
   lastSeq = -1;
+  /** p95 of the history, valid while p95Valid (every change of the history figures clears it). */
+  p95Cache = 0;
+  p95Valid = false;
 
   cumCount = 0;
   cumSum = 0;
@@ -258,6 +265,7 @@ export class OperationAggregate {
 
   /** Adds the record numbered `seq` to the history figures; `b` is bucketOf(durationMs). Twin: foldInChunk. */
   add(durationMs: number, success: boolean, b: number, seq: number): void {
+    this.p95Valid = false;
     this.count++;
     this.sum += durationMs;
     if (success) this.successes++;
@@ -265,10 +273,14 @@ export class OperationAggregate {
     if (durationMs > this.max) this.max = durationMs;
     const e = b >> SUB_BITS;
     this.oct[e]++;
+    const pool = this.pool;
     let pg = this.pageOf[e]!;
-    if (pg === NO_PAGE) pg = this.pool.alloc(this, e, seq);
-    if (pg !== NO_PAGE) this.pool.pages[(pg << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]++;
-    this.pool.total[b]++;
+    if (pg === NO_PAGE) pg = pool.alloc(this, e, seq);
+    if (pg !== NO_PAGE) {
+      pool.segPages[pg >>> SEG_BITS]![((pg & SEG_MASK) << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]++;
+      pool.segSum[pg >>> SEG_BITS]![pg & SEG_MASK]++;
+    }
+    pool.total[b]++;
   }
 
   /** Links the folded record in physical slot p, sequence number `seq`, to the operation's previous one (I7). Twin: foldInChunk. */
@@ -296,6 +308,7 @@ export class OperationAggregate {
    * newest one numbered `lastSeq`.
    */
   addFolded(n: number, sum: number, ok: number, min: number, max: number, lastSeq: number): void {
+    this.p95Valid = false;
     this.count += n;
     this.sum += sum;
     this.successes += ok;
@@ -312,6 +325,7 @@ export class OperationAggregate {
    * decremented; `extremeHit` when one of them was <= min or >= max.
    */
   removeFolded(n: number, sum: number, ok: number, extremeHit: boolean): void {
+    this.p95Valid = false;
     if ((this.count -= n) === 0) {
       this.resetHistory();
       return;
@@ -323,13 +337,19 @@ export class OperationAggregate {
 
   /** Removes the evicted record numbered `seq` from the history figures; `b` is its bucket. Twin: foldOutChunk. */
   remove(durationMs: number, success: boolean, b: number, seq: number): void {
+    this.p95Valid = false;
     const e = b >> SUB_BITS;
+    const pool = this.pool;
     const pg = this.pageOf[e]!;
     if (pg !== NO_PAGE) {
-      if (seq >= this.pool.since[pg]!) this.pool.pages[(pg << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]--;
-      if (--this.oct[e] === 0) this.pool.free(this, e);
+      const sg = pg >>> SEG_BITS;
+      if (seq >= pool.segSince[sg]![pg & SEG_MASK]!) {
+        pool.segPages[sg]![((pg & SEG_MASK) << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]--;
+        pool.segSum[sg]![pg & SEG_MASK]--;
+      }
+      if (--this.oct[e] === 0) pool.free(this, e);
     } else this.oct[e]--;
-    this.pool.total[b]--;
+    pool.total[b]--;
     if (--this.count === 0) {
       this.resetHistory();
       return;
@@ -345,6 +365,7 @@ export class OperationAggregate {
    * pool.reset() (clearHistory).
    */
   resetHistory(): void {
+    this.p95Valid = false;
     this.count = 0;
     this.sum = 0;
     this.successes = 0;
@@ -359,16 +380,16 @@ export class OperationAggregate {
   /** The count of bucket b's pair in its octave's page, else -1 (no page: counted per octave only). */
   pageCount(b: number): number {
     const pg = this.pageOf[b >> SUB_BITS]!;
-    return pg === NO_PAGE ? -1 : this.pool.pages[(pg << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]!;
+    return pg === NO_PAGE ? -1 : this.pool.segPages[pg >>> SEG_BITS]![((pg & SEG_MASK) << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]!;
   }
 
   /**
-   * Percentiles (qs ascending, 0..1) of the records in history, nearest
-   * rank, in one pass: octave counts first, then the 64 counts of the page
-   * of the octave a rank falls in (scaled up to the octave's count while
-   * older records of it were counted without the page). Each result is its
-   * bucket pair's midpoint (or its octave's, without a page) clamped to
-   * [min, max].
+   * Percentiles (qs each 0..1) of the records in history, nearest rank.
+   * Each rank is found from the nearer end (the p95 of a summary from the
+   * top): octave counts first, then the 64 counts of the page of the octave
+   * it falls in (scaled up to the octave's count while older records of it
+   * were counted without the page). Each result is its bucket pair's
+   * midpoint (or its octave's, without a page) clamped to [min, max].
    */
   percentiles(qs: readonly number[], out: number[] = []): number[] {
     out.length = qs.length;
@@ -377,50 +398,71 @@ export class OperationAggregate {
       out.fill(NaN);
       return out;
     }
+    for (let j = 0; j < qs.length; j++) out[j] = this.valueAtRank(Math.max(1, Math.ceil(qs[j]! * n)));
+    return out;
+  }
+
+  /** The nearest-rank p95 of the history (cached until the history changes: a summary recomputes only what moved). */
+  p95(): number {
+    if (this.p95Valid) return this.p95Cache;
+    const v = this.count <= 0 ? NaN : this.valueAtRank(Math.max(1, Math.ceil(0.95 * this.count)));
+    this.p95Cache = v;
+    this.p95Valid = true;
+    return v;
+  }
+
+  /** The value of nearest rank `rank` (1..count) of the records in history. */
+  private valueAtRank(rank: number): number {
+    const n = this.count;
     const min = this.min;
     const max = this.max;
     const oct = this.oct;
-    const pages = this.pool.pages;
-    const eHi = bucketOf(max) >> SUB_BITS;
-    let j = 0;
-    let rank = Math.max(1, Math.ceil(qs[0]! * n));
-    let seen = 0;
-    for (let e = bucketOf(min) >> SUB_BITS; e <= eHi && j < qs.length; e++) {
-      const c = oct[e]!;
-      if (seen + c < rank) {
-        seen += c;
-        continue;
-      }
-      const pg = this.pageOf[e]!;
-      if (pg === NO_PAGE) {
-        const m = e === 0 ? min : octaveMid(e);
-        const v = m < min ? min : m > max ? max : m;
-        seen += c;
-        while (j < qs.length && seen >= rank) {
-          out[j++] = v;
-          if (j < qs.length) rank = Math.max(1, Math.ceil(qs[j]! * n));
-        }
-        continue;
-      }
-      const first = pg << PAGE_BITS;
-      let counted = 0;
-      for (let k = 0; k < PAGE_SIZE; k++) counted += pages[first + k]!;
-      const scale = counted === c ? 1 : c / counted;
-      const end = seen + c;
-      for (let k = 0; k < PAGE_SIZE; k++) {
-        seen += pages[first + k]! * scale;
-        // The last pair takes what rounding of the scaled counts left of this octave's ranks.
-        while (j < qs.length && rank <= end && (seen >= rank || k === PAGE_SIZE - 1)) {
-          const m = e === 0 && k === 0 ? min : pairMid(e, k);
-          out[j++] = m < min ? min : m > max ? max : m;
-          if (j < qs.length) rank = Math.max(1, Math.ceil(qs[j]! * n));
-        }
-        if (j >= qs.length || rank > end) break;
-      }
-      seen = end;
+    let e: number;
+    let r: number; // rank within octave e
+    if (rank * 2 <= n) {
+      let seen = 0;
+      e = bucketOf(min) >> SUB_BITS;
+      while (seen + oct[e]! < rank) seen += oct[e++]!;
+      r = rank - seen;
+    } else {
+      // From the top: the rank is the (n - rank + 1)-th largest.
+      const want = n - rank + 1;
+      let above = 0;
+      e = bucketOf(max) >> SUB_BITS;
+      while (above + oct[e]! < want) above += oct[e--]!;
+      r = rank - (n - above - oct[e]!);
     }
-    while (j < qs.length) out[j++] = max;
-    return out;
+    const c = oct[e]!;
+    const pg = this.pageOf[e]!;
+    let m: number;
+    if (pg === NO_PAGE) m = e === 0 ? min : octaveMid(e);
+    else {
+      const pool = this.pool;
+      const sg = pg >>> SEG_BITS;
+      const page = pool.segPages[sg]!;
+      const first = (pg & SEG_MASK) << PAGE_BITS;
+      const counted = pool.segSum[sg]![pg & SEG_MASK]!;
+      const scale = counted === c ? 1 : c / counted;
+      let k: number;
+      if (r * 2 <= c) {
+        // The smallest pair whose cumulative count reaches r; the last takes what rounding left.
+        let acc = 0;
+        for (k = 0; k < PAGE_SIZE - 1; k++) {
+          acc += page[first + k]! * scale;
+          if (acc >= r) break;
+        }
+      } else {
+        // The same pair, found from the top: the largest whose count from the top reaches c - r + 1.
+        const want = c - r + 1;
+        let acc = 0;
+        for (k = PAGE_SIZE - 1; k > 0; k--) {
+          acc += page[first + k]! * scale;
+          if (acc >= want) break;
+        }
+      }
+      m = e === 0 && k === 0 ? min : pairMid(e, k);
+    }
+    return m < min ? min : m > max ? max : m;
   }
 
   /** Cumulative counts per bound as Prometheus wants them (le = bound). */
@@ -495,8 +537,9 @@ function foldOutChunk(ops: OperationAggregate[], c: FoldColumns, from: number, t
   const stage = c.stage;
   const err = c.err;
   const pool = c.pool;
-  const pages = pool.pages; // only alloc() reallocates it
-  const since = pool.since;
+  const segPages = pool.segPages; // only alloc() adds segments, compact() runs after the fold
+  const segSince = pool.segSince;
+  const segSum = pool.segSum;
   const total = pool.total;
   const hiWord = HI_WORD;
   const shift = BUCKET_SHIFT;
@@ -540,7 +583,11 @@ function foldOutChunk(ops: OperationAggregate[], c: FoldColumns, from: number, t
     const e = b >> subBits;
     const pg = pageOf[e]!;
     if (pg !== NO_PAGE) {
-      if (seqBase + p >= since[pg]!) pages[(pg << pageBits) | ((b >> 1) & pageMask)]--;
+      const sg = pg >>> SEG_BITS;
+      if (seqBase + p >= segSince[sg]![pg & SEG_MASK]!) {
+        segPages[sg]![((pg & SEG_MASK) << pageBits) | ((b >> 1) & pageMask)]--;
+        segSum[sg]![pg & SEG_MASK]--;
+      }
       if (--oct[e] === 0) pool.free(a, e);
     } else oct[e]--;
     total[b]--;
@@ -557,7 +604,8 @@ function foldInChunk(ops: OperationAggregate[], c: FoldColumns, from: number, to
   const opCol = c.op;
   const lnk = c.lnk;
   const pool = c.pool;
-  let pages = pool.pages;
+  const segPages = pool.segPages; // alloc() pushes onto these same arrays
+  const segSum = pool.segSum;
   const total = pool.total;
   const hiWord = HI_WORD;
   const shift = BUCKET_SHIFT;
@@ -609,9 +657,11 @@ function foldInChunk(ops: OperationAggregate[], c: FoldColumns, from: number, to
     let pg = pageOf[e]!;
     if (pg === NO_PAGE) {
       pg = pool.alloc(a, e, seq);
-      pages = pool.pages;
     }
-    if (pg !== NO_PAGE) pages[(pg << pageBits) | ((b >> 1) & pageMask)]++;
+    if (pg !== NO_PAGE) {
+      segPages[pg >>> SEG_BITS]![((pg & SEG_MASK) << pageBits) | ((b >> 1) & pageMask)]++;
+      segSum[pg >>> SEG_BITS]![pg & SEG_MASK]++;
+    }
     total[b]++;
     let j = boundOf[b]!;
     if (d > bounds[j]!) j++;
@@ -665,6 +715,7 @@ export function recount(ops: OperationAggregate[], c: { readonly dur: Float64Arr
       a.max = maxs[o]!;
       a.sum = sums[o]!;
       a.extremesStale = false;
+      a.p95Valid = false; // its clamp to [min, max] may move
     }
   }
 }
@@ -706,5 +757,6 @@ export function recountChains(ops: readonly OperationAggregate[], c: SeqColumns,
     a.max = max;
     a.sum = sum;
     a.extremesStale = false;
+    a.p95Valid = false;
   }
 }

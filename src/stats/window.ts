@@ -322,19 +322,16 @@ function twoLevelPercentile(hist: Uint32Array, oct: Uint32Array, n: number, q: n
 export function aggregateOperationSummary(store: ProcessingColumns): OperationSummary[] {
   store.refreshExtremes(); // recounts a sum that lost precision to an evicted huge duration
   const out: OperationSummary[] = [];
-  const ps: number[] = [];
-  const q = [0.95];
   for (const a of store.ops) {
     if (a.count === 0) continue;
     const sum = a.sum < 0 ? 0 : a.sum;
-    a.percentiles(q, ps);
     out.push({
       operation: a.name,
       count: a.count,
       avgDurationMs: sum / a.count,
       totalDurationMs: sum,
       successRate: (a.successes / a.count) * 100,
-      p95DurationMs: ps[0]!,
+      p95DurationMs: a.p95(),
     });
   }
   return out;

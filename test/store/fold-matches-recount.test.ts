@@ -33,6 +33,8 @@ for (const maxPages of [undefined, 5]) test(`the deferred fold keeps every aggre
       const held = heldSeqs.map(({ r }) => r);
       assert.equal(a.count, held.length, `${label}: ${a.name} count`);
       assert.equal(a.successes, held.filter((r) => r.ok).length, `${label}: ${a.name} successes`);
+      // The cached p95 (summaries) never outlives a change of the history: it equals a fresh computation.
+      if (a.count > 0) assert.equal(a.p95(), a.percentiles([0.95])[0], `${label}: ${a.name} cached p95`);
       assert.ok(Math.abs(a.sum - held.reduce((x, r) => x + r.d, 0)) < 1e-6, `${label}: ${a.name} sum`);
       if (held.length > 0) {
         assert.equal(a.min, Math.min(...held.map((r) => r.d)), `${label}: ${a.name} min`);
@@ -48,11 +50,15 @@ for (const maxPages of [undefined, 5]) test(`the deferred fold keeps every aggre
         if (a.pageOf[e] !== NO_PAGE) pages++;
         if (a.pageOf[e] !== NO_PAGE) {
           // I5: the page counts, per pair of buckets, the octave's records from its `since` on.
-          const since = s.pool.since[a.pageOf[e]]!;
+          const pg = a.pageOf[e]!;
+          const since = s.pool.sinceOf(pg);
+          let pageSum = 0;
           for (let b = e << SUB_BITS; b < (e + 1) << SUB_BITS; b += 2) {
             const want = heldSeqs.filter(({ r, seq }) => seq >= since && bucketOf(r.d) >> 1 === b >> 1).length;
             assert.equal(a.pageCount(b), want, `${label}: ${a.name} buckets ${b}-${b + 1}`);
+            pageSum += want;
           }
+          assert.equal(s.pool.segSum[pg >>> 8]![pg & 255], pageSum, `${label}: ${a.name} octave ${e} page sum`);
         }
       }
       for (const [b, n] of hist) totals.set(b, (totals.get(b) ?? 0) + n);

@@ -83,7 +83,7 @@ test('an iterator that falls more than SNAPSHOT_SPILL_LIMIT evicted records behi
   for (let i = 0; i < size; i++) c.recordProcessingTime('op', 1);
   const it = c.processingRecords();
   it.next();
-  // Past the bound even counting the records the ring has not yet folded out (it folds every 4,096 pushes).
+  // Past the bound even counting the records the ring has not yet folded out (it folds at least every 4,096 pushes).
   for (let i = 0; i < SNAPSHOT_SPILL_LIMIT + 10_000; i++) c.recordProcessingTime('op', 2);
   assert.throws(
     () => it.next(),
