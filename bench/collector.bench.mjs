@@ -247,17 +247,42 @@ export default async function collectorBench() {
     const LOAD = 1_000_000;
     const durs = Float64Array.from({ length: LOAD }, (_, i) => scale[i % OPS] * Math.exp(r() * 3));
     const many = new PerformanceMetricsCollector({ maxHistorySize: 1_000_000, maxOperations: OPS }, noGpu);
-    let maxCall = 0;
+    // Calls in which the ring grew (its columns reallocated and copied, doubling up to 1,000,000) are told apart
+    // from the rest (the fold's pauses): growth is measured against its floor, the same bytes allocated and copied.
+    let maxFold = 0;
+    let maxGrow = 0;
+    let growFrom = 0;
+    let growTo = 0;
+    let over20 = 0;
+    let bytes = many.historyBytes.processing;
     const loadStart = performance.now();
     for (let i = 0; i < LOAD; i++) {
       const t = performance.now();
       many.recordProcessingTime(names[(i * 7919) % OPS], durs[i]);
       const dt = performance.now() - t;
-      if (dt > maxCall) maxCall = dt;
+      if (dt > 20) over20++;
+      if (dt > maxFold || dt > maxGrow) {
+        const now = many.historyBytes.processing;
+        if (now !== bytes) {
+          if (dt > maxGrow) [maxGrow, growFrom, growTo] = [dt, bytes, now];
+        } else if (dt > maxFold) maxFold = dt;
+        bytes = now;
+      } else bytes = many.historyBytes.processing;
     }
     const loadMs = performance.now() - loadStart;
     const firstRead = msBest(() => many.getProcessingTimeStats(), 1);
-    rows.push({ section: 'collector', name: 'longest single recordProcessingTime while loading 1,000,000 records over 10,000 operations (the fold pause)', value: maxCall, unit: 'ms', target: '<= 20 ms', pass: maxCall <= 20 });
+    const old = new Uint8Array(growFrom).fill(1);
+    const growFloor = msBest(() => {
+      const fresh = new Uint8Array(growTo);
+      fresh.set(old);
+      sink += fresh[growFrom - 1];
+    }, 3);
+    rows.push({ section: 'collector', name: 'longest single recordProcessingTime while loading 1,000,000 records over 10,000 operations, the ring not growing (the fold pause)', value: maxFold, unit: 'ms', target: '<= 20 ms', pass: maxFold <= 20 });
+    rows.push({ section: 'collector', name: 'calls over 20 ms in that load (any cause: fold, growth, the machine)', value: over20, unit: 'calls' });
+    rows.push({
+      section: 'collector', name: `longest call in which the ring grew (${(growFrom / 1048576).toFixed(0)} -> ${(growTo / 1048576).toFixed(0)} MB of columns)`, value: maxGrow, unit: 'ms',
+      peer: { name: 'floor: allocate the same bytes and copy the old ones in (fresh pages)', value: growFloor },
+    });
     rows.push({ section: 'collector', name: 'first whole-history read after that load (folds what is pending)', value: firstRead, unit: 'ms', target: '<= 20 ms', pass: firstRead <= 20 });
     rows.push({ section: 'collector', name: 'loading 1,000,000 records over 10,000 operations, per record (incl. two clock reads)', value: (loadMs / LOAD) * 1e6, unit: 'ns' });
     // Wrap the ring once more so evictions leave stale extremes; then reads, each after 1,000 new records.
