@@ -4,7 +4,7 @@
 // snapshots, and an export (issue 10) is one consistent snapshot: summary and records agree, never a short file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
 import { PerformanceMetricsCollector } from '../../src/index.js';
 import { MEMORY_SCHEMA } from '../../src/schema/memory.js';
@@ -145,6 +145,27 @@ test('exportToJson and exportToCsv while records evict the history and clearMetr
     const rows = readFileSync(csvPath, 'utf8').trim().split('\r\n').slice(1);
     assert.equal(rows.length, N);
     assert.equal(rows.filter((r) => r.split(',')[1] === 'late').length, 0);
+    c.close();
+  } finally {
+    tmp.cleanup();
+  }
+});
+
+test('an export that falls more than SNAPSHOT_SPILL_LIMIT evicted records behind rejects with a clear error and leaves no file', async () => {
+  const tmp = tempDir('perfprobe-snapshot-overrun-');
+  try {
+    const size = SNAPSHOT_SPILL_LIMIT + 1000;
+    const c = new PerformanceMetricsCollector({ maxHistorySize: size, exportDirectory: tmp.dir }, quiet);
+    for (let i = 0; i < size; i++) c.recordProcessingTime('op', 1);
+    const json = c.exportToJson(); // its snapshot is taken now, before the file is opened
+    for (let i = 0; i < SNAPSHOT_SPILL_LIMIT + 10_000; i++) c.recordProcessingTime('op', 2);
+    await assert.rejects(json, (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_PERFPROBE_EXPORT_FAILED');
+      assert.match(e.message, /dropped records faster than they were read/);
+      return true;
+    });
+    assert.deepEqual(readdirSync(tmp.dir), [], 'no file, no temp file');
+    assert.equal(c.getProcessingTimeStats().count, size);
     c.close();
   } finally {
     tmp.cleanup();
