@@ -498,6 +498,8 @@ export interface FoldColumns {
   readonly pool: BucketPool;
   /** Gives back the interned strings of slot p (called when any of job, stage, err is set). */
   releaseStrings(p: number): void;
+  /** Gives back n references to interned string `id` (0: none, ignored). */
+  releaseString(id: number, n: number): void;
 }
 
 /** Slots per call of the fold loops. */
@@ -558,6 +560,10 @@ function foldOutChunk(ops: OperationAggregate[], c: FoldColumns, from: number, t
   let sum = 0;
   let ok = 0;
   let hit = false;
+  let jobId = 0;
+  let jobN = 0;
+  let stageId = 0;
+  let stageN = 0;
   for (let p = from; p < to; p++) {
     const o2 = opCol[p]!;
     if (o2 !== o) {
@@ -591,9 +597,29 @@ function foldOutChunk(ops: OperationAggregate[], c: FoldColumns, from: number, t
       if (--oct[e] === 0) pool.free(a, e);
     } else oct[e]--;
     total[b]--;
-    if ((job[p]! | stage[p]! | err[p]!) !== 0) c.releaseStrings(p);
+    const jb = job[p]!;
+    const sg = stage[p]!;
+    const er = err[p]!;
+    if ((jb | sg | er) !== 0) {
+      // Runs of one job id or stage give their references back at once (a batch's records share them).
+      if (jb !== jobId) {
+        if (jobN > 0) c.releaseString(jobId, jobN);
+        jobId = jb;
+        jobN = 0;
+      }
+      jobN++;
+      if (sg !== stageId) {
+        if (stageN > 0) c.releaseString(stageId, stageN);
+        stageId = sg;
+        stageN = 0;
+      }
+      stageN++;
+      if (er !== 0) c.releaseString(er, 1);
+    }
   }
   a.removeFolded(n, sum, ok, hit);
+  if (jobN > 0) c.releaseString(jobId, jobN);
+  if (stageN > 0) c.releaseString(stageId, stageN);
 }
 
 /** Twin of add() + link() + addCumulative(), batched per run of one operation; bucketOf(d) inlined from the high word. */

@@ -97,6 +97,12 @@ export class StringTable {
     if (--this.refs[id] === 0) this.forget(id);
   }
 
+  /** Drops n references at once (a run of records sharing the string). */
+  releaseN(id: number, n: number): void {
+    if (id === 0) return;
+    if ((this.refs[id] -= n) === 0) this.forget(id);
+  }
+
   private forget(id: number): void {
     this.ids.delete(this.strings[id]!);
     this.strings[id] = undefined;

@@ -135,6 +135,11 @@ export class ProcessingStore extends Ring implements FoldColumns, ProcessingView
     this.releaseStrings(p);
   }
 
+  /** FoldColumns: gives back n references to string `id`. */
+  releaseString(id: number, n: number): void {
+    if (id !== 0) this.table.releaseN(id, n);
+  }
+
   /** FoldColumns: gives back slot p's interned strings. */
   releaseStrings(p: number): void {
     const j = this.job[p];

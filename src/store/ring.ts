@@ -17,6 +17,8 @@
  * Invariant: the occupied slots are the `stale + count` slots starting at
  * physical index head - stale (mod capacity).
  */
+import { ErrorCode, codedError } from '../errors.js';
+
 export type Column = Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer> | Uint16Array<ArrayBuffer> | Uint8Array<ArrayBuffer>;
 type ColumnCtor = new (length: number) => Column;
 
@@ -186,11 +188,10 @@ export abstract class Ring {
       const to = Math.min(s0 + n, snap.end);
       if (from >= to) continue;
       if (snap.held + (to - from) > snap.limit) {
-        snap.failed = Object.assign(
-          new Error(
-            `the history dropped records faster than they were read: more than ${snap.limit} records were kept for one reader (maxHistorySize ${this.maxSize}); read sooner or raise maxHistorySize`,
-          ),
-          { code: 'ERR_PERFPROBE_SNAPSHOT_OVERRUN' },
+        snap.failed = codedError(
+          ErrorCode.snapshotOverrun,
+          `the history dropped records faster than they were read: more than ${snap.limit} records were kept for one reader (maxHistorySize ${this.maxSize}); read sooner or raise maxHistorySize`,
+          {},
         );
         snap.spilled = [];
         snap.spilledHead = 0;
