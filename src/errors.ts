@@ -31,6 +31,8 @@ export const WarningCode = Object.freeze({
   exportFailed: 'PERFPROBE_EXPORT_FAILED',
   /** The native sampler's ring overflowed before it was drained. */
   samplesDropped: 'PERFPROBE_SAMPLES_DROPPED',
+  /** A GPU cannot register for NVML events (Xid, ECC): watchGpuEvents() watches the others (once per GPU). */
+  gpuEventsUnavailable: 'PERFPROBE_GPU_EVENTS_UNAVAILABLE',
 } as const);
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -13,6 +13,12 @@
   var updatedEl = document.getElementById('updated');
   var noGpuEl = document.getElementById('no-gpu');
   var tableBody = document.querySelector('#operations tbody');
+  var devicesEl = document.getElementById('gpu-devices');
+  var devicesCard = document.getElementById('gpu-devices-card');
+  var eventsCard = document.getElementById('gpu-events-card');
+  var eventsBody = document.querySelector('#gpu-events tbody');
+  var MAX_EVENTS = 50;
+  var gpuEvents = [];
 
   // --- data kept in the page ---
   var mem = { x: [], used: [], proc: [] };
@@ -160,6 +166,85 @@
     });
   }
 
+  // --- GPUs now: P-state, throttle reasons, memory temperature, PCIe, ECC, MIG, nvitop's process table ---
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  var TYPE = { compute: 'C', graphics: 'G', 'compute+graphics': 'C+G' };
+  function drawDevices(devices) {
+    devicesCard.hidden = !devices || devices.length === 0;
+    devicesEl.textContent = '';
+    (devices || []).forEach(function (d) {
+      var card = el('div', 'device');
+      card.setAttribute('data-gpu', String(d.gpuId));
+      card.appendChild(el('h3', null, 'GPU ' + d.gpuId + (d.name ? '  ' + d.name : '') + (d.status !== 'ok' ? '  [' + d.status + ']' : '')));
+      var facts = el('div', 'facts');
+      if (d.performanceState !== null) facts.appendChild(el('span', 'badge pstate', 'P' + d.performanceState));
+      var reasons = d.clocksEventReasons;
+      if (reasons) {
+        if (reasons.length === 0) facts.appendChild(el('span', 'badge full', 'clocks: full speed'));
+        reasons.forEach(function (r) { facts.appendChild(el('span', r === 'gpu_idle' ? 'badge idle' : 'badge throttle', r)); });
+      }
+      if (d.memoryTemperatureCelsius !== null) facts.appendChild(el('span', 'badge', 'memory ' + d.memoryTemperatureCelsius + ' \u00b0C'));
+      if (d.pcieLinkGeneration !== null) facts.appendChild(el('span', 'badge', 'PCIe Gen' + d.pcieLinkGeneration + (d.pcieLinkWidth !== null ? ' x' + d.pcieLinkWidth : '')));
+      if (d.eccErrors) {
+        var e = d.eccErrors;
+        var bad = (e.uncorrectedVolatile || 0) > 0;
+        facts.appendChild(el('span', bad ? 'badge ecc-bad' : 'badge', 'ECC ' + fmtCount(e.correctedVolatile) + ' corrected / ' + fmtCount(e.uncorrectedVolatile) + ' uncorrected'));
+      }
+      if (d.mig) facts.appendChild(el('span', 'badge', 'MIG ' + (d.mig.currentMode ? 'on, ' + d.mig.devices + ' devices' : 'off')));
+      card.appendChild(facts);
+      var table = el('table', 'processes');
+      var head = el('tr');
+      ['pid', 'name', 'type', 'GPU memory', 'SM %'].forEach(function (h) { head.appendChild(el('th', null, h)); });
+      var thead = el('thead');
+      thead.appendChild(head);
+      table.appendChild(thead);
+      var body = el('tbody');
+      if (d.processes.length === 0) {
+        var tr0 = el('tr');
+        var td0 = el('td', 'note', 'no processes');
+        td0.colSpan = 5;
+        tr0.appendChild(td0);
+        body.appendChild(tr0);
+      }
+      d.processes.forEach(function (p) {
+        var tr = el('tr');
+        [String(p.pid), p.name || '?', TYPE[p.type] || p.type, p.usedMemoryMb === null ? '-' : p.usedMemoryMb.toFixed(0) + ' MB', p.smUtilPercent === null ? '-' : p.smUtilPercent + ' %']
+          .forEach(function (text) { tr.appendChild(el('td', null, text)); });
+        body.appendChild(tr);
+      });
+      if (d.more > 0) {
+        var trm = el('tr');
+        var tdm = el('td', 'note', '... ' + d.more + ' more');
+        tdm.colSpan = 5;
+        trm.appendChild(tdm);
+        body.appendChild(trm);
+      }
+      table.appendChild(body);
+      card.appendChild(table);
+      devicesEl.appendChild(card);
+    });
+  }
+  function fmtCount(v) { return v === null || v === undefined ? '?' : String(v); }
+
+  // --- GPU events: newest first, at most MAX_EVENTS ---
+  function addEvents(list, snapshot) {
+    if (snapshot) gpuEvents = [];
+    (list || []).forEach(function (e) { gpuEvents.push(e); });
+    if (gpuEvents.length > MAX_EVENTS) gpuEvents.splice(0, gpuEvents.length - MAX_EVENTS);
+    eventsCard.hidden = gpuEvents.length === 0;
+    eventsBody.textContent = '';
+    gpuEvents.slice().reverse().forEach(function (e) {
+      var tr = el('tr', e.type === 'xid' || e.type === 'ecc_double_bit' ? 'event-bad' : null);
+      [new Date(e.timestamp).toLocaleTimeString(), 'GPU ' + e.gpuId, e.text].forEach(function (text) { tr.appendChild(el('td', null, text)); });
+      eventsBody.appendChild(tr);
+    });
+  }
+
   function reset() {
     mem = { x: [], used: [], proc: [] };
     gpu = { x: [], ids: [], util: {}, memory: {}, power: {}, temp: {} };
@@ -176,6 +261,8 @@
     drawGpus(gpuRebuild || snapshot);
     drawLatency(latRebuild || snapshot);
     drawTable(ev.operations);
+    drawDevices(ev.gpuDevices);
+    addEvents(ev.gpuEvents, snapshot);
     state.events++;
     updatedEl.textContent = 'updated ' + new Date(ev.now).toLocaleTimeString();
   }

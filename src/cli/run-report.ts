@@ -9,6 +9,7 @@
  * store's rings are bounded by maxHistorySize.
  */
 import { csvText } from '../exporters/files/codecs.js';
+import { describeGpuEvent, type GpuEvent } from '../probes/gpu-events.js';
 import type { Tick } from './sampling.js';
 import { humanDuration } from './duration.js';
 import { choosePeak, type PeakMemoryFacts, type PeakRssSource } from './peak-memory.js';
@@ -60,7 +61,27 @@ export interface RunSummary {
   peakTreeGpuMemoryMb: number | null;
   energyJoules: number | null;
   gpus: GpuRunSummary[];
+  /** GPU events (Xid, ECC, clock changes) while the command ran, oldest first (at most MAX_RUN_GPU_EVENTS). */
+  gpuEvents: RunGpuEvent[];
+  /** Events beyond MAX_RUN_GPU_EVENTS, counted only. */
+  gpuEventsDropped: number;
 }
+
+/** A GPU event in the run summary, with its meaning. */
+export interface RunGpuEvent {
+  /** ms after the command started (0 for one that came while it was being started). */
+  elapsedMs: number;
+  gpuId: number;
+  uuid: string | null;
+  type: GpuEvent['type'];
+  xid: number | null;
+  reasons: readonly string[] | null;
+  /** `Xid 79 (GPU fell off the bus: ...)`, `double-bit ECC error (uncorrected)`, ... */
+  text: string;
+}
+
+/** GPU events a run keeps (an event storm is counted, not stored). */
+export const MAX_RUN_GPU_EVENTS = 1000;
 
 export interface RunFacts {
   command: string[];
@@ -77,6 +98,8 @@ export interface RunFacts {
   energyCounterJoules: Map<number, number>;
   /** The kernel's peaks (cgroup, high-water marks); absent: the sampled peak only. */
   peakMemory?: PeakMemoryFacts;
+  /** GPU events seen while the command ran (watchGpuEvents), and how many more were dropped. */
+  gpuEvents?: { events: GpuEvent[]; dropped: number };
 }
 
 function maxOf(values: Iterable<number | null>): number | null {
@@ -161,7 +184,27 @@ export function summarize(facts: RunFacts, ticks: Tick[]): RunSummary {
     peakTreeGpuMemoryMb: maxOf(gpus.map((g) => g.peakTreeGpuMemoryMb)),
     energyJoules: energies.length ? round(energies.reduce((a, b) => a + b, 0), 1) : null,
     gpus,
+    gpuEvents: (facts.gpuEvents?.events ?? []).map((e) => ({
+      // The watcher starts just before the command: an event in between counts as at its start.
+      elapsedMs: round(Math.max(0, e.timestamp - facts.startTime), 1)!,
+      gpuId: e.gpuId,
+      uuid: e.uuid,
+      type: e.type,
+      xid: e.xid ?? null,
+      reasons: e.reasons ?? null,
+      text: describeGpuEvent(e),
+    })),
+    gpuEventsDropped: facts.gpuEvents?.dropped ?? 0,
   };
+}
+
+/** The summary's GPU event lines: each event (the first 20) with its time into the run. */
+function gpuEventLines(s: RunSummary): string[] {
+  const n = s.gpuEvents.length + s.gpuEventsDropped;
+  if (n === 0) return [];
+  const shown = s.gpuEvents.slice(0, 20).map((e) => `    +${humanDuration(Math.max(0, e.elapsedMs))}  GPU ${e.gpuId}  ${e.text}`);
+  const more = n - shown.length;
+  return [`  GPU events       ${n}`, ...shown, ...(more > 0 ? [`    ... ${more} more`] : [])];
 }
 
 const f = (v: number | null, unit: string, digits = 1): string => (v === null ? 'n/a' : `${v.toFixed(digits)} ${unit}`);
@@ -186,6 +229,7 @@ export function summaryText(s: RunSummary): string {
     );
   }
   if (s.gpus.length > 1) lines.push(`  GPU energy total ${f(s.energyJoules, 'J')}`);
+  lines.push(...gpuEventLines(s));
   return lines.join('\n') + '\n';
 }
 
@@ -207,6 +251,9 @@ export function summaryMarkdown(s: RunSummary): string {
     rows.push([`${p} energy`, cell(g.energyJoules, 'J')]);
   }
   if (s.gpus.length === 0) rows.push(['GPU', 'none found']);
+  for (const e of s.gpuEvents.slice(0, 20)) rows.push([`GPU ${e.gpuId} event at +${humanDuration(Math.max(0, e.elapsedMs))}`, e.text]);
+  const moreEvents = s.gpuEvents.length + s.gpuEventsDropped - Math.min(20, s.gpuEvents.length);
+  if (moreEvents > 0) rows.push(['GPU events not shown', String(moreEvents)]);
   return ['### perfprobe run', '', '| measurement | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, '\\|')} |`), ''].join('\n') + '\n';
 }
 
@@ -249,10 +296,12 @@ export function samplesCsv(ticks: Tick[], startTime: number): string {
 export function summaryCsv(s: RunSummary): string {
   const lines = ['field,value'];
   for (const [k, v] of Object.entries(s)) {
-    if (k === 'gpus') continue;
+    if (k === 'gpus' || k === 'gpuEvents') continue;
     lines.push(`${k},${csvCell(Array.isArray(v) ? v.join(' ') : v)}`);
   }
   for (const g of s.gpus) for (const [k, v] of Object.entries(g)) if (k !== 'gpuId') lines.push(`gpu${g.gpuId}_${k},${csvCell(v)}`);
+  lines.push(`gpuEventCount,${s.gpuEvents.length + s.gpuEventsDropped}`);
+  s.gpuEvents.forEach((e, i) => lines.push(`gpuEvent${i},${csvCell(`+${e.elapsedMs} ms GPU ${e.gpuId} ${e.text}`)}`));
   return lines.join('\n') + '\n';
 }
 

@@ -9,13 +9,14 @@ import { appendFileSync, closeSync, mkdirSync, openSync, accessSync, constants a
 import os from 'node:os';
 import { join } from 'node:path';
 import { replaceAtomic } from '../exporters/files/atomic.js';
-import { readGpuEnergy, readGpusSync } from '../probes/gpu.js';
+import type { GpuEvent } from '../probes/gpu-events.js';
+import { readGpuEnergy, readGpusSync, watchGpuEvents, type GpuEventWatcher } from '../probes/gpu.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 import { parseDuration } from './duration.js';
 import { TickSource, type Tick } from './sampling.js';
 import { waitedChildrenCpuMs } from './proc.js';
 import { RunCgroup, movedSignal, reapedChildrenPeakRssBytes } from './peak-memory.js';
-import { runJson, samplesCsv, summarize, summaryCsv, summaryMarkdown, summaryText } from './run-report.js';
+import { MAX_RUN_GPU_EVENTS, runJson, samplesCsv, summarize, summaryCsv, summaryMarkdown, summaryText } from './run-report.js';
 
 export const RUN_HELP = `Usage: perfprobe run [options] -- <command> [args...]
 
@@ -126,6 +127,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 
   const energyBefore = energyMillijoules(gpuNames.size > 0);
+  // Xid, ECC and clock events while the command runs (a native thread; nothing polls).
+  const gpuEvents = { events: [] as GpuEvent[], dropped: 0 };
+  let eventWatcher: GpuEventWatcher | null = null;
+  if (gpuNames.size > 0) {
+    try {
+      eventWatcher = watchGpuEvents((e) => (gpuEvents.events.length < MAX_RUN_GPU_EVENTS ? gpuEvents.events.push(e) : gpuEvents.dropped++));
+    } catch {
+      eventWatcher = null; // no events: the run is measured without them
+    }
+  }
 
   const [file, ...args] = split.command as [string, ...string[]];
   // The kernel's peaks (peak-memory.ts): the command in its own cgroup where
@@ -145,6 +156,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   });
   if (!spawned.ok) {
     cgroup?.remove();
+    eventWatcher?.close();
     const code = spawned.err.code;
     if (code === 'ENOENT') {
       process.stderr.write(`perfprobe run: command not found: ${file}\n`);
@@ -185,6 +197,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   });
   const durationMs = performance.now() - t0;
   clearInterval(drainTimer);
+  eventWatcher?.close();
   ticks.push(...source.stop());
   const reapedAfter = reapedChildrenPeakRssBytes();
   const cgroupBytes = cgroup && (await moved) ? cgroup.peakBytes() : null;
@@ -222,6 +235,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       gpuNames,
       energyCounterJoules,
       peakMemory,
+      gpuEvents,
     },
     ticks,
   );

@@ -21,6 +21,10 @@ Options:
   --host <address>       address to bind (default 127.0.0.1)
   --token <secret>       require 'Authorization: Bearer <secret>' (the dashboard takes ?token=<secret>)
   --interval <duration>  sampling interval (default 1s; units ms, s, m, h)
+  --gpu-metric-names <perfprobe|dcgm>
+                         /metrics GPU names: perfprobe's (default) or NVIDIA
+                         dcgm-exporter's (DCGM_FI_DEV_GPU_UTIL ..., labels gpu, UUID,
+                         modelName, Hostname), for dashboards written for dcgm-exporter
   -h, --help             show this help
 `;
 
@@ -36,7 +40,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(
     'serve',
     argv,
-    { port: { type: 'string' }, host: { type: 'string' }, token: { type: 'string' }, interval: { type: 'string' } },
+    { port: { type: 'string' }, host: { type: 'string' }, token: { type: 'string' }, interval: { type: 'string' }, 'gpu-metric-names': { type: 'string' } },
     false,
   );
   if (values.help) {
@@ -56,11 +60,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const names = values['gpu-metric-names'] as string | undefined;
+  if (names !== undefined && names !== 'perfprobe' && names !== 'dcgm') {
+    throw new UsageError(`perfprobe serve: --gpu-metric-names must be perfprobe or dcgm, got ${JSON.stringify(names)}`);
+  }
+  const gpuMetricNames = names as 'perfprobe' | 'dcgm' | undefined;
+
   const collector = getPerformanceMetricsCollector();
   collector.updateConfig({ memorySampleIntervalMs: intervalMs });
   let running: RunningServer;
   try {
-    running = await serve({ port, host, token, collector, dashboard: true });
+    running = await serve({ port, host, token, collector, dashboard: true, ...(gpuMetricNames ? { gpuMetricNames } : {}) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new CliError(`perfprobe serve: ${host}:${port} is already in use; choose another port with --port`);

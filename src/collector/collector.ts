@@ -18,7 +18,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WarningCode, typeError } from '../errors.js';
-import { readGpus, readGpusSync } from '../probes/gpu.js';
+import { readGpus, readGpusSync, watchGpuEvents } from '../probes/gpu.js';
+import type { GpuEvent, GpuXidCount } from '../probes/gpu-events.js';
+import type { GpuEventQuery } from '../store/gpu-events.js';
 import { probeInfo } from '../probes/info.js';
 import { readMemory } from '../probes/memory.js';
 import { Sampler } from '../probes/sampler.js';
@@ -94,7 +96,7 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     const given = validateConfig(config);
     this.cfg = { ...DEFAULT_CONFIG, ...given };
     this.frozenConfig = Object.freeze({ ...this.cfg });
-    this.probes = { readMemory, readGpus, readGpusSync, probeInfo, Sampler, ...options?.probes };
+    this.probes = { readMemory, readGpus, readGpusSync, probeInfo, Sampler, watchGpuEvents, ...options?.probes };
     const processing: ProcessingStore = new ProcessingStore(this.cfg.maxHistorySize, this.cfg.maxOperations, (name) => {
       process.emitWarning(
         `perfprobe: more than ${processing.maxOperations} distinct operation names; new names (first: ${JSON.stringify(
@@ -294,13 +296,29 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     return reads.cumulativeStats(this.stores);
   }
 
-  /** Drops the history of one metric type, or all. */
+  /** Drops the history of one metric type, or all ('gpu' includes the GPU events and their Xid counts). */
   clearMetrics(type?: MetricType): void {
     if (type !== undefined) checkMetricType(type);
     this.ingestSamples();
     if (type === undefined || type === 'processing') this.stores.processing.clear();
     if (type === undefined || type === 'memory') this.stores.memory.clear();
-    if (type === undefined || type === 'gpu') this.stores.gpu.clear();
+    if (type === undefined || type === 'gpu') {
+      this.stores.gpu.clear();
+      this.monitor.gpuEvents.clear();
+    }
+  }
+
+  /** GPU events (Xid, ECC, clock changes) recorded while monitoring with NVML, oldest first; the newest GPU_EVENT_HISTORY_SIZE are kept. */
+  getGpuEvents(query?: GpuEventQuery): GpuEvent[] {
+    if (query != null && typeof query !== 'object') throw typeError('query', 'an object', query);
+    if (query?.since !== undefined && typeof query.since !== 'number') throw typeError('since', 'a number of ms since the epoch', query.since);
+    checkGpuId(query?.gpuId);
+    return this.monitor.gpuEvents.events(query);
+  }
+
+  /** Xid errors per GPU and Xid recorded while monitoring (cumulative, never evicted): Prometheus' perfprobe_gpu_xid_errors_total. */
+  gpuXidCounts(): GpuXidCount[] {
+    return this.monitor.gpuEvents.xidCounts();
   }
 
   /** Processing records, oldest first (objects built on read). */

@@ -6,7 +6,7 @@
  * counted once.
  */
 import { typeError } from '../errors.js';
-import { GPU_SCHEMA, type GpuUsageMetric } from '../schema/gpu.js';
+import { GPU_SCHEMA, type GpuUsageMetric, type GpuUsageMetricInput } from '../schema/gpu.js';
 import { MEMORY_SCHEMA, type MemoryUsageMetric } from '../schema/memory.js';
 import { PROCESSING_SCHEMA, type ProcessingTimeMetric } from '../schema/processing.js';
 import { checkRecord, type RecordSchema, type SampleSchema } from '../schema/record.js';
@@ -17,7 +17,8 @@ import type { CollectorStores } from './monitoring.js';
 export interface ImportedRecords {
   processing?: ProcessingTimeMetric[];
   memory?: MemoryUsageMetric[];
-  gpu?: GpuUsageMetric[];
+  /** Records of exports written before a GPU column existed lack it: it reads null. */
+  gpu?: GpuUsageMetricInput[];
 }
 
 export interface CheckedRecords {
@@ -29,7 +30,7 @@ export interface CheckedRecords {
 /** Checks every record (errors name `processing[3].durationMs`); returns the three lists. */
 export function checkImport(records: ImportedRecords): CheckedRecords {
   if (records === null || typeof records !== 'object') throw typeError('records', 'an object', records);
-  const out: CheckedRecords = { processing: records.processing ?? [], memory: records.memory ?? [], gpu: records.gpu ?? [] };
+  const out: CheckedRecords = { processing: records.processing ?? [], memory: records.memory ?? [], gpu: (records.gpu ?? []) as GpuUsageMetric[] };
   for (const [name, schema] of [
     ['processing', PROCESSING_SCHEMA],
     ['memory', MEMORY_SCHEMA],

@@ -7,14 +7,18 @@
  *   - without the addon, an unref'd timer reading the probes;
  *   - with the systeminformation GPU fallback, an unref'd timer polling it.
  * Sampler batches are decoded by src/probes/decode.ts (units, nulls);
- * this file only decides what goes into which store.
+ * this file only decides what goes into which store. While monitoring with
+ * NVML, GPU events (Xid, ECC, clock changes) from watchGpuEvents() go into
+ * a bounded event log (src/store/gpu-events.ts).
  */
 import { WarningCode } from '../errors.js';
 import type { GpuReading, MemoryReading, ProbeInfo, SampleBatch, SamplerOptions } from '../probes/types.js';
+import type { GpuEvent } from '../probes/gpu-events.js';
 import { GpuRow, decodeBatch, type BatchVisitor } from '../probes/decode.js';
 import { ringCapacityFor } from '../probes/sampler.js';
 import { GPU_SCHEMA, type GpuStatus, type GpuUsageMetric } from '../schema/gpu.js';
 import { MEMORY_SCHEMA, type MemoryUsageMetric } from '../schema/memory.js';
+import { GpuEventLog } from '../store/gpu-events.js';
 import { type ProcessingStore } from '../store/processing.js';
 import { gpuRecordAt, memoryRecordAt, newestRecord } from '../store/records.js';
 import { type SampleStore } from '../store/samples.js';
@@ -27,6 +31,8 @@ export interface CollectorProbes {
   readGpusSync(): GpuReading[];
   probeInfo(): ProbeInfo;
   Sampler: new (options: SamplerOptions) => { start(): void; stop(): void; drain(): SampleBatch; readonly running?: boolean };
+  /** GPU events from a native thread (NVML only); absent: no events are recorded. */
+  watchGpuEvents?(listener: (event: GpuEvent) => void): { close(): void };
 }
 
 /** The collector's three histories. */
@@ -48,6 +54,9 @@ export class Monitoring {
   private gpuTimer: NodeJS.Timeout | null = null;
   private gpuPollInFlight = false;
   private drainTimer: NodeJS.Timeout | null = null;
+  private eventWatcher: { close(): void } | null = null;
+  /** GPU events recorded while monitoring (bounded; see GPU_EVENT_HISTORY_SIZE). */
+  readonly gpuEvents = new GpuEventLog();
   private gpuBackendCache: ProbeInfo['gpu']['backend'] | null = null;
   private readonly memoryRow = new Float64Array(MEMORY_SCHEMA.columns.length);
   private readonly gpuRow = new Float64Array(GPU_SCHEMA.columns.length);
@@ -177,6 +186,13 @@ export class Monitoring {
       this.memoryTimer = setInterval(tick, interval);
       this.memoryTimer.unref();
     }
+    if (nvml && this.probes.watchGpuEvents) {
+      try {
+        this.eventWatcher = this.probes.watchGpuEvents((e) => this.gpuEvents.push(e));
+      } catch {
+        this.eventWatcher = null; // no events: monitoring goes on without them
+      }
+    }
     if (backend === 'systeminformation') {
       this.gpuTimer = setInterval(() => {
         if (this.gpuPollInFlight) return;
@@ -209,6 +225,8 @@ export class Monitoring {
       this.sampler = null;
       this.droppedSeen = 0;
     }
+    this.eventWatcher?.close();
+    this.eventWatcher = null;
     for (const t of [this.drainTimer, this.memoryTimer, this.gpuTimer]) if (t) clearInterval(t);
     this.drainTimer = this.memoryTimer = this.gpuTimer = null;
   }

@@ -25,5 +25,6 @@ export {
   type GpuGauges,
   type PrometheusExporterOptions,
 } from './prometheus.js';
+export { GPU_METRIC_NAMES, type GpuMetricNames } from './prometheus-gpu.js';
 export { registerPromClient, type PromClientRegistryLike, type PromClientBridge } from './prom-client.js';
 export { registerOpenTelemetry, type OtelMeterLike, type OpenTelemetryBridge } from './opentelemetry.js';

@@ -12,7 +12,7 @@
  *   await registry.metrics(); // includes perfprobe_operation_duration_seconds ...
  */
 import { getPerformanceMetricsCollector } from '../collector/index.js';
-import { GPU_GAUGES } from '../schema/gpu.js';
+import { CLOCKS_EVENT_REASONS, GPU_ECC_COUNTERS, GPU_GAUGES } from '../schema/gpu.js';
 import { MEMORY_GAUGES } from '../schema/memory.js';
 import { exporterFor, type MetricsSnapshot, type MetricsSnapshotSource } from './prometheus.js';
 
@@ -71,6 +71,47 @@ function memDef(name: string, help: string, pick: (m: NonNullable<MetricsSnapsho
   };
 }
 
+const KNOWN_REASONS: readonly string[] = CLOCKS_EVENT_REASONS.map((r) => r.name);
+
+/** The labelled GPU families (as the Prometheus exporter's perfprobe naming, src/exporters/prometheus-gpu.ts). */
+const GPU_LABELLED_DEFS: Def[] = [
+  {
+    name: 'perfprobe_gpu_clocks_event_reason',
+    help: 'Why the GPU clocks are held down now: 1 for each reason that applies, else 0.',
+    type: 'gauge',
+    values: (s) =>
+      s.gpus.flatMap((g) => {
+        const now = g.clocksEventReasons;
+        if (now === null) return [];
+        const labels = { gpu: g.gpu, uuid: g.uuid, name: g.name };
+        return [
+          ...KNOWN_REASONS.map((reason) => ({ value: now.includes(reason) ? 1 : 0, labels: { ...labels, reason } })),
+          ...now.filter((r) => !KNOWN_REASONS.includes(r)).map((reason) => ({ value: 1, labels: { ...labels, reason } })),
+        ];
+      }),
+  },
+  {
+    name: 'perfprobe_gpu_ecc_errors_total',
+    help: 'ECC memory errors: corrected (single-bit) or uncorrected (double-bit), since the driver loaded (volatile) or over the GPU lifetime (aggregate).',
+    type: 'counter',
+    values: (s) =>
+      s.gpus.flatMap((g) =>
+        g.eccErrors === null
+          ? []
+          : GPU_ECC_COUNTERS.flatMap((c) => {
+              const v = g.eccErrors![c.key];
+              return v === null ? [] : [{ value: v, labels: { gpu: g.gpu, uuid: g.uuid, name: g.name, error: c.error, counter: c.counter } }];
+            }),
+      ),
+  },
+  {
+    name: 'perfprobe_gpu_xid_errors_total',
+    help: 'Xid errors the GPU driver reported while perfprobe was monitoring, by Xid.',
+    type: 'counter',
+    values: (s) => s.gpuXidErrors.map((x) => ({ value: x.count, labels: { gpu: x.gpuId, uuid: x.uuid ?? '', xid: x.xid } })),
+  },
+];
+
 const DEFS: Def[] = [
   {
     name: 'perfprobe_operation_duration_seconds',
@@ -102,6 +143,7 @@ const DEFS: Def[] = [
   },
   ...MEMORY_GAUGES.filter((g) => g.promClient).map((g) => memDef(g.prometheus, g.help, (m) => m[g.gauge])),
   ...GPU_GAUGES.map((g) => gpuDef(g.prometheus.name, g.prometheus.help, (v) => v[g.gauge])),
+  ...GPU_LABELLED_DEFS,
 ];
 
 /**

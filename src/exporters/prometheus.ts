@@ -13,7 +13,11 @@
  * The gauges themselves (names, help, units, conversions) come from
  * MEMORY_GAUGES and GPU_GAUGES in src/schema.
  */
+import { typeError } from '../errors.js';
 import { readGpusSync } from '../probes/gpu.js';
+import type { GpuXidCount } from '../probes/gpu-events.js';
+import { gpuFamilies, type GpuMetricNames } from './prometheus-gpu.js';
+import { escapeLabelValue, formatValue } from './prometheus-text.js';
 import { readMemory } from '../probes/memory.js';
 import { compile, objectLiteral, quote } from '../schema/compile.js';
 import { GPU_GAUGES, GPU_SCHEMA, type GpuGauges, type GpuReading } from '../schema/gpu.js';
@@ -32,6 +36,8 @@ export interface MetricsSnapshotSource {
   readonly config?: { readonly enableGpuTracking?: boolean; readonly enableMemoryTracking?: boolean };
   /** The probes live figures are read from: a collector's own (injected ones included); the real probes when absent. */
   readonly probes?: { readMemory(): MemoryReading; readGpusSync(): GpuReading[] };
+  /** Xid errors counted while monitoring (a collector's gpuEventCounts()); absent: none. */
+  gpuXidCounts?(): GpuXidCount[];
 }
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -49,6 +55,8 @@ export interface MetricsSnapshot {
   operations: CumulativeOperationStats;
   memory: MemoryGauges | null;
   gpus: GpuGauges[];
+  /** Xid errors per GPU and Xid since monitoring started (perfprobe_gpu_xid_errors_total). */
+  gpuXidErrors: GpuXidCount[];
 }
 
 /** The live readings of a source without probes of its own. */
@@ -83,6 +91,9 @@ const gpuFromReading: (g: GpuReading) => GpuGauges = compile(
     ['uuid', "g.uuid ?? ''"],
     ['name', "g.name ?? ''"],
     ...GPU_GAUGES.map((s) => [s.gauge, `${CONVERT[s.convert]}(g.${s.field})`] as const),
+    ['clocksEventReasons', 'g.clocksEventReasons ?? null'],
+    ['eccErrors', 'g.eccErrors ?? null'],
+    ['mig', 'g.mig ?? null'],
   ])};`,
   { fin, bytes, hertz },
 );
@@ -94,22 +105,14 @@ const gpuFromRecord: (g: GpuUsageMetric) => GpuGauges = compile(
     ['uuid', "''"],
     ['name', "''"],
     ...GPU_GAUGES.map((s) => [s.gauge, recordKeys.has(s.field) ? `${CONVERT[s.convert]}(g.${s.field})` : 'null'] as const),
+    ['clocksEventReasons', 'null'],
+    ['eccErrors', 'null'],
+    ['mig', 'null'],
   ])};`,
   { fin, bytes, hertz },
 );
 
-/** Escapes a label value: backslash, double quote and newline. */
-export function escapeLabelValue(v: string): string {
-  return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
-}
-
-/** A Prometheus sample value. */
-export function formatValue(n: number): string {
-  if (n === Infinity) return '+Inf';
-  if (n === -Infinity) return '-Inf';
-  if (Number.isNaN(n)) return 'NaN';
-  return String(n);
-}
+export { escapeLabelValue, formatValue };
 
 const NVML_RETRY_MS = 30_000;
 /** Records older than this are not "current" and are not used for gauges. */
@@ -120,6 +123,8 @@ export interface PrometheusExporterOptions {
   liveMemory?: boolean;
   /** Read GPUs live through NVML when it is the backend (default true). */
   liveGpu?: boolean;
+  /** The GPU families' names: perfprobe's (default) or dcgm-exporter's ('dcgm'; see ./prometheus-gpu.ts). */
+  gpuMetricNames?: GpuMetricNames;
 }
 
 /**
@@ -147,7 +152,8 @@ export class PrometheusExporter {
     src.ingestSamples?.();
     const operations = src.cumulativeOperationStats();
     const now = Date.now();
-    return { operations, memory: this.memory(now), gpus: this.gpus(now) };
+    const gpuXidErrors = src.config?.enableGpuTracking === false ? [] : (src.gpuXidCounts?.() ?? []);
+    return { operations, memory: this.memory(now), gpus: this.gpus(now), gpuXidErrors };
   }
 
   private memory(now: number): MemoryGauges | null {
@@ -207,11 +213,11 @@ export class PrometheusExporter {
   }
 
   /** Renders a scrape: Prometheus text 0.0.4, or OpenMetrics 1.0 when openMetrics. */
-  render(openMetrics = false): string {
-    return this.format(this.snapshot(), openMetrics);
+  render(openMetrics = false, gpuMetricNames?: GpuMetricNames): string {
+    return this.format(this.snapshot(), openMetrics, gpuMetricNames);
   }
 
-  format(snap: MetricsSnapshot, openMetrics = false): string {
+  format(snap: MetricsSnapshot, openMetrics = false, gpuMetricNames?: GpuMetricNames): string {
     let s = '';
     const { boundsMs, operations } = snap.operations;
     const le = this.les(boundsMs);
@@ -237,26 +243,7 @@ export class PrometheusExporter {
     const m = snap.memory;
     if (m) s += memoryGaugeLines(m, openMetrics);
 
-    if (snap.gpus.length > 0) {
-      const labels = snap.gpus.map(
-        (g) => `{gpu="${g.gpu}",uuid="${escapeLabelValue(g.uuid)}",name="${escapeLabelValue(g.name)}"} `,
-      );
-      const fam = (name: string, help: string, unit: string, pick: (g: GpuGauges) => number | null): void => {
-        let body = '';
-        for (let i = 0; i < snap.gpus.length; i++) {
-          const v = pick(snap.gpus[i]!);
-          if (v !== null) body += `${name}${labels[i]}${formatValue(v)}\n`;
-        }
-        if (body === '') return;
-        s += `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
-        if (openMetrics && unit) s += `# UNIT ${name} ${unit}\n`;
-        s += body;
-      };
-      for (let k = 0; k < GPU_GAUGES.length; k++) {
-        const f = GPU_GAUGES[k]!;
-        fam(f.prometheus.name, f.prometheus.help, f.prometheus.unit, GPU_GAUGE_PICKS[k]!);
-      }
-    }
+    s += gpuFamilies({ gpus: snap.gpus, xidErrors: snap.gpuXidErrors }, openMetrics, gpuMetricNames ?? this.options.gpuMetricNames);
     if (openMetrics) s += '# EOF\n';
     return s;
   }
@@ -269,10 +256,6 @@ const memoryGaugeLines: (m: MemoryGauges, openMetrics: boolean) => string = comp
   `return ${MEMORY_GAUGES.map((g) => `gauge(${quote(g.prometheus)}, ${quote(g.help)}, m.${g.gauge}, om)`).join(' + ')};`,
   { gauge },
 );
-const GPU_GAUGE_PICKS: ReadonlyArray<(g: GpuGauges) => number | null> = GPU_GAUGES.map((f) =>
-  compile<(g: GpuGauges) => number | null>(`pick_${f.gauge}`, ['g'], `return g.${f.gauge};`),
-);
-
 function gauge(name: string, help: string, value: number | null, openMetrics: boolean): string {
   if (value === null) return '';
   return `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${openMetrics ? `# UNIT ${name} bytes\n` : ''}${name} ${formatValue(value)}\n`;
@@ -290,7 +273,13 @@ export function exporterFor(source: MetricsSnapshotSource): PrometheusExporter {
   return e;
 }
 
-/** One scrape of `source` in the Prometheus text format (OpenMetrics when asked). */
-export function renderPrometheus(source: MetricsSnapshotSource, options: { openMetrics?: boolean } = {}): string {
-  return exporterFor(source).render(options.openMetrics === true);
+/** One scrape of `source` in the Prometheus text format (OpenMetrics when asked; dcgm-exporter's GPU names with gpuMetricNames: 'dcgm'). */
+export function renderPrometheus(source: MetricsSnapshotSource, options: { openMetrics?: boolean; gpuMetricNames?: GpuMetricNames } = {}): string {
+  return exporterFor(source).render(options.openMetrics === true, checkGpuMetricNames(options.gpuMetricNames));
+}
+
+/** Throws a TypeError naming gpuMetricNames unless it is undefined, 'perfprobe' or 'dcgm'. */
+export function checkGpuMetricNames(v: unknown): GpuMetricNames | undefined {
+  if (v === undefined || v === 'perfprobe' || v === 'dcgm') return v;
+  throw typeError('gpuMetricNames', "'perfprobe' or 'dcgm'", v);
 }

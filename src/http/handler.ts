@@ -28,7 +28,9 @@ import { MAX_OPERATION_LENGTH } from '../schema/field.js';
 import { toSnake } from '../schema/names.js';
 import type { GpuUsageStats, MemoryUsageStats, MetricType, OperationSummary, ProcessingTimeStats } from '../types.js';
 import '../exporters/files/methods.js'; // attaches exportToJson / exportToCsv to the collector
+import type { GpuMetricNames } from '../exporters/prometheus-gpu.js';
 import {
+  checkGpuMetricNames,
   exporterFor,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
@@ -59,6 +61,8 @@ export interface MetricsHandlerOptions {
   /** When set, every route requires `Authorization: Bearer <token>`. */
   token?: string;
   extraRoutes?: ExtraRoutes;
+  /** /metrics' GPU families: perfprobe's names (default) or NVIDIA dcgm-exporter's ('dcgm'). */
+  gpuMetricNames?: GpuMetricNames;
 }
 
 export type NextFunction = (err?: unknown) => void;
@@ -205,7 +209,12 @@ function digest(s: string): Buffer {
 
 // ------------------------------------------------------------- routes
 
-type RouteFn = (c: HttpMetricsSource, req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => Promise<void> | void;
+/** What a handler's options say to its routes. */
+interface RouteSettings {
+  gpuMetricNames: GpuMetricNames | undefined;
+}
+
+type RouteFn = (c: HttpMetricsSource, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, s: RouteSettings) => Promise<void> | void;
 interface Route {
   method: 'GET' | 'POST';
   run: RouteFn;
@@ -290,9 +299,9 @@ const ROUTES: Record<string, Route> = {
   },
   '/metrics': {
     method: 'GET',
-    run(c, req, res) {
+    run(c, req, res, _q, settings) {
       const om = wantsOpenMetrics(req.headers.accept);
-      const text = exporterFor(c).render(om);
+      const text = exporterFor(c).render(om, settings.gpuMetricNames);
       res.writeHead(200, {
         'content-type': om ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
         'content-length': Buffer.byteLength(text),
@@ -315,6 +324,7 @@ export const API_ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string }>
  */
 export function createMetricsHandler(collector?: HttpMetricsSource, options: MetricsHandlerOptions = {}): MetricsHandler {
   const { token, extraRoutes } = options;
+  const settings: RouteSettings = { gpuMetricNames: checkGpuMetricNames(options.gpuMetricNames) };
   // A token with whitespace could never match `Bearer <token>`: every request would get 401.
   if (token !== undefined && (typeof token !== 'string' || !/^\S+$/.test(token))) {
     throw typeError('token', 'a non-empty string without whitespace', token);
@@ -381,7 +391,7 @@ export function createMetricsHandler(collector?: HttpMetricsSource, options: Met
       return;
     }
     const c = collector ?? (getPerformanceMetricsCollector() as unknown as HttpMetricsSource);
-    await route.run(c, req, res, url.searchParams);
+    await route.run(c, req, res, url.searchParams, settings);
   };
 
   return function perfprobeMetricsHandler(req, res, next) {

@@ -9,6 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkInteger, typeError } from '../errors.js';
+import type { GpuMetricNames } from '../exporters/prometheus-gpu.js';
 import { createMetricsHandler, type ExtraRoutes, type HttpMetricsSource } from './handler.js';
 import { createDashboardRoutes, type DashboardRoutes } from './dashboard.js';
 
@@ -22,6 +23,8 @@ export interface ServeOptions {
   /** Serve the dashboard (`/`, `/assets/*`, `/api/metrics/stream`) from ./dashboard.js. */
   dashboard?: boolean;
   extraRoutes?: ExtraRoutes;
+  /** /metrics' GPU families: perfprobe's names (default) or NVIDIA dcgm-exporter's ('dcgm'). */
+  gpuMetricNames?: GpuMetricNames;
 }
 
 export interface RunningServer {
@@ -53,7 +56,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
             for (const r of routes) if (await r(req, res, url)) return true;
             return false;
           };
-  const handler = createMetricsHandler(options.collector, { token: options.token, extraRoutes });
+  const handler = createMetricsHandler(options.collector, { token: options.token, extraRoutes, gpuMetricNames: options.gpuMetricNames });
   const server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {

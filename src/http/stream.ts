@@ -11,9 +11,10 @@ import { compile } from '../schema/compile.js';
 import { GPU_STREAM_KEYS } from '../schema/gpu.js';
 import { MEMORY_STREAM_KEYS } from '../schema/memory.js';
 import type { GpuUsageMetric, MemoryUsageMetric, OperationSummary, ProcessingTimeStats, RecordQuery } from '../types.js';
+import { gpuDeviceReader, gpuEventRows, type GpuDeviceRow, type GpuEventRow, type GpuStreamSource } from './stream-gpu.js';
 
 /** The collector methods the stream reads (structural, so any collector instance fits). */
-export interface StreamSource {
+export interface StreamSource extends GpuStreamSource {
   memoryRecords(query?: RecordQuery): Iterable<MemoryUsageMetric>;
   gpuRecords(query?: RecordQuery & { gpuId?: number }): Iterable<GpuUsageMetric>;
   getOperationSummary(query?: { durationMinutes?: number }): OperationSummary[];
@@ -68,7 +69,14 @@ export interface StreamEvent {
   memory: MemoryRow[];
   gpus: GpuRow[];
   operations: OperationRow[];
+  /** Each GPU now: P-state, throttle reasons, ECC, PCIe, MIG, top processes (./stream-gpu.ts); [] without NVML. */
+  gpuDevices: GpuDeviceRow[];
+  /** GPU events recorded while monitoring: the snapshot's newest, then each new one once. */
+  gpuEvents: GpuEventRow[];
 }
+
+/** GPU events sent per event at most. */
+const MAX_GPU_EVENTS = 100;
 
 const r2 = (v: number | null | undefined): number | null => (v === null || v === undefined || !Number.isFinite(v) ? null : Math.round(v * 100) / 100);
 
@@ -125,6 +133,8 @@ export function createStreamHandler(source: StreamSource, options: StreamOptions
     res.socket?.setNoDelay(true);
     let lastMemory = -Infinity;
     let lastGpu = -Infinity;
+    let lastGpuEvent: number | undefined;
+    const gpuDevices = gpuDeviceReader(source);
     let lastOpsKey = '';
     let lastWrite = Date.now();
 
@@ -139,7 +149,9 @@ export function createStreamHandler(source: StreamSource, options: StreamOptions
       const gpus = tail(source.gpuRecords(gwindow), maxPoints * 8).map(gpuRow);
       if (memory.length) lastMemory = memory[memory.length - 1]![0];
       if (gpus.length) lastGpu = gpus[gpus.length - 1]![0];
-      return { now: Date.now(), memory, gpus, operations: operationRows(source, maxOps) };
+      const gpuEvents = gpuEventRows(source, snapshot ? undefined : lastGpuEvent, MAX_GPU_EVENTS);
+      if (gpuEvents.length) lastGpuEvent = gpuEvents[gpuEvents.length - 1]!.timestamp;
+      return { now: Date.now(), memory, gpus, operations: operationRows(source, maxOps), gpuDevices: gpuDevices(), gpuEvents };
     };
 
     let timer: NodeJS.Timeout | null = null;
@@ -165,7 +177,7 @@ export function createStreamHandler(source: StreamSource, options: StreamOptions
       try {
         const ev = collect(false);
         const opsKey = ev.operations.map((o) => `${o.operation}:${o.count}`).join('|');
-        if (ev.memory.length || ev.gpus.length || opsKey !== lastOpsKey) {
+        if (ev.memory.length || ev.gpus.length || ev.gpuEvents.length || opsKey !== lastOpsKey) {
           lastOpsKey = opsKey;
           send('samples', ev);
         } else if (Date.now() - lastWrite >= heartbeatMs) {

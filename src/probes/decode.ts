@@ -10,8 +10,20 @@
  * store columns without an object per record; readings and run samples are
  * built from rows by functions compiled from the schema.
  */
-import { compile, objectLiteral } from '../schema/compile.js';
-import { GPU_FIELDS, GPU_PROCESS_FIELDS, GPU_RUN_SAMPLE_KEYS, type GpuFieldKey, type GpuFieldSpec, type GpuProcess, type GpuReading, type GpuStatus } from '../schema/gpu.js';
+import { compile, ident, objectLiteral } from '../schema/compile.js';
+import {
+  CLOCKS_EVENT_REASONS,
+  GPU_FIELDS,
+  GPU_MIG_DEVICE_FIELDS,
+  GPU_PROCESS_FIELDS,
+  GPU_RUN_SAMPLE_KEYS,
+  type GpuFieldKey,
+  type GpuFieldSpec,
+  type GpuMig,
+  type GpuProcess,
+  type GpuReading,
+  type GpuStatus,
+} from '../schema/gpu.js';
 import { BYTES_PER_MB, GPU_SLOTS, GpuSlot, GpuStatusCode, HeaderSlot, MemorySlot, RECORD_GPU_OFFSET, RECORD_MEMORY_OFFSET } from '../schema/layout.js';
 import { MEMORY_SCHEMA, type MemoryReading } from '../schema/memory.js';
 import type { SampleBatch } from './types.js';
@@ -130,11 +142,69 @@ export interface GpuStatics {
   uuid: string | null;
 }
 
+const REASON_NAMES: readonly string[] = (() => {
+  const names: string[] = [];
+  for (const r of CLOCKS_EVENT_REASONS) names[r.bit] = r.name;
+  return names;
+})();
+const reasonCache = new Map<number, readonly string[]>();
+const REASON_CACHE_MAX = 1024;
+
+/**
+ * The names of a clocks-event-reasons bitmask (CLOCKS_EVENT_REASONS, unknown
+ * bits `bit_<n>`, ascending bit order; [] for 0), null when unknown (NaN).
+ * One frozen array per mask, shared by every reading with that mask (at most
+ * REASON_CACHE_MAX masks are kept; others get a fresh array).
+ */
+export function clocksEventReasonNames(mask: number): readonly string[] | null {
+  if (!(mask >= 0) || !Number.isInteger(mask)) return null;
+  const hit = reasonCache.get(mask);
+  if (hit !== undefined) return hit;
+  const out: string[] = [];
+  // Bits past 31 by division: the mask is a double, exact up to 2^53.
+  for (let bit = 0, m = mask; m > 0 && bit < 64; bit++, m = Math.floor(m / 2)) {
+    if (m % 2 === 1) out.push(REASON_NAMES[bit] ?? `bit_${bit}`);
+  }
+  const names = Object.freeze(out);
+  if (reasonCache.size < REASON_CACHE_MAX) reasonCache.set(mask, names);
+  return names;
+}
+
+/** The bitmask of reason names (the inverse of clocksEventReasonNames); null for null. */
+export function clocksEventReasonMask(names: readonly string[] | null): number | null {
+  if (names === null) return null;
+  let mask = 0;
+  for (const n of names) {
+    const known = REASON_NAMES.indexOf(n);
+    const bit = known >= 0 ? known : n.startsWith('bit_') ? Number(n.slice(4)) : -1;
+    if (Number.isInteger(bit) && bit >= 0) mask += 2 ** bit;
+  }
+  return mask;
+}
+
+/** The JavaScript expression of a derived (non-row) field of a compiled body, from the row locals. */
+function derivedExpression(f: GpuFieldSpec): string | null {
+  const s = f.source;
+  if ('reasonsOf' in s) return `reasons(v${GPU_ROW.indexOf(s.reasonsOf)})`;
+  if ('group' in s) {
+    const entries = Object.entries(s.group).map(([k, key]) => [k, `nn(v${GPU_ROW.indexOf(key)})`] as const);
+    return `v${GPU_ROW.indexOf(s.when)} === 1 ? ${objectLiteral(entries)} : null`;
+  }
+  return null;
+}
+
+for (const f of GPU_FIELDS as readonly GpuFieldSpec[]) {
+  const s = f.source;
+  const needs = 'reasonsOf' in s ? [s.reasonsOf] : 'group' in s ? [s.when, ...Object.values(s.group)] : [];
+  for (const k of needs) if (GPU_ROW.indexOf(k) < 0) throw new Error(`GPU field ${f.key}: ${k} is not a numeric (row) field`);
+}
+
 /**
  * One GPU block (GPU_SLOTS doubles at `offset`, as the sampler records and
  * nvmlRead write them) into a GpuReading, straight from the block:
  * compiled from GPU_FIELDS (the reading's fields, in table order).
- * `statics` gives name and uuid.
+ * `statics` gives name and uuid; `processes` and `mig` come from the
+ * on-demand details (absent: [] and null).
  */
 export const decodeGpuBlock: (
   data: ArrayLike<number>,
@@ -142,10 +212,11 @@ export const decodeGpuBlock: (
   gpuId: number,
   timestamp: number,
   statics?: GpuStatics | null,
-  processes?: GpuProcess[],
+  processes?: GpuProcess[] | null,
+  mig?: GpuMig | null,
 ) => GpuReading = compile(
   'decodeGpuBlock',
-  ['d', 'o', 'gpuId', 'timestamp', 'statics', 'processes'],
+  ['d', 'o', 'gpuId', 'timestamp', 'statics', 'processes', 'mig'],
   `${rowLocals()}\nconst s = statics == null ? null : statics;\nreturn ${objectLiteral(
     (GPU_FIELDS as readonly GpuFieldSpec[])
       .filter((f) => f.reading)
@@ -155,34 +226,57 @@ export const decodeGpuBlock: (
           if (src.context === 'gpuId') return [f.key, 'gpuId'] as const;
           if (src.context === 'name' || src.context === 'uuid') return [f.key, `s === null ? null : (s.${src.context} ?? null)`] as const;
           if (src.context === 'processes') return [f.key, 'processes == null ? [] : processes'] as const;
+          if (src.context === 'mig') return [f.key, 'mig == null ? null : mig'] as const;
           if (src.context === 'status') return [f.key, `gpuStatusOf(d[o + ${GpuSlot.status}] ?? ${GpuStatusCode.error})`] as const;
           return [f.key, src.context] as const;
         }
-        return [f.key, `nn(v${GPU_ROW.indexOf(f.key)})`] as const;
+        return [f.key, derivedExpression(f) ?? `nn(v${GPU_ROW.indexOf(f.key)})`] as const;
       }),
   )};`,
-  { nn, gpuStatusOf },
+  { nn, gpuStatusOf, reasons: clocksEventReasonNames },
 );
 
-/** The addon's process tuples ([pid, bytes, pid, bytes, ...]) as GpuProcess entries (GPU_PROCESS_FIELDS). */
-export const decodeProcesses: (tuples: ArrayLike<number> | null | undefined) => GpuProcess[] = compile(
+/** The addon's process-table objects (nvmlReadDetailed) as GpuProcess entries (GPU_PROCESS_FIELDS); null (neither list supported) as []. */
+export const decodeProcesses: (list: ReadonlyArray<Record<string, unknown>> | null | undefined) => GpuProcess[] = compile(
   'decodeProcesses',
-  ['t'],
-  `const out = [];\nif (!t) return out;\nfor (let i = 0; i + ${GPU_PROCESS_FIELDS.length - 1} < t.length; i += ${GPU_PROCESS_FIELDS.length}) out.push(${objectLiteral(
-    GPU_PROCESS_FIELDS.map((p) => {
-      const v = `t[i + ${p.index}]`;
-      const scaled = p.per === 1 ? v : `${v} / ${p.per}`;
-      return [p.key, p.nullable ? `(${v} === ${v} ? ${scaled} : null)` : scaled] as const;
-    }),
-  )});\nreturn out;`,
+  ['list'],
+  `const out = [];\nif (!list) return out;\nfor (let i = 0; i < list.length; i++) {\nconst p = list[i];\nout.push(${objectLiteral(
+    GPU_PROCESS_FIELDS.map((f) => [f.key, nativeValue(f, 'p')] as const),
+  )});\n}\nreturn out;`,
+  { nn },
 );
+
+/** The addon's MIG object as GpuMig (GPU_MIG_DEVICE_FIELDS); null stays null. */
+export const decodeMig: (mig: Record<string, unknown> | null | undefined) => GpuMig | null = compile(
+  'decodeMig',
+  ['m'],
+  `if (!m) return null;\nconst list = m.devices || [];\nconst devices = [];\nfor (let i = 0; i < list.length; i++) {\nconst x = list[i];\ndevices.push(${objectLiteral(
+    GPU_MIG_DEVICE_FIELDS.map((f) => [f.key, nativeValue(f, 'x')] as const),
+  )});\n}\nreturn { currentMode: m.currentMode === true, pendingMode: m.pendingMode === true, devices };`,
+  { nn },
+);
+
+/** A property of a native object as a field value: numbers / per with NaN as null, strings or null. */
+function nativeValue(f: { from: string; kind: 'number' | 'string'; per: number }, obj: string): string {
+  const v = `${obj}.${ident(f.from)}`;
+  if (f.kind === 'string') return `(typeof ${v} === 'string' ? ${v} : null)`;
+  return `(typeof ${v} === 'number' && ${v} === ${v} ? ${f.per === 1 ? v : `${v} / ${f.per}`} : null)`;
+}
 
 /** A `perfprobe run` sample's GPU entry from a row (GPU_RUN_SAMPLE_KEYS, in order). */
 export const gpuRunSampleFromRow: (row: Float64Array, status: GpuStatus) => Record<(typeof GPU_RUN_SAMPLE_KEYS)[number], unknown> = compile(
   'gpuRunSampleFromRow',
   ['row', 'status'],
-  `return ${objectLiteral(GPU_RUN_SAMPLE_KEYS.map((k) => [k, k === 'status' ? 'status' : k === 'gpuId' ? `row[${GpuRow.gpuId}]` : `nn(row[${GpuRow[k]}])`] as const))};`,
-  { nn },
+  `return ${objectLiteral(
+    GPU_RUN_SAMPLE_KEYS.map((k) => {
+      if (k === 'status') return [k, 'status'] as const;
+      if (k === 'gpuId') return [k, `row[${GpuRow.gpuId}]`] as const;
+      const f = (GPU_FIELDS as readonly GpuFieldSpec[]).find((x) => x.key === k)!;
+      if ('reasonsOf' in f.source) return [k, `reasons(row[${GpuRow[f.source.reasonsOf]}])`] as const;
+      return [k, `nn(row[${GpuRow[k]}])`] as const;
+    }),
+  )};`,
+  { nn, reasons: clocksEventReasonNames },
 );
 
 // ------------------------------------------------------------ sampler batch

@@ -4,7 +4,9 @@
  * runs here in a worker thread (the event loop never blocks) under a timeout
  * (the worker is terminated when it runs over). Every field it does not give
  * is null: its values are taken one by one as numbers, never through its
- * truthy-only merge, never 0 for missing. Never call this on a hot path.
+ * truthy-only merge, never 0 for missing. Of the GPU-depth fields it gives only
+ * the memory temperature (temperature.memory); the rest are null. Never call
+ * this on a hot path.
  */
 import { Worker } from 'node:worker_threads';
 import type { GpuReading } from './types.js';
@@ -23,6 +25,7 @@ export interface SiController {
   utilizationGpu?: unknown;
   utilizationMemory?: unknown;
   temperatureGpu?: unknown;
+  temperatureMemory?: unknown;
   powerDraw?: unknown;
   powerLimit?: unknown;
   clockCore?: unknown;
@@ -72,8 +75,18 @@ export function mapSiControllers(controllers: readonly SiController[], timestamp
       smClockMhz: n(c.clockCore),
       memoryClockMhz: n(c.clockMemory),
       fanPercent: n(c.fanSpeed),
+      // nvidia-smi's query (as systeminformation runs it) has no P-state, throttle reasons, codecs, PCIe or ECC.
+      performanceState: null,
+      clocksEventReasons: null,
+      memoryTemperatureCelsius: n(c.temperatureMemory),
+      encoderUtilPercent: null,
+      decoderUtilPercent: null,
+      pcieLinkGeneration: null,
+      pcieLinkWidth: null,
+      eccErrors: null,
       processGpuMemoryMb: null,
       processes: [],
+      mig: null,
       status: 'ok',
     };
   });

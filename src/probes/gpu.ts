@@ -3,7 +3,13 @@
  * and, when NVML is not available, systeminformation as a slow fallback.
  *
  * - readGpusSync(): NVML only, microseconds, for hot polling; throws
- *   ERR_PERFPROBE_NVML_UNAVAILABLE (naming the reason) otherwise.
+ *   ERR_PERFPROBE_NVML_UNAVAILABLE (naming the reason) otherwise. Every
+ *   field: the cheap per-sample block on every call, the process table
+ *   (names, types, per-process utilization) and MIG from a details read
+ *   made at most once per GPU_DETAILS_REFRESH_MS (the first call makes it).
+ * - readGpuPcieThroughput(): PCIe KB/s on request (NVML waits out a ~20 ms
+ *   window per device: on the libuv pool, never on the event loop).
+ * - watchGpuEvents(listener): Xid, ECC and clock events from a native thread.
  * - readGpus(): NVML when available, else systeminformation graphics() in a
  *   worker with a timeout, cached briefly (never on a hot path).
  * - gpuBackendInfo(): what probeInfo().gpu reports: the backend, and when NVML
@@ -21,8 +27,10 @@
  */
 import { ErrorCode, WarningCode, codedError, typeError } from '../errors.js';
 import { getAddon, addonStatus } from '../native/binding.js';
+import type { GpuMig, GpuProcess } from '../schema/gpu.js';
 import { BYTES_PER_MB, GPU_SLOTS, GpuStatusCode, HeaderSlot, RECORD_GPU_OFFSET } from '../schema/layout.js';
-import { decodeGpuBlock, decodeProcesses } from './decode.js';
+import { decodeGpuBlock, decodeMig, decodeProcesses } from './decode.js';
+import { GPU_EVENT_BITS, gpuEventFromNative, type GpuEvent, type GpuEventType } from './gpu-events.js';
 import { nvmlFunctions, type NvmlDeviceStatic, type NvmlFunctions, type NvmlOpenResult } from './gpu-nvml.js';
 import { DEFAULT_FALLBACK_TIMEOUT_MS, mapSiControllers, siGraphicsControllers } from './gpu-si.js';
 import type { GpuReading, ProbeInfo, SampleBatch } from './types.js';
@@ -36,6 +44,12 @@ export interface GpuConfig {
   fallbackTimeoutMs?: number;
   /** How long a fallback reading is reused, ms (default 2000): it costs a process and ~1 s. */
   fallbackCacheMs?: number;
+  /**
+   * How long readGpusSync() reuses the process table and MIG it read, ms
+   * (default GPU_DETAILS_REFRESH_MS = 1000; 0 reads them on every call, at
+   * several NVML list calls and a /proc read per process each time).
+   */
+  detailsRefreshMs?: number;
 }
 
 export interface GpuStaticInfo {
@@ -52,14 +66,35 @@ export interface GpuEnergyReading {
   energyMillijoules: number | null;
 }
 
+/** How long readGpusSync() reuses a process table and MIG object by default, ms (configureGpu({ detailsRefreshMs })). */
+export const GPU_DETAILS_REFRESH_MS = 1000;
+
+/** The on-demand details of every device, decoded and frozen (shared by the readings until the next details read). */
+interface Details {
+  at: number;
+  processes: GpuProcess[][];
+  mig: Array<GpuMig | null>;
+}
+
 type Backend =
-  | { kind: 'nvml'; fns: NvmlFunctions; open: NvmlOpenResult; devices: NvmlDeviceStatic[]; buffer: Float64Array }
+  | {
+      kind: 'nvml';
+      fns: NvmlFunctions;
+      open: NvmlOpenResult;
+      devices: NvmlDeviceStatic[];
+      /** The blocks readGpusSync() decodes (nvmlRead). */
+      buffer: Float64Array;
+      /** The blocks nvmlReadDetailed writes beside its details (not used: the readings' blocks all come from nvmlRead). */
+      detailsBuffer: Float64Array;
+      details: Details | null;
+    }
   | { kind: 'systeminformation' | 'none'; reason: string; library?: string };
 
-let config: { nvmlLibrary?: string; enabled: boolean; fallbackTimeoutMs: number; fallbackCacheMs: number } = {
+let config: { nvmlLibrary?: string; enabled: boolean; fallbackTimeoutMs: number; fallbackCacheMs: number; detailsRefreshMs: number } = {
   enabled: true,
   fallbackTimeoutMs: DEFAULT_FALLBACK_TIMEOUT_MS,
   fallbackCacheMs: 2000,
+  detailsRefreshMs: GPU_DETAILS_REFRESH_MS,
 };
 let backend: Backend | null = null;
 let fallbackCache: { at: number; readings: Promise<GpuReading[]> } | null = null;
@@ -97,7 +132,8 @@ function decide(): Backend {
     return fallback(`${open.errorName ?? 'NVML_ERROR_UNKNOWN'}: ${open.error ?? 'NVML could not be opened'}`, open.path);
   }
   const devices = fns.nvmlDevices();
-  return { kind: 'nvml', fns, open, devices, buffer: new Float64Array(Math.max(1, devices.length) * GPU_SLOTS) };
+  const slots = Math.max(1, devices.length) * GPU_SLOTS;
+  return { kind: 'nvml', fns, open, devices, buffer: new Float64Array(slots), detailsBuffer: new Float64Array(slots), details: null };
 }
 
 function current(): Backend {
@@ -113,12 +149,12 @@ function current(): Backend {
  */
 export function configureGpu(options: GpuConfig): void {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-  const { nvmlLibrary, enabled, fallbackTimeoutMs, fallbackCacheMs } = options;
+  const { nvmlLibrary, enabled, fallbackTimeoutMs, fallbackCacheMs, detailsRefreshMs } = options;
   if (nvmlLibrary !== undefined && (typeof nvmlLibrary !== 'string' || nvmlLibrary === '')) {
     throw typeError('nvmlLibrary', 'a non-empty path string', nvmlLibrary);
   }
   if (enabled !== undefined && typeof enabled !== 'boolean') throw typeError('enabled', 'a boolean', enabled);
-  for (const [field, v] of [['fallbackTimeoutMs', fallbackTimeoutMs], ['fallbackCacheMs', fallbackCacheMs]] as const) {
+  for (const [field, v] of [['fallbackTimeoutMs', fallbackTimeoutMs], ['fallbackCacheMs', fallbackCacheMs], ['detailsRefreshMs', detailsRefreshMs]] as const) {
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
       throw typeError(field, 'a number of milliseconds >= 0', v);
     }
@@ -130,6 +166,7 @@ export function configureGpu(options: GpuConfig): void {
     ...(enabled !== undefined ? { enabled } : {}),
     ...(fallbackTimeoutMs !== undefined ? { fallbackTimeoutMs } : {}),
     ...(fallbackCacheMs !== undefined ? { fallbackCacheMs } : {}),
+    ...(detailsRefreshMs !== undefined ? { detailsRefreshMs } : {}),
   };
 }
 
@@ -200,21 +237,182 @@ function unavailable(reason: string): Error {
   return codedError(ErrorCode.nvmlUnavailable, `NVML is not available: ${reason}`, {});
 }
 
-/** One reading per NVML device, synchronously (microseconds). NVML only. */
+function deepFreeze<T extends object>(list: T[]): T[] {
+  for (const x of list) {
+    const devices = (x as { devices?: object[] }).devices;
+    if (Array.isArray(devices)) deepFreeze(devices);
+    Object.freeze(x);
+  }
+  return Object.freeze(list) as T[];
+}
+
+/**
+ * Reads every device's process table and MIG now (nvmlReadDetailed). Several
+ * NVML list calls and a /proc read per process: made at most once per
+ * GPU_DETAILS_REFRESH_MS. Its blocks go to a scratch buffer: every reading's
+ * block comes from nvmlRead, so processGpuMemoryMb always means the same
+ * (this process on the compute list) whether or not a details read was due.
+ */
+function readDetails(b: Extract<Backend, { kind: 'nvml' }>, now: number): Details {
+  const raw = b.fns.nvmlReadDetailed(b.detailsBuffer);
+  const details: Details = {
+    at: now,
+    processes: raw.map((d) => deepFreeze(decodeProcesses(d.processes as never))),
+    mig: raw.map((d) => {
+      const m = decodeMig(d.mig as never);
+      if (m) {
+        deepFreeze(m.devices);
+        Object.freeze(m);
+      }
+      return m;
+    }),
+  };
+  b.details = details;
+  return details;
+}
+
+/**
+ * One reading per NVML device, synchronously (microseconds). NVML only.
+ *
+ * The per-sample fields are read on every call; `processes` and `mig` come
+ * from a details read made on the first call and then at most once per
+ * GPU_DETAILS_REFRESH_MS (like PCIe link and ECC, refreshed natively at most
+ * once a second): a process that starts shows within a second, and
+ * per-process utilization is the newest sample since the previous details
+ * read. Between details reads the readings share the same frozen
+ * `processes` arrays and `mig` objects.
+ */
 export function readGpusSync(): GpuReading[] {
   const b = current();
   if (b.kind !== 'nvml') throw unavailable(b.reason);
-  const processes: Array<Float64Array | null> = [];
-  const n = b.fns.nvmlRead(b.buffer, processes);
+  // One clock read: the sample's time (its start) and the details' age.
   const timestamp = Date.now();
+  let d = b.details;
+  if (d === null || timestamp - d.at >= config.detailsRefreshMs || timestamp < d.at) d = readDetails(b, timestamp);
+  const n = b.fns.nvmlRead(b.buffer);
   const out: GpuReading[] = new Array(n);
   for (let i = 0; i < n; i++) {
-    const statics = b.devices[i] ?? null;
-    const reading = decodeGpuBlock(b.buffer, i * GPU_SLOTS, i, timestamp, statics, decodeProcesses(processes[i]));
+    const reading = decodeGpuBlock(b.buffer, i * GPU_SLOTS, i, timestamp, b.devices[i] ?? null, d.processes[i] ?? null, d.mig[i] ?? null);
     if (reading.status === 'lost') warnLost(i, reading.name, reading.uuid);
     out[i] = reading;
   }
   return out;
+}
+
+export interface GpuPcieThroughput {
+  gpuId: number;
+  /** KB/s sent over PCIe in NVML's ~20 ms window; null when unsupported or lost. */
+  txKBps: number | null;
+  /** KB/s received. */
+  rxKBps: number | null;
+}
+
+/**
+ * PCIe throughput of every GPU (nvmlDeviceGetPcieThroughput), on request:
+ * NVML waits out a ~20 ms window per counter, so the reads run on the libuv
+ * thread pool and the event loop never waits. Never sampled. Rejects with
+ * ERR_PERFPROBE_NVML_UNAVAILABLE without NVML.
+ */
+export async function readGpuPcieThroughput(): Promise<GpuPcieThroughput[]> {
+  const b = current();
+  if (b.kind !== 'nvml') throw unavailable(b.reason);
+  const values = await b.fns.nvmlPcieThroughput();
+  return values.map((v) => ({
+    gpuId: v.index,
+    txKBps: Number.isNaN(v.txKBps) ? null : v.txKBps,
+    rxKBps: Number.isNaN(v.rxKBps) ? null : v.rxKBps,
+  }));
+}
+
+/** A running watchGpuEvents(): stop it with close(). */
+export interface GpuEventWatcher {
+  /** True while the native thread waits for events (false when no GPU could register, and after close()). */
+  readonly running: boolean;
+  /** The GPUs watched and the event types each registered. */
+  readonly registered: ReadonlyArray<{ gpuId: number; uuid: string | null; eventTypes: GpuEventType[] }>;
+  /** The GPUs that could not register, with NVML's reason (each reported once by a PERFPROBE_GPU_EVENTS_UNAVAILABLE warning). */
+  readonly unregistered: ReadonlyArray<{ gpuId: number; uuid: string | null; errorName: string }>;
+  /** Events handed over, dropped (the listener fell more than 4,096 events behind), and failed waits. */
+  stats(): { delivered: number; dropped: number; waitErrors: number };
+  /** Keep the process (or worker) alive while watching; by default a watcher never does. */
+  ref(): this;
+  unref(): this;
+  /** Stops and joins the native thread (within ~20 ms, even while it is blocked in NVML). Idempotent. */
+  close(): void;
+}
+
+const warnedEvents = new Set<string>();
+
+function warnUnregistered(list: ReadonlyArray<{ gpuId: number; uuid: string | null; errorName: string }>, devices: NvmlDeviceStatic[]): void {
+  const fresh = list.filter((u) => {
+    const key = u.uuid ?? `#${u.gpuId}`;
+    if (warnedEvents.has(key)) return false;
+    warnedEvents.add(key);
+    return true;
+  });
+  if (fresh.length === 0) return;
+  const what = fresh
+    .map((u) => {
+      const name = devices[u.gpuId]?.name;
+      return `GPU ${u.gpuId}${name ? ` (${name}${u.uuid ? `, ${u.uuid}` : ''})` : ''}: ${u.errorName}`;
+    })
+    .join('; ');
+  process.emitWarning(
+    `perfprobe: ${fresh.length === 1 ? 'a GPU cannot' : `${fresh.length} GPUs cannot`} report NVML events (Xid, ECC, clock changes), so ` +
+      `${fresh.length === 1 ? 'its events are' : 'their events are'} not watched (the other GPUs are): ${what}`,
+    { code: WarningCode.gpuEventsUnavailable },
+  );
+}
+
+function eventTypesOf(mask: number): GpuEventType[] {
+  const out: GpuEventType[] = [];
+  for (const [bit, type] of GPU_EVENT_BITS) if (Math.floor(mask / bit) % 2 === 1) out.push(type);
+  return out;
+}
+
+/**
+ * Calls `listener` for every Xid error, single- and double-bit ECC error
+ * and (where the GPU supports it) clock-event change of every GPU: a native
+ * thread blocks in nvmlEventSetWait and hands each event to this thread's
+ * event loop; nothing polls. A GPU that cannot register is reported once
+ * (a PERFPROBE_GPU_EVENTS_UNAVAILABLE warning), not thrown. The watcher
+ * never keeps the process alive (ref() to make it). A listener that throws
+ * raises 'uncaughtException', as an EventEmitter listener would. NVML only
+ * (throws ERR_PERFPROBE_NVML_UNAVAILABLE otherwise).
+ */
+export function watchGpuEvents(listener: (event: GpuEvent) => void): GpuEventWatcher {
+  if (typeof listener !== 'function') throw typeError('listener', 'a function', listener);
+  const b = current();
+  if (b.kind !== 'nvml') throw unavailable(b.reason);
+  const native = b.fns.nvmlWatchEvents((e) => listener(gpuEventFromNative(e)));
+  const unregistered = Object.freeze(native.unregistered.map((u) => Object.freeze({ gpuId: u.gpuId, uuid: u.uuid, errorName: u.errorName })));
+  warnUnregistered(unregistered, b.devices);
+  const registered = Object.freeze(
+    native.registered.map((r) => Object.freeze({ gpuId: r.gpuId, uuid: r.uuid, eventTypes: eventTypesOf(r.eventTypes) })),
+  );
+  const watcher: GpuEventWatcher = {
+    get running() {
+      return native.running;
+    },
+    registered,
+    unregistered,
+    stats() {
+      const s = native.stats();
+      return { delivered: s.delivered, dropped: s.dropped, waitErrors: s.waitErrors };
+    },
+    ref() {
+      native.ref();
+      return watcher;
+    },
+    unref() {
+      native.unref();
+      return watcher;
+    },
+    close() {
+      native.close();
+    },
+  };
+  return watcher;
 }
 
 /**

@@ -7,11 +7,17 @@ export {
   readGpus,
   readGpusSync,
   readGpuEnergy,
+  readGpuPcieThroughput,
+  watchGpuEvents,
+  GPU_DETAILS_REFRESH_MS,
   gpuStaticInfo,
   gpuBackendInfo,
   configureGpu,
   closeGpu,
 } from './gpu.js';
-export type { GpuConfig, GpuStaticInfo, GpuEnergyReading } from './gpu.js';
+export type { GpuConfig, GpuStaticInfo, GpuEnergyReading, GpuPcieThroughput, GpuEventWatcher } from './gpu.js';
+export { XID_MEANINGS, xidMeaning, describeGpuEvent } from './gpu-events.js';
+export type { GpuEvent, GpuEventType } from './gpu-events.js';
+export { CLOCKS_EVENT_REASONS } from '../schema/gpu.js';
 export { Sampler } from './sampler.js';
 export { probeInfo } from './info.js';

@@ -4,7 +4,7 @@
  * (MemoryReading, GpuReading) are defined with their schemas in src/schema/.
  */
 export type { MemoryReading } from '../schema/memory.js';
-export type { GpuReading, GpuProcess, GpuStatus } from '../schema/gpu.js';
+export type { GpuReading, GpuProcess, GpuProcessType, GpuStatus, GpuEccErrors, GpuMig, GpuMigDevice } from '../schema/gpu.js';
 
 export interface ProbeInfo {
   addon: { loaded: boolean; path?: string; error?: string };

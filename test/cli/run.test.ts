@@ -240,3 +240,77 @@ describe('perfprobe run with GPUs (the stand-in NVML library)', () => {
     assert.ok(during.length >= 5, `only ${during.length} samples saw the command on GPU 1`);
   });
 });
+
+describe('perfprobe run lists the GPU events seen while the command ran', () => {
+  test('Xid and ECC events in the summary (stderr, JSON, Markdown, CSV), each with its meaning and GPU', async (t) => {
+    const lib = await fakeNvmlOrSkip(t);
+    if (!lib) return;
+    const script = join(dir, 'fake-nvml-events.txt');
+    // Due 400 ms after the watcher registers, then 30 ms later (GPU 1: 430 ms): well inside a 2 s command.
+    writeFileSync(
+      script,
+      ['devices=2', 'gpu0.uuid=GPU-run-0', 'gpu1.uuid=GPU-run-1', 'gpu0.events=xid:79@400,dbe@30', 'gpu1.events=xid:13@430'].join('\n') + '\n',
+    );
+    const json = join(dir, 'events.json');
+    const md = join(dir, 'events.md');
+    const csv = join(dir, 'events-csv');
+    const r = await runCli(['run', '--json', json, '--markdown', md, '--csv', csv, '--', node, '-e', 'setTimeout(() => {}, 2000)'], {
+      PERFPROBE_NVML_LIBRARY: lib,
+      PERFPROBE_FAKE_NVML_SCRIPT: script,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(readFileSync(json, 'utf8')).summary;
+    if (s.samplerBackend !== 'native') {
+      t.skip('the addon is not loaded: GPU events need it');
+      return;
+    }
+    assert.equal(s.gpuEventsDropped, 0);
+    const events = [...s.gpuEvents].sort((a: { gpuId: number; type: string }, b: { gpuId: number; type: string }) => a.gpuId - b.gpuId || a.type.localeCompare(b.type));
+    assert.deepEqual(
+      events.map((e: { gpuId: number; uuid: string; type: string; xid: number | null }) => [e.gpuId, e.uuid, e.type, e.xid]),
+      [
+        [0, 'GPU-run-0', 'ecc_double_bit', null],
+        [0, 'GPU-run-0', 'xid', 79],
+        [1, 'GPU-run-1', 'xid', 13],
+      ],
+    );
+    const xid79 = events[1];
+    assert.match(xid79.text, /^Xid 79 \(GPU fell off the bus/);
+    assert.match(events[2].text, /^Xid 13 /);
+    for (const e of events) {
+      assert.ok(e.elapsedMs >= 0 && e.elapsedMs <= s.durationMs + 100, `event at ${e.elapsedMs} ms into a ${s.durationMs} ms run`);
+    }
+    // Oldest first.
+    const times = s.gpuEvents.map((e: { elapsedMs: number }) => e.elapsedMs);
+    assert.deepEqual(times, [...times].sort((a: number, b: number) => a - b));
+    assert.match(r.stderr, /GPU events\s+3\n/);
+    assert.match(r.stderr, /\+[\d.]+ ?[a-z]+\s+GPU 0\s+Xid 79 \(GPU fell off the bus/);
+    assert.match(r.stderr, /\+[\d.]+ ?[a-z]+\s+GPU 1\s+Xid 13 /);
+    const mdText = readFileSync(md, 'utf8');
+    assert.match(mdText, /\| GPU 0 event at \+[\d.]+ ?[a-z]+ \| Xid 79 \(GPU fell off the bus/);
+    const csvText = readFileSync(join(csv, 'summary.csv'), 'utf8');
+    assert.match(csvText, /^gpuEventCount,3$/m);
+    assert.match(csvText, /^gpuEvent\d,.*GPU 0 Xid 79/m);
+  });
+
+  test('no events: the summary says nothing about them and the JSON has an empty list', async (t) => {
+    const lib = await fakeNvmlOrSkip(t);
+    if (!lib) return;
+    const script = join(dir, 'fake-nvml-no-events.txt');
+    writeFileSync(script, 'devices=1\n');
+    const json = join(dir, 'no-events.json');
+    const r = await runCli(['run', '--json', json, '--', node, '-e', 'setTimeout(() => {}, 300)'], {
+      PERFPROBE_NVML_LIBRARY: lib,
+      PERFPROBE_FAKE_NVML_SCRIPT: script,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(readFileSync(json, 'utf8')).summary;
+    if (s.samplerBackend !== 'native') {
+      t.skip('the addon is not loaded: GPU events need it');
+      return;
+    }
+    assert.deepEqual(s.gpuEvents, []);
+    assert.equal(s.gpuEventsDropped, 0);
+    assert.doesNotMatch(r.stderr, /GPU events/);
+  });
+});

@@ -105,27 +105,38 @@ test('perfprobe run shows a live status line on a terminal and clears it at the 
   }
 });
 
-test('watch shows each GPU with bars, temperature, power and its processes (stand-in NVML)', { skip }, async (t) => {
+test('watch shows each GPU with bars, P-state, throttle reasons, PCIe/ECC/MIG, an nvitop-like process table and the GPU events (stand-in NVML)', { skip }, async (t) => {
   const lib = await fakeNvmlOrSkip(t);
   if (!lib) return;
   const dir = mkdtempSync(join(tmpdir(), 'perfprobe-watch-'));
   const script = join(dir, 'nvml.txt');
   writeFileSync(script, ['devices=2', 'gpu0.name=Fake H100', 'gpu0.util=75', 'gpu0.power_mw=250000', 'gpu0.temp=55',
-    'gpu0.mem_used=4294967296', 'gpu0.mem_total=85899345920', 'gpu0.procs=self:1073741824', 'gpu1.util=0'].join('\n') + '\n');
+    'gpu0.mem_used=4294967296', 'gpu0.mem_total=85899345920', 'gpu0.procs=self:1073741824', 'gpu0.gprocs=self:1073741824',
+    'gpu0.putil=self:70:10:0:0@100', 'gpu0.pstate=2', 'gpu0.clocks_reasons=4', 'gpu0.mem_temp=71', 'gpu0.enc_util=5', 'gpu0.dec_util=6',
+    'gpu0.pcie_gen=5', 'gpu0.pcie_width=16', 'gpu0.ecc=1', 'gpu0.ecc_cv=3', 'gpu0.ecc_uv=0', 'gpu0.events=xid:79@300',
+    'gpu1.util=0', 'gpu1.ecc=0', 'gpu1.mig=1', 'gpu1.mig_pending=1', 'gpu1.mig_devices=1:0:10737418240:1073741824:MIG-test-1'].join('\n') + '\n');
   const session = 'wg';
   const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; sleep 60`;
-  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', '-e', `PERFPROBE_NVML_LIBRARY=${lib}`, '-e', `PERFPROBE_FAKE_NVML_SCRIPT=${script}`, cmd);
+  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '50', '-e', `PERFPROBE_NVML_LIBRARY=${lib}`, '-e', `PERFPROBE_FAKE_NVML_SCRIPT=${script}`, cmd);
   const pane = () => tmux('capture-pane', '-p', '-t', session);
   try {
-    await until('the GPU block', () => /^GPU 1 /m.test(pane()));
+    await until('the GPU block and the Xid event', () => /^GPU 1 /m.test(pane()) && /Xid 79/.test(pane()));
     const screen = pane();
-    assert.match(screen, /^GPU 0\s+Fake H100\s+\[ok\]\s+55 C\s+250\.0 W/m);
-    assert.match(screen, /^  util\s+\[#+\.+\] 75%$/m);
+    assert.match(screen, /^GPU 0\s+Fake H100\s+\[ok\]\s+P2\s+55 C \(memory 71 C\)\s+250\.0 W \/ 700 W/m);
+    assert.match(screen, /^  util\s+\[#+\.+\] 75%   enc 5%  dec 6%$/m);
     const util = /^  util\s+\[(#+)(\.+)\]/m.exec(screen)!;
     assert.equal(Math.round((util[1]!.length / (util[1]!.length + util[2]!.length)) * 100), 75, 'bar length follows utilization');
     assert.match(screen, /^  memory\s+\[#+\.+\] 4096 \/ 81920 MB \(5\.0%\)$/m);
-    assert.match(screen, /^  pid\s+\d+\s+node\s+GPU\s+1024 MB\s+RSS \d+ MB$/m, 'the process using the GPU, with its name and RSS');
+    assert.match(screen, /^  clocks  held by sw_power_cap$/m, 'the throttle reason by name');
+    assert.match(screen, /^  PCIe Gen5 x16   ECC 3 corrected, 0 uncorrected \(since boot\)   MIG off$/m);
+    // nvitop's process table: pid, name, type, GPU memory, SM %, host RSS.
+    assert.match(screen, /^\s+PID  NAME\s+TYPE\s+GPU MEM\s+SM  HOST RSS$/m);
+    assert.match(screen, /^\s+\d+  node\s+C\+G\s+1024 MB\s+70%  \d+ MB$/m, 'this process: on both lists, named, its SM %');
     assert.match(screen, /^  util\s+\[\.+\] 0%$/m, '0 % is shown as 0, not as unknown');
+    assert.match(screen, /^  PCIe Gen5 x16   MIG on$/m);
+    assert.match(screen, /^    MIG 0  GI 1 CI 0  1024 \/ 10240 MB  MIG-test-1$/m);
+    assert.match(screen, /^GPU events$/m);
+    assert.match(screen, /^  \d\d:\d\d:\d\d  GPU 0  Xid 79 \(GPU fell off the bus/m, 'the event with its meaning');
     tmux('send-keys', '-t', session, 'q');
   } finally {
     spawnSync('tmux', ['-L', SOCKET, 'kill-session', '-t', session]);

@@ -37,7 +37,7 @@ test('memory: recordMemoryUsage reads the probe in MiB with the operation label'
 });
 
 test('GPU on NVML: recordGpuUsage is synchronous, one record per GPU, lost GPUs skipped, erroring ones kept, unknown -> null', () => {
-  const readings = [gpuReading(0), gpuReading(1, { temperatureCelsius: null, powerWatts: null, status: 'error' }), gpuReading(2, { status: 'lost' })];
+  const readings = [gpuReading(0), gpuReading(1, { temperatureCelsius: null, powerWatts: null, performanceState: 2, memoryTemperatureCelsius: 71, status: 'error' }), gpuReading(2, { status: 'lost' })];
   const c = new PerformanceMetricsCollector({}, {
     probes: { probeInfo: () => ({ addon: { loaded: true }, memory: { backend: 'native' }, gpu: { backend: 'nvml' } }), readGpusSync: () => readings },
   });
@@ -47,7 +47,8 @@ test('GPU on NVML: recordGpuUsage is synchronous, one record per GPU, lost GPUs 
   assert.deepEqual((recs as { gpuId: number }[]).map((r) => r.gpuId), [0, 1]);
   assert.deepEqual(recs[1 as never], {
     timestamp: readings[1].timestamp, gpuId: 1, loadPercent: 51, memoryUsedMb: 250, memoryTotalMb: 1000, memoryPercent: 25,
-    temperatureCelsius: null, powerWatts: null, operation: 'ai_inference',
+    temperatureCelsius: null, powerWatts: null, performanceState: 2, memoryTemperatureCelsius: 71, encoderUtilPercent: null,
+    decoderUtilPercent: null, operation: 'ai_inference',
   });
   const s1 = c.getGpuUsageStats({ gpuId: 1 });
   assert.equal(s1.count, 1);

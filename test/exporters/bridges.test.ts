@@ -15,6 +15,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { registerOpenTelemetry, registerPromClient } from '../../src/exporters/index.js';
 import { newCollector } from '../helpers/export-helpers.js';
+import { GPU_GAUGES } from '../../src/schema/gpu.js';
 
 function seeded() {
   const c = newCollector({ enableGpuTracking: true });
@@ -89,10 +90,23 @@ test('OpenTelemetry: observable instruments read by the real SDK and its in-memo
     assert.equal(point('perfprobe.operation.count', { operation: 'encode' }), 1);
     assert.equal(point('perfprobe.operation.failures', { operation: 'decode' }), 1);
     assert.ok(Math.abs(point('perfprobe.operation.duration', { operation: 'decode' })! - 0.553) < 1e-12);
-    assert.equal(point('perfprobe.gpu.utilization', { gpu: 0 }), 42);
-    assert.equal(point('perfprobe.gpu.memory.used', { gpu: 0 }), 2048 * 1048576);
-    assert.ok(point('perfprobe.system.memory.total', {})! > 0);
-    assert.ok(point('perfprobe.process.memory.rss', {})! > 0);
+    // The hardware semantic conventions: a 0-1 ratio, bytes, hw.* attributes (hw.id falls back to gpu-<index> without a UUID).
+    const gpu0 = { 'hw.id': 'gpu-0', 'hw.type': 'gpu', 'hw.vendor': 'nvidia', 'gpu.index': 0 };
+    assert.equal(point('hw.gpu.utilization', { ...gpu0, 'hw.gpu.task': 'general' }), 0.42);
+    assert.equal(point('hw.gpu.memory.usage', gpu0), 2048 * 1048576);
+    assert.equal(point('hw.gpu.memory.limit', gpu0), 16384 * 1048576);
+    assert.equal(point('hw.gpu.memory.utilization', gpu0), 0.125);
+    assert.equal(point('hw.gpu.temperature', { ...gpu0, sensor: 'die' }), 55);
+    assert.equal(point('hw.gpu.power.draw', gpu0), 90);
+    assert.equal(found.get('hw.gpu.power.limit'), undefined, 'not in the record: no point, never 0');
+    // The system and process memory conventions.
+    const total = point('system.memory.limit', {})!;
+    const used = point('system.memory.usage', { 'system.memory.state': 'used' })!;
+    assert.ok(total > 0 && used > 0 && used <= total);
+    assert.ok(Math.abs(point('system.memory.utilization', { 'system.memory.state': 'used' })! - used / total) < 1e-12);
+    assert.ok(point('process.memory.usage', {})! > 0);
+    if (process.platform === 'linux') assert.ok(point('system.linux.memory.available', {})! > 0);
+    for (const name of bridge.names) assert.ok(!/^perfprobe\.(gpu\.(utilization|memory|temperature|power|clock)|system|process)/.test(name), name);
     // Unregistered: the next collection has no new perfprobe points.
     c.recordProcessingTime('decode', 2);
     await reader.forceFlush();
@@ -137,7 +151,8 @@ test('perfprobe loads and exports without prom-client or @opentelemetry installe
       timeout: 60_000,
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!), { blocked: true, text: true, names: 13 });
+    // 2 operation families, 4 memory gauges, the GPU_GAUGES and 3 labelled GPU families (reasons, ECC, Xid).
+    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!), { blocked: true, text: true, names: 2 + 4 + GPU_GAUGES.length + 3 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

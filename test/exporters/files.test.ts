@@ -65,7 +65,7 @@ test('export then import gives the same records and the same statistics', async 
   assert.deepEqual(Object.keys(doc), ['export_time', 'perfprobe_version', 'processing_metrics', 'memory_metrics', 'gpu_metrics', 'summary']);
   assert.deepEqual(Object.keys(doc.summary), ['operations', 'processing_stats', 'memory_stats', 'gpu_stats']);
   assert.deepEqual(Object.keys(doc.processing_metrics[0]), ['timestamp', 'operation', 'duration_ms', 'photo_id', 'job_id', 'stage', 'success', 'error_message']);
-  assert.deepEqual(Object.keys(doc.gpu_metrics[0]), ['timestamp', 'gpu_id', 'load_percent', 'memory_used_mb', 'memory_total_mb', 'memory_percent', 'temperature_celsius', 'power_watts', 'operation']);
+  assert.deepEqual(Object.keys(doc.gpu_metrics[0]), ['timestamp', 'gpu_id', 'load_percent', 'memory_used_mb', 'memory_total_mb', 'memory_percent', 'temperature_celsius', 'power_watts', 'performance_state', 'memory_temperature_celsius', 'encoder_util_percent', 'decoder_util_percent', 'operation']);
   assert.match(doc.processing_metrics[0].timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   assert.equal(doc.summary.processing_stats.count, 330);
   assert.equal(doc.processing_metrics.length, 330);

@@ -17,7 +17,9 @@ export function gpuReading(gpuId: number, over: Partial<GpuReading> = {}): GpuRe
     timestamp: Date.now(), gpuId, name: 'Fake', uuid: null, loadPercent: 50 + gpuId, memoryUtilPercent: null,
     memoryTotalMb: 1000, memoryUsedMb: 250, memoryReservedMb: null, memoryFreeMb: null, memoryPercent: 25,
     temperatureCelsius: 60, powerWatts: 300, powerLimitWatts: null, smClockMhz: null, memoryClockMhz: null,
-    fanPercent: null, processGpuMemoryMb: null, processes: [], status: 'ok', ...over,
+    fanPercent: null, performanceState: null, clocksEventReasons: null, memoryTemperatureCelsius: null, encoderUtilPercent: null,
+    decoderUtilPercent: null, pcieLinkGeneration: null, pcieLinkWidth: null, eccErrors: null, processGpuMemoryMb: null, processes: [],
+    mig: null, status: 'ok', ...over,
   };
 }
 

@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { createStreamHandler } from '../../src/http/stream.js';
 import { createDashboardRoutes } from '../../src/http/dashboard.js';
 import type { GpuUsageMetric, MemoryUsageMetric, ProcessingTimeStats } from '../../src/types.js';
+import { XID_MEANINGS, type GpuEvent } from '../../src/probes/gpu-events.js';
+import { gpuReading } from '../helpers/collector-helpers.js';
 
 /** A scripted source: records pushed by the test, stats computed from a list. */
 function fakeSource() {
@@ -58,7 +60,7 @@ test('snapshot, then one batch per tick with only the new records, then heartbea
   const src = fakeSource();
   const t0 = Date.now();
   src.memory.push(mem(t0 - 2000, 100), mem(t0 - 1000, 110));
-  src.gpu.push({ timestamp: t0 - 1000, gpuId: 0, loadPercent: 50, memoryUsedMb: 10, memoryTotalMb: 100, memoryPercent: 10, temperatureCelsius: 40, powerWatts: 100.123, operation: null });
+  src.gpu.push({ timestamp: t0 - 1000, gpuId: 0, loadPercent: 50, memoryUsedMb: 10, memoryTotalMb: 100, memoryPercent: 10, temperatureCelsius: 40, powerWatts: 100.123, performanceState: 2, memoryTemperatureCelsius: 71, encoderUtilPercent: null, decoderUtilPercent: null, operation: null });
   const stream = createStreamHandler(src, { intervalMs: 30, heartbeatMs: 60, retryMs: 500 });
   const server = createServer((req, res) => stream(req, res));
   const url = await listen(server);
@@ -69,7 +71,7 @@ test('snapshot, then one batch per tick with only the new records, then heartbea
     assert.match(text, /^retry: 500\n\n/);
     const snap = events(text, 'snapshot')[0];
     assert.deepEqual(snap.memory.map((r: number[]) => r[1]), [100, 110]);
-    assert.deepEqual(snap.gpus[0], [t0 - 1000, 0, 50, 10, 100, 40, 100.12]);
+    assert.deepEqual(snap.gpus[0], [t0 - 1000, 0, 50, 10, 100, 40, 100.12, 2, 71]);
     assert.deepEqual(snap.operations, []);
     assert.equal(stream.clients, 1);
 
@@ -150,6 +152,65 @@ test('dashboard routes: the page, its assets and uPlot, nothing else', async () 
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
   } finally {
     routes.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('GPU payload: each GPU now (live, from the probes) and the GPU events, the snapshot\'s then each new one once', async () => {
+  const src = fakeSource();
+  const recorded: GpuEvent[] = [{ timestamp: 1000, gpuId: 0, uuid: 'GPU-a', type: 'xid', xid: 79, gpuInstanceId: null, computeInstanceId: null }];
+  let reads = 0;
+  const procs = Array.from({ length: 10 }, (_, i) => ({
+    pid: 100 + i, usedMemoryMb: i * 10, name: `p${i}`, type: 'compute' as const, smUtilPercent: i, memoryUtilPercent: null,
+    encoderUtilPercent: null, decoderUtilPercent: null, gpuInstanceId: null, computeInstanceId: null,
+  }));
+  const source = {
+    ...src,
+    probes: { readGpusSync: () => (reads++, [gpuReading(0, { performanceState: 2, clocksEventReasons: ['sw_power_cap'], processes: procs, eccErrors: { correctedVolatile: 1, uncorrectedVolatile: 0, correctedAggregate: 2, uncorrectedAggregate: 0 } })]) },
+    getGpuEvents: (q?: { since?: number }) => recorded.filter((e) => q?.since === undefined || e.timestamp > q.since),
+  };
+  const stream = createStreamHandler(source, { intervalMs: 30, heartbeatMs: 60_000 });
+  const server = createServer((req, res) => stream(req, res));
+  const url = await listen(server);
+  try {
+    const res = await fetch(url);
+    let text = await readUntil(res.body!, (t) => events(t, 'snapshot').length === 1);
+    const snap = events(text, 'snapshot')[0];
+    assert.deepEqual(snap.gpuEvents, [{ timestamp: 1000, gpuId: 0, uuid: 'GPU-a', type: 'xid', xid: 79, reasons: null, text: `Xid 79 (${XID_MEANINGS[79]})` }]);
+    const d = snap.gpuDevices[0];
+    assert.deepEqual([d.gpuId, d.performanceState, d.clocksEventReasons, d.eccErrors.correctedVolatile], [0, 2, ['sw_power_cap'], 1]);
+    assert.deepEqual(d.processes.map((p: { pid: number }) => p.pid), [109, 108, 107, 106, 105, 104, 103, 102], 'the 8 using the most GPU memory');
+    assert.equal(d.more, 2);
+    recorded.push({ timestamp: 2000, gpuId: 0, uuid: 'GPU-a', type: 'ecc_double_bit', gpuInstanceId: null, computeInstanceId: null });
+    text = await readUntil(res.body!, (t) => events(t, 'samples').length >= 1);
+    const batch = events(text, 'samples')[0];
+    assert.deepEqual(batch.gpuEvents.map((e: { type: string }) => e.type), ['ecc_double_bit'], 'only the new event');
+    assert.equal(batch.gpuEvents[0].text, 'double-bit ECC error (uncorrected)');
+    assert.ok(reads >= 2, 'GPUs read live for each event');
+  } finally {
+    stream.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('GPU payload without NVML: readGpusSync throwing gives [] and is not retried every tick', async () => {
+  const src = fakeSource();
+  let reads = 0;
+  const source = { ...src, probes: { readGpusSync: (): never => { reads++; throw new Error('NVML is not available'); } } };
+  const stream = createStreamHandler(source, { intervalMs: 20, heartbeatMs: 60_000 });
+  const server = createServer((req, res) => stream(req, res));
+  const url = await listen(server);
+  try {
+    const res = await fetch(url);
+    const text = await readUntil(res.body!, (t) => events(t, 'snapshot').length === 1);
+    assert.deepEqual([events(text, 'snapshot')[0].gpuDevices, events(text, 'snapshot')[0].gpuEvents], [[], []]);
+    src.memory.push(mem(Date.now(), 5));
+    await readUntil(res.body!, (t) => events(t, 'samples').length >= 1);
+    assert.equal(reads, 1, 'tried once, then left alone for 30 s');
+  } finally {
+    stream.close();
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { PerformanceMetricsCollector } from '../../src/index.js';
+import { PerformanceMetricsCollector, configureGpu } from '../../src/index.js';
 import { serve, type RunningServer } from '../../src/http/index.js';
 import { fakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
 
@@ -38,9 +38,16 @@ before(async () => {
     fakeDir = mkdtempSync(join(tmpdir(), 'perfprobe-dash-'));
     const script = join(fakeDir, 'nvml.txt');
     writeFileSync(script, ['devices=2', 'gpu0.name=Fake H100', 'gpu0.util=75', 'gpu0.power_mw=250000', 'gpu0.temp=55',
-      'gpu0.mem_used=4294967296', 'gpu1.util=20', 'gpu1.power_mw=90000', 'gpu1.temp=41'].join('\n') + '\n');
+      'gpu0.mem_used=4294967296', 'gpu1.util=20', 'gpu1.power_mw=90000', 'gpu1.temp=41',
+      // The GPU depth: P-state, throttle reasons, this process on both lists with its SM %, ECC, MIG, one Xid event.
+      'gpu0.pstate=2', 'gpu0.clocks_reasons=68', 'gpu0.mem_temp=71', 'gpu0.procs=self:1073741824', 'gpu0.gprocs=self:1073741824',
+      'gpu0.putil=self:70:10:0:0@100', 'gpu0.ecc_cv=3', 'gpu0.events=xid:79@300',
+      'gpu1.pstate=8', 'gpu1.clocks_reasons=1', 'gpu1.mig=1', 'gpu1.mig_devices=1:0:10737418240:1073741824'].join('\n') + '\n');
     process.env.PERFPROBE_NVML_LIBRARY = lib;
     process.env.PERFPROBE_FAKE_NVML_SCRIPT = script;
+    // The stand-in hands its one utilization sample out once (NVML gives samples newer than the last read):
+    // keep the first process table, so the SM % stays what was scripted however long the page takes.
+    configureGpu({ detailsRefreshMs: 3_600_000 });
     fakeGpus = true;
   } catch (err) {
     if (process.env.CI === 'true') throw err;
@@ -128,6 +135,27 @@ test('the dashboard loads without console errors, charts gain points, it survive
     assert.deepEqual(legend.slice(1), ['GPU 0', 'GPU 1']);
   }
   assert.equal(await page.isVisible('#gpu-charts'), !noGpuVisible, 'empty GPU charts are hidden');
+
+  if (fakeGpus && collector.gpuAvailable) {
+    // "GPUs now": one card per GPU with its P-state, throttle reasons, ECC and MIG, and nvitop's process table.
+    await page.waitForFunction(() => document.querySelectorAll('#gpu-events tbody tr').length > 0, undefined, { timeout: 10000 });
+    const cards = await page.$$eval('#gpu-devices .device', (els) =>
+      els.map((c) => ({
+        title: c.querySelector('h3').textContent,
+        badges: [...c.querySelectorAll('.badge')].map((b) => b.textContent),
+        rows: [...c.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+      })),
+    );
+    assert.equal(cards.length, 2);
+    assert.equal(cards[0]!.title, 'GPU 0  Fake H100');
+    assert.deepEqual(cards[0]!.badges, ['P2', 'sw_power_cap', 'hw_thermal_slowdown', 'memory 71 \u00b0C', 'PCIe Gen5 x16', 'ECC 3 corrected / 0 uncorrected', 'MIG off']);
+    assert.deepEqual(cards[0]!.rows, [[String(process.pid), 'node', 'C+G', '1024 MB', '70 %']]);
+    assert.deepEqual(cards[1]!.badges.filter((b: string) => /^P\d|gpu_idle|MIG/.test(b)), ['P8', 'gpu_idle', 'MIG on, 1 devices']);
+    assert.deepEqual(cards[1]!.rows, [['no processes']]);
+    const events = await page.$$eval('#gpu-events tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    assert.equal(events[0]![1], 'GPU 0');
+    assert.match(events[0]![2]!, /^Xid 79 \(GPU fell off the bus/);
+  }
 
   // Nothing from outside this server (no CDN).
   for (const u of requests) assert.ok(u.startsWith(running!.url), `request to ${u}`);

@@ -40,7 +40,11 @@ test('import and require of "perfprobe" give the same instance', () => {
 
 test('package.json points types, main, bin and exports at files the build made', () => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const paths = [pkg.main, pkg.types, pkg.bin.perfprobe, pkg.exports['.'].import, pkg.exports['.'].require, pkg.exports['.'].types];
+  // exports['.'] is conditional (import/require, each with types and default): every leaf path.
+  const leaves = (x: unknown): string[] => (typeof x === 'string' ? [x] : Object.values(x as object).flatMap(leaves));
+  const conditional = leaves(pkg.exports['.']);
+  assert.ok(conditional.length >= 4, `exports['.'] names ${conditional.join(', ')}`);
+  const paths = [pkg.main, pkg.types, pkg.bin.perfprobe, ...conditional];
   for (const p of paths) assert.ok(existsSync(join(root, p)), `${p} is missing after the build`);
   assert.match(readFileSync(join(root, pkg.bin.perfprobe), 'utf8'), /^#!\/usr\/bin\/env node/);
 });

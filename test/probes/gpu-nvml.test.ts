@@ -91,10 +91,16 @@ const D1 = {
   mem_total: 85520809984, mem_reserved: 553648128, mem_used: 0, mem_free: 84967161856,
   temp: 31, power_mw: 71500, power_limit_mw: 350000, sm_clock: 345, mem_clock: 1593, fan: 0, energy_mj: 5,
 };
+/** Pids no process can have (above Linux's pid_max), so their name reads null on any machine. */
+const NOPID = (n: number) => 2147480000 + n;
+/** A process entry as readGpusSync gives it: compute, not sampled, no MIG, unless said otherwise. */
+function P(pid: number, usedMemoryMb: number | null, over: Record<string, unknown> = {}) {
+  return { pid, usedMemoryMb, name: null, type: 'compute', smUtilPercent: null, memoryUtilPercent: null, encoderUtilPercent: null, decoderUtilPercent: null, gpuInstanceId: null, computeInstanceId: null, ...over };
+}
 function dev(i: number, d: Record<string, string | number>): string {
   return Object.entries(d).map(([k, v]) => `gpu${i}.${k}=${v}`).join('\n');
 }
-const TWO = `devices=2\ndriver=580.65.06\n${dev(0, D0)}\ngpu0.procs=self:3221225472,4242:na,777:1048576\n${dev(1, D1)}\ngpu1.procs=999:2097152\n`;
+const TWO = `devices=2\ndriver=580.65.06\n${dev(0, D0)}\ngpu0.procs=self:3221225472,${NOPID(4242)}:na,${NOPID(777)}:1048576\n${dev(1, D1)}\ngpu1.procs=${NOPID(999)}:2097152\n`;
 
 function expectDevice(r: any, d: typeof D0, gpuId: number): void {
   assert.equal(r.gpuId, gpuId);
@@ -127,13 +133,10 @@ describe('GPU through NVML (stand-in library)', () => {
     expectDevice(v.sync[1], D1, 1);
     // This process's own GPU memory, and the list with "not available" as null.
     assert.equal(v.sync[0].processGpuMemoryMb, 3072);
-    assert.deepEqual(v.sync[0].processes, [
-      { pid, usedMemoryMb: 3072 },
-      { pid: 4242, usedMemoryMb: null },
-      { pid: 777, usedMemoryMb: 1 },
-    ]);
+    // Ascending pid; this process named from /proc, the others not visible (null, never a guess).
+    assert.deepEqual(v.sync[0].processes, [P(pid, 3072, { name: 'node' }), P(NOPID(777), 1), P(NOPID(4242), null)]);
     assert.equal(v.sync[1].processGpuMemoryMb, 0, 'listed, this process absent: 0, not null');
-    assert.deepEqual(v.sync[1].processes, [{ pid: 999, usedMemoryMb: 2 }]);
+    assert.deepEqual(v.sync[1].processes, [P(NOPID(999), 2)]);
     assert.deepEqual(v.info, { backend: 'nvml', driverVersion: '580.65.06', library: libs!.full });
     assert.deepEqual(v.statics, [
       { gpuId: 0, name: D0.name, uuid: D0.uuid, memoryTotalMb: D0.mem_total / MiB, powerLimitWatts: 700 },
@@ -178,7 +181,9 @@ describe('GPU through NVML (stand-in library)', () => {
   test('a GPU lost mid-run reads lost, the others keep reading, exactly one warning', (t) => {
     if (!needs(t)) return;
     const { v, warnings } = child(`const out = []; for (let i = 0; i < 6; i++) out.push(g.readGpusSync().map((r) => [r.status, r.loadPercent, r.memoryUsedMb])); done(out)`, {
-      script: `devices=3\n${dev(0, D0)}\n${dev(1, D1)}\ngpu1.lost_after=2\n`,
+      // lost_after counts utilization reads: the first readGpusSync() makes two (its details read, then the
+      // block), every later one (within GPU_DETAILS_REFRESH_MS) one; so calls 0 and 1 read, call 2 finds it lost.
+      script: `devices=3\n${dev(0, D0)}\n${dev(1, D1)}\ngpu1.lost_after=3\n`,
     });
     for (let i = 0; i < 6; i++) {
       assert.deepEqual(v[i][0], ['ok', D0.util, D0.mem_used / MiB]);
@@ -192,14 +197,14 @@ describe('GPU through NVML (stand-in library)', () => {
 
   test('INSUFFICIENT_SIZE on the first process-list call is retried; long lists grow the buffer', (t) => {
     if (!needs(t)) return;
-    const many = Array.from({ length: 50 }, (_, i) => `${2000 + i}:${(i + 1) * MiB}`).join(',');
+    const many = Array.from({ length: 50 }, (_, i) => `${NOPID(2000 + i)}:${(i + 1) * MiB}`).join(',');
     const { v, pid } = child(`done(g.readGpusSync().map((r) => [r.processGpuMemoryMb, r.processes]))`, {
       script: `devices=2\ngpu0.insufficient_first=1\ngpu0.procs=self:${5 * MiB}\ngpu1.procs=${many},self:${7 * MiB}\n`,
     });
-    assert.deepEqual(v[0], [5, [{ pid, usedMemoryMb: 5 }]]);
+    assert.deepEqual(v[0], [5, [P(pid, 5, { name: 'node' })]]);
     assert.equal(v[1][0], 7);
     assert.equal(v[1][1].length, 51);
-    assert.deepEqual(v[1][1][49], { pid: 2049, usedMemoryMb: 50 });
+    assert.deepEqual(v[1][1][50], P(NOPID(2049), 50), 'sorted by pid: this process first, then the 50');
   });
 
   test('a driver that always claims a huge process list: no crash, that device reads error with its other fields, the others ok', (t) => {
@@ -222,11 +227,11 @@ describe('GPU through NVML (stand-in library)', () => {
   test('drivers 535.43-535.86: the drifted _v3 process struct is read with its own stride', (t) => {
     if (!needs(t)) return;
     const { v, pid } = child(`done({ r: g.readGpusSync()[0], d: g.nvmlDetails(), info: g.gpuBackendInfo() })`, {
-      script: `driver=535.54.03\ngpu0.procs=101:${MiB},self:${3 * MiB},303:${4 * MiB}\n`,
+      script: `driver=535.54.03\ngpu0.procs=${NOPID(101)}:${MiB},self:${3 * MiB},${NOPID(303)}:${4 * MiB}\n`,
     });
     assert.equal(v.d.processDrift, true);
     assert.equal(v.info.driverVersion, '535.54.03');
-    assert.deepEqual(v.r.processes, [{ pid: 101, usedMemoryMb: 1 }, { pid, usedMemoryMb: 3 }, { pid: 303, usedMemoryMb: 4 }]);
+    assert.deepEqual(v.r.processes, [P(pid, 3, { name: 'node' }), P(NOPID(101), 1), P(NOPID(303), 4)]);
     assert.equal(v.r.processGpuMemoryMb, 3);
   });
 

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
+  GAUGE_SCALE,
   GPU_FIELDS,
   GPU_GAUGES,
   GPU_SCHEMA,
@@ -33,7 +34,7 @@ import {
   readOwnLayout,
 } from '../../src/exporters/files/index.js';
 import { processingCsv, processingJson, processingText } from '../../src/exporters/files/record-text.js';
-import { GpuRow, decodeGpuBlock } from '../../src/probes/decode.js';
+import { GpuRow, clocksEventReasonNames, decodeGpuBlock } from '../../src/probes/decode.js';
 import { PerformanceMetricsCollector, PrometheusExporter } from '../../src/index.js';
 import { tempDir } from '../helpers/export-helpers.js';
 
@@ -135,18 +136,26 @@ test('schema: every GPU field is decoded from its slot in its unit, into GpuRead
   const data = new Float64Array(GPU_SLOTS).fill(NaN);
   for (const name of Object.keys(GpuSlot) as Array<keyof typeof GpuSlot>) data[GpuSlot[name]] = 1000 * (GpuSlot[name] + 1);
   data[GpuSlot.status] = 0;
-  const r = decodeGpuBlock(data, 0, 3, 12345, { name: 'N', uuid: 'U' }, [{ pid: 9, usedMemoryMb: 1 }]) as unknown as Record<string, unknown>;
+  data[GpuSlot.eccModeCurrent] = 1; // ECC on: the group field is an object of its members
+  const procs = [{ pid: 9, usedMemoryMb: 1, name: 'x', type: 'compute' as const, smUtilPercent: 1, memoryUtilPercent: 2, encoderUtilPercent: 3, decoderUtilPercent: 4, gpuInstanceId: null, computeInstanceId: null }];
+  const r = decodeGpuBlock(data, 0, 3, 12345, { name: 'N', uuid: 'U' }, procs, null) as unknown as Record<string, unknown>;
   const rows = (GPU_FIELDS as readonly GpuFieldSpec[]).filter((f) => f.reading);
   assert.deepEqual(Object.keys(r), rows.map((f) => f.key));
   for (const f of rows) {
     const s = f.source;
     if ('slot' in s) assert.equal(r[f.key], data[GpuSlot[s.slot]]! / s.per, f.key);
     if ('percentOf' in s) assert.equal(r[f.key], ((r[s.percentOf[0]] as number) / (r[s.percentOf[1]] as number)) * 100, f.key);
+    if ('reasonsOf' in s) assert.deepEqual(r[f.key], clocksEventReasonNames(data[GpuSlot.clocksEventReasons]!), f.key);
+    if ('group' in s) {
+      const slotOf = (k: string) => (GPU_FIELDS as readonly GpuFieldSpec[]).find((x) => x.key === k)!.source as { slot: keyof typeof GpuSlot };
+      assert.deepEqual(r[f.key], Object.fromEntries(Object.entries(s.group).map(([name, k]) => [name, data[GpuSlot[slotOf(k).slot]]])), f.key);
+    }
   }
   assert.deepEqual([r.timestamp, r.gpuId, r.name, r.uuid, r.status], [12345, 3, 'N', 'U', 'ok']);
+  assert.deepEqual([r.processes, r.mig], [procs, null]);
   // Unsupported (NaN) slots are null, never 0.
   const unknown = decodeGpuBlock(new Float64Array(GPU_SLOTS).fill(NaN), 0, 0, 0) as unknown as Record<string, unknown>;
-  for (const f of rows) if ('slot' in f.source || 'percentOf' in f.source) assert.equal(unknown[f.key], null, f.key);
+  for (const f of rows) if ('slot' in f.source || 'percentOf' in f.source || 'reasonsOf' in f.source || 'group' in f.source) assert.equal(unknown[f.key], null, f.key);
   assert.equal(unknown.status, 'error');
   // The row index of every numeric field is where the reading took it from.
   for (const f of rows) if ('slot' in f.source) assert.ok(GpuRow[f.key] !== undefined, f.key);
@@ -156,14 +165,17 @@ test('schema: every GPU gauge is exposed from the reading, and from the record w
   const reading: GpuReading = {
     timestamp: Date.now(), gpuId: 0, name: 'G', uuid: 'U', loadPercent: 11, memoryUtilPercent: 12, memoryTotalMb: 13, memoryUsedMb: 14,
     memoryReservedMb: 15, memoryFreeMb: 16, memoryPercent: 17, temperatureCelsius: 18, powerWatts: 19, powerLimitWatts: 20, smClockMhz: 21,
-    memoryClockMhz: 22, fanPercent: 23, processGpuMemoryMb: 24, processes: [], status: 'ok',
+    memoryClockMhz: 22, fanPercent: 23, performanceState: 2, clocksEventReasons: ['sw_power_cap'], memoryTemperatureCelsius: 25,
+    encoderUtilPercent: 26, decoderUtilPercent: 27, pcieLinkGeneration: 5, pcieLinkWidth: 16,
+    eccErrors: { correctedVolatile: 1, uncorrectedVolatile: 0, correctedAggregate: 2, uncorrectedAggregate: 0 },
+    processGpuMemoryMb: 24, processes: [], mig: null, status: 'ok',
   };
   const c = new PerformanceMetricsCollector(
     { enableGpuTracking: true },
     { probes: { readGpusSync: () => [reading], probeInfo: () => ({ addon: { loaded: true }, memory: { backend: 'native' }, gpu: { backend: 'nvml' } }) } },
   );
   const live = new PrometheusExporter(c, { liveMemory: false }).render();
-  const scale = { same: 1, bytes: 1048576, hertz: 1e6 } as const;
+  const scale = GAUGE_SCALE;
   for (const g of GPU_GAUGES) {
     const v = (reading as unknown as Record<string, number>)[g.field]! * scale[g.convert];
     assert.match(live, new RegExp(`^${g.prometheus.name}\\{gpu="0",uuid="U",name="G"\\} ${v}$`, 'm'), g.prometheus.name);

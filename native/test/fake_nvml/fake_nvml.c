@@ -112,6 +112,8 @@ dev_t_ devs[MAX_DEV];
 int ndev, initialized, event_set_error, event_wait_error;
 static int init_result, count_error;
 char driver[80];
+/* 535.43-535.86 (the drifted _v3 layout), set by load_script: the process-list calls ask on every call. */
+static int driver_drift = 0;
 long spin_simple, spin_memory, spin_procs, spin_pstate, spin_reasons, spin_fields;
 long calls_processes;
 static long calls_init, calls_shutdown, calls_energy, calls_util, calls_mem2, calls_mem1, calls_temp, calls_temp_v;
@@ -387,12 +389,18 @@ static void load_script(void) {
   if (spin_pstate < 0) spin_pstate = spin_simple;
   if (spin_reasons < 0) spin_reasons = spin_simple;
   if (spin_fields < 0) spin_fields = spin_simple;
+  int major = 0, minor = 0;
+  driver_drift = sscanf(driver, "%d.%d", &major, &minor) == 2 && major == 535 && minor >= 43 && minor <= 86;
 }
 
+/* Called on every API call: no formatting (snprintf and sscanf cost more than a
+ * real driver's call under Node's UTF-8 locale, and would be measured as NVML). */
 int fake_unsupported(const dev_t_* d, const char* field) {
-  char key[64];
-  snprintf(key, sizeof key, ",%s,", field);
-  return strstr(d->unsupported, key) != NULL;
+  if (d->unsupported[0] == 0) return 0;
+  size_t n = strlen(field);
+  for (const char* p = strstr(d->unsupported, field); p; p = strstr(p + 1, field))
+    if (p > d->unsupported && p[-1] == ',' && p[n] == ',') return 1;
+  return 0;
 }
 
 mig_t* fake_as_mig(void* handle) {
@@ -629,10 +637,7 @@ EXPORT int nvmlDeviceGetTotalEnergyConsumption(void* h, unsigned long long* mj) 
 
 /* ---- compute process lists (graphics lists and the GPU-depth calls: fake_nvml_depth.c) ---- */
 
-MAYBE_UNUSED static int drift_driver(void) {
-  int major = 0, minor = 0;
-  return sscanf(driver, "%d.%d", &major, &minor) == 2 && major == 535 && minor >= 43 && minor <= 86;
-}
+MAYBE_UNUSED static int drift_driver(void) { return driver_drift; }
 
 /* layout: 1 = v1 (16 bytes), 2 = v2/v3 (24), 3 = drifted v3 (32) */
 int fake_list_processes(dev_t_* d, plist_t* l, unsigned* count, void* infos, int layout) {
