@@ -86,7 +86,9 @@ function* walk<V, T>(store: Ring, snap: Snapshot<V, T>): IterableIterator<T> {
         else if (p >= im.capacity) p -= im.capacity;
         r = snap.read(im.view, p);
       } else {
-        r = snap.read(store.currentView() as V, store.slotOfSeq(snap.next));
+        const p = store.slotOfSeq(snap.next);
+        if (p < 0) throw new Error(`record iterator: record ${snap.next} left the history without being read out for it (a bug: please report it)`);
+        r = snap.read(store.currentView() as V, p);
       }
       snap.next++;
       if (r !== null) yield r;
