@@ -15,6 +15,8 @@ export const ErrorCode = Object.freeze({
   importFailed: 'ERR_PERFPROBE_IMPORT_FAILED',
   /** readGpusSync / readGpuEnergy without NVML (the message says why). */
   nvmlUnavailable: 'ERR_PERFPROBE_NVML_UNAVAILABLE',
+  /** A record iterator (or the export reading it) fell more than SNAPSHOT_SPILL_LIMIT evicted records behind. */
+  snapshotOverrun: 'ERR_PERFPROBE_SNAPSHOT_OVERRUN',
 } as const);
 
 /** Every `process.emitWarning(..., { code })` perfprobe emits (each at most once per cause). */

@@ -22,6 +22,7 @@ import type {
 } from '../types.js';
 
 export { PerformanceMetricsCollector, MAX_OPERATION_LENGTH } from './collector.js';
+export { MAX_JOB_ID_LENGTH, MAX_STAGE_LENGTH, MAX_ERROR_MESSAGE_LENGTH } from '../schema/field.js';
 export type { CollectorOptions, CollectorProbes, GpuQuery, ProcessingQuery } from './collector.js';
 export type { ImportedRecords } from './import.js';
 export { Timer, type TimerEndOptions } from './timer.js';

@@ -8,7 +8,9 @@
 import { GpuField } from '../schema/gpu.js';
 import { CUMULATIVE_BOUNDS_MS } from '../stats/aggregates.js';
 import * as stats from '../stats/window.js';
+import type { ProcessingView } from '../store/processing.js';
 import { gpuRecordAt, iterateRecords, memoryRecordAt, processingRecordAt, windowStart } from '../store/records.js';
+import type { SampleView } from '../store/samples.js';
 import type {
   CumulativeOperationStats,
   GpuUsageMetric,
@@ -31,8 +33,8 @@ export function processingStats(s: CollectorStores, query: (WindowQuery & { oper
   const opId = operation === undefined ? -1 : p.findOperation(operation);
   if (operation !== undefined && opId < 0) return stats.emptyProcessingStats();
   if (query?.durationMinutes === undefined) {
-    p.refreshExtremes();
-    return opId < 0 ? stats.statsFromAllAggregates(p.ops) : stats.statsFromAggregate(p.ops[opId]!);
+    p.refreshExtremes(opId);
+    return opId < 0 ? stats.statsFromAllAggregates(p.ops, p.pool) : stats.statsFromAggregate(p.ops[opId]!);
   }
   return stats.windowProcessingStats(p, windowStart(p, query, now), opId);
 }
@@ -68,19 +70,19 @@ export function processingRecords(s: CollectorStores, query: (RecordQuery & { op
   const operation = query?.operation;
   const opId = operation === undefined ? -1 : p.findOperation(operation);
   if (operation !== undefined && opId < 0) return none();
-  return iterateRecords(p, windowStart(p, query, now), (i) => (opId < 0 || p.op[i] === opId ? processingRecordAt(p, i) : null));
+  return iterateRecords(p, windowStart(p, query, now), (v: ProcessingView, i) => (opId < 0 || v.op[i] === opId ? processingRecordAt(v, i) : null));
 }
 
 export function memoryRecords(s: CollectorStores, query: RecordQuery | undefined, now: number): IterableIterator<MemoryUsageMetric> {
   const m = s.memory;
-  return iterateRecords(m, windowStart(m, query, now), (i) => memoryRecordAt(m, i));
+  return iterateRecords(m, windowStart(m, query, now), memoryRecordAt);
 }
 
 export function gpuRecords(s: CollectorStores, query: (RecordQuery & { gpuId?: number }) | undefined, now: number): IterableIterator<GpuUsageMetric> {
   const g = s.gpu;
   const gpuId = query?.gpuId;
   const idColumn = GpuField.gpuId;
-  return iterateRecords(g, windowStart(g, query, now), (i) =>
-    gpuId === undefined || g.values[idColumn]![i] === gpuId ? gpuRecordAt(g, i) : null,
+  return iterateRecords(g, windowStart(g, query, now), (v: SampleView, i) =>
+    gpuId === undefined || v.values[idColumn]![i] === gpuId ? gpuRecordAt(v, i) : null,
   );
 }

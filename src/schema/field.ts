@@ -8,8 +8,33 @@
  */
 import { rangeError, typeError } from '../errors.js';
 
-/** Longest operation name accepted (record path, imports, HTTP `operation`). */
+/** Longest operation name accepted (record path, imports, HTTP `operation`): a longer one is a RangeError. */
 export const MAX_OPERATION_LENGTH = 256;
+/** Longest stored jobId: a longer one is cut (see capString). */
+export const MAX_JOB_ID_LENGTH = 256;
+/** Longest stored stage: a longer one is cut (see capString). */
+export const MAX_STAGE_LENGTH = 256;
+/** Longest stored errorMessage: a longer one is cut (see capString). */
+export const MAX_ERROR_MESSAGE_LENGTH = 1024;
+
+/**
+ * A string cut to at most `max` characters (UTF-16 code units), marked: its
+ * first characters, then `…[truncated N chars]`, where N is how many were
+ * dropped, `max` characters in all. The cut never splits a surrogate pair.
+ * A string of at most `max` characters is returned as it is, so a stored
+ * (already cut) string read back and stored again is unchanged.
+ */
+export function capString(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let kept = max;
+  let marker = '';
+  do {
+    kept = Math.max(0, Math.min(kept, max - marker.length));
+    if (kept > 0 && (s.charCodeAt(kept - 1) & 0xfc00) === 0xd800) kept--; // a high surrogate: keep the pair whole
+    marker = `\u2026[truncated ${s.length - kept} chars]`;
+  } while (kept + marker.length > max && kept > 0);
+  return s.slice(0, kept) + marker;
+}
 
 /**
  * - timestamp: epoch ms (fractional), years 0000-9999; ISO-8601 UTC in files

@@ -26,8 +26,8 @@ export const PROCESSING_SCHEMA = recordSchema<ProcessingTimeMetric>()('processin
   field('operation', 'operation', 'operation', false, '', 'operation name, 1 to 256 characters'),
   field('durationMs', 'duration_ms', 'duration', false, 'ms', 'how long it took'),
   field('photoId', 'photo_id', 'integer', true, '', "the seed's photo id"),
-  field('jobId', 'job_id', 'string', true, '', "the seed's job id"),
-  field('stage', 'stage', 'string', true, '', 'pipeline stage'),
+  field('jobId', 'job_id', 'string', true, '', "the seed's job id, cut at 256 characters (marked '…[truncated N chars]')"),
+  field('stage', 'stage', 'string', true, '', "pipeline stage, cut at 256 characters (marked '…[truncated N chars]')"),
   field('success', 'success', 'boolean', false, '', 'false when it threw or was ended with an error'),
-  field('errorMessage', 'error_message', 'string', true, '', 'the error, cut at 1024 characters'),
+  field('errorMessage', 'error_message', 'string', true, '', "the error, cut at 1024 characters (marked '…[truncated N chars]')"),
 ]);

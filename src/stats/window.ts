@@ -7,8 +7,8 @@
 import { GpuField } from '../schema/gpu.js';
 import { MemoryField } from '../schema/memory.js';
 import type { GpuUsageStats, MemoryUsageStats, OperationSummary, ProcessingTimeStats } from '../types.js';
-import type { OperationAggregate } from './aggregates.js';
-import { BUCKETS, bucketOf, percentilesFromCounts } from './histogram.js';
+import type { BucketPool, OperationAggregate } from './aggregates.js';
+import { BUCKETS, BUCKET_BASE, BUCKET_SHIFT, HI_WORD, OCTAVES, SUB_BITS, bucketMid, bucketOf, percentilesFromCounts } from './histogram.js';
 
 /** A ring's view of its records (src/store/ring.ts): logical record i is at physical(i). */
 export interface RingView {
@@ -21,16 +21,22 @@ export interface RingView {
 /** What the processing statistics read from the processing store (src/store/processing.ts). */
 export interface ProcessingColumns extends RingView {
   readonly dur: Float64Array;
-  /** Histogram bucket of each duration: valid after settle(). */
-  readonly bkt: Uint16Array;
+  /** 32-bit view of `dur`: a duration's histogram bucket is read from its high word (bucketOf, inlined). */
+  readonly durWords: Uint32Array;
   readonly ok: Uint8Array;
   readonly op: Uint32Array;
+  /** Per record, the distance back to the previous record of its operation (aggregates.ts, I7): valid after settle(). */
+  readonly lnk: Uint32Array;
+  /** Sequence number of logical record 0. */
+  readonly evictedTotal: number;
   /** Operation id -> running aggregates (settled on read). */
   readonly ops: readonly OperationAggregate[];
-  /** Brings the aggregates and the bucket column up to date. */
+  /** The aggregates' pages and the all-operations histogram (settled on read). */
+  readonly pool: BucketPool;
+  /** Brings the aggregates and the links up to date. */
   settle(): void;
-  /** settle(), then recounts stale extremes and sums (aggregates.ts, recount). */
-  refreshExtremes(): void;
+  /** settle(), then recounts stale extremes and sums (aggregates.ts, recount): of one operation, or all (-1). */
+  refreshExtremes(opId?: number): void;
 }
 
 /** What the memory and GPU statistics read from a sample store: one float64 column per schema column, NaN = unknown. */
@@ -42,6 +48,7 @@ const QS = [0.5, 0.9, 0.95, 0.99] as const;
 /** Up to this many operations, a windowed summary keeps one histogram row per operation (31 KiB each). */
 const FEW_OPERATIONS = 16;
 const shared = new Uint32Array(BUCKETS);
+const sharedOct = new Uint32Array(OCTAVES);
 
 /** A finite number or null: public figures are never NaN or Infinity. */
 export function finiteOrNull(x: number): number | null {
@@ -70,24 +77,28 @@ function buildProcessingStats(n: number, sum: number, ok: number, min: number, m
     avgDurationMs: finiteOrNull(sum / n),
     minDurationMs: finiteOrNull(min),
     maxDurationMs: finiteOrNull(max),
-    p50DurationMs: finiteOrNull(ps[0]),
-    p90DurationMs: finiteOrNull(ps[1]),
-    p95DurationMs: finiteOrNull(ps[2]),
-    p99DurationMs: finiteOrNull(ps[3]),
+    p50DurationMs: finiteOrNull(ps[0]!),
+    p90DurationMs: finiteOrNull(ps[1]!),
+    p95DurationMs: finiteOrNull(ps[2]!),
+    p99DurationMs: finiteOrNull(ps[3]!),
     successRate: (ok / n) * 100,
     failureCount: n - ok,
   };
 }
 
-/** Whole-history statistics from running aggregates: O(buckets), no scan. */
+/** Whole-history statistics from running aggregates: O(octaves + one octave's buckets), no scan. */
 export function statsFromAggregate(a: OperationAggregate): ProcessingTimeStats {
   if (a.count === 0) return emptyProcessingStats();
   const sum = a.sum < 0 ? 0 : a.sum;
   return buildProcessingStats(a.count, sum, a.successes, a.min, a.max, a.percentiles(QS));
 }
 
-/** Whole-history statistics over every operation: the aggregates merged, O(operations x buckets). */
-export function statsFromAllAggregates(ops: readonly OperationAggregate[]): ProcessingTimeStats {
+/**
+ * Whole-history statistics over every operation: sums and extremes from the
+ * aggregates (O(operations)), percentiles from the pool's histogram of all
+ * operations together (O(buckets)).
+ */
+export function statsFromAllAggregates(ops: readonly OperationAggregate[], pool: BucketPool): ProcessingTimeStats {
   let n = 0;
   let sum = 0;
   let ok = 0;
@@ -100,13 +111,9 @@ export function statsFromAllAggregates(ops: readonly OperationAggregate[]): Proc
     ok += a.successes;
     if (a.min < min) min = a.min;
     if (a.max > max) max = a.max;
-    a.addHistInto(shared);
   }
   if (n === 0) return emptyProcessingStats();
-  const lo = bucketOf(min);
-  const hi = bucketOf(max);
-  const ps = percentilesFromCounts(shared, 0, lo, hi, n, QS, min, max, []);
-  shared.fill(0);
+  const ps = percentilesFromCounts(pool.total, 0, bucketOf(min), bucketOf(max), n, QS, min, max, []);
   return buildProcessingStats(n, sum, ok, min, max, ps);
 }
 
@@ -123,44 +130,65 @@ export function ranges(store: { head: number; count: number; capacity: number },
   return [start, store.capacity, 0, end - store.capacity];
 }
 
-/** Processing statistics over logical records from..count-1, optionally one operation (opId >= 0). */
+/**
+ * Processing statistics over logical records from..count-1, optionally one
+ * operation (opId >= 0). All operations: one scan of the window. One
+ * operation: a walk along its links from its newest record back to the
+ * window's start, so the cost follows that operation's records in the
+ * window, not the window's.
+ */
 export function windowProcessingStats(store: ProcessingColumns, from: number, opId: number): ProcessingTimeStats {
-  store.settle(); // the bucket column is written by the fold (logical indexes do not move)
+  store.settle(); // the links are written by the fold (logical indexes do not move)
   let n = 0;
   let sum = 0;
   let ok = 0;
   let min = Infinity;
   let max = -Infinity;
   const dur = store.dur;
-  const bkt = store.bkt;
+  const words = store.durWords;
   const okCol = store.ok;
-  const opCol = store.op;
   const hist = shared;
-  const r = ranges(store, from);
-  for (let s = 0; s < 4; s += 2) {
-    const a = r[s];
-    const b = r[s + 1];
-    if (opId < 0) {
+  const hiWord = HI_WORD;
+  const shift = BUCKET_SHIFT;
+  const base = BUCKET_BASE;
+  const lastBucket = BUCKETS - 1;
+  if (opId < 0) {
+    const r = ranges(store, from);
+    for (let s = 0; s < 4; s += 2) {
+      const a = r[s]!;
+      const b = r[s + 1]!;
       for (let p = a; p < b; p++) {
-        const d = dur[p];
+        const d = dur[p]!;
         sum += d;
-        ok += okCol[p];
+        ok += okCol[p]!;
         if (d < min) min = d;
         if (d > max) max = d;
-        hist[bkt[p]]++;
+        const k = (words[(p << 1) + hiWord]! >>> shift) - base; // bucketOf(d), inlined
+        hist[k < 0 ? 0 : k > lastBucket ? lastBucket : k]++;
       }
       n += b - a;
-    } else {
-      for (let p = a; p < b; p++) {
-        if (opCol[p] !== opId) continue;
-        const d = dur[p];
-        n++;
-        sum += d;
-        ok += okCol[p];
-        if (d < min) min = d;
-        if (d > max) max = d;
-        hist[bkt[p]]++;
-      }
+    }
+  } else {
+    const lnk = store.lnk;
+    const head = store.head;
+    const cap = store.capacity;
+    const first = store.evictedTotal;
+    const lo = first + from;
+    let seq = store.ops[opId]!.lastSeq;
+    while (seq >= lo) {
+      let p = head + (seq - first);
+      if (p >= cap) p -= cap;
+      const d = dur[p]!;
+      n++;
+      sum += d;
+      ok += okCol[p]!;
+      if (d < min) min = d;
+      if (d > max) max = d;
+      const k = (words[(p << 1) + hiWord]! >>> shift) - base; // bucketOf(d), inlined
+      hist[k < 0 ? 0 : k > lastBucket ? lastBucket : k]++;
+      const back = lnk[p]!;
+      if (back === 0) break;
+      seq -= back;
     }
   }
   if (n === 0) return emptyProcessingStats();
@@ -171,104 +199,139 @@ export function windowProcessingStats(store: ProcessingColumns, from: number, op
   return buildProcessingStats(n, sum, ok, min, max, ps);
 }
 
-/** Operation summary over logical records from..count-1 (one pass to group, one histogram per operation). */
+/**
+ * Operation summary over logical records from..count-1: one pass that
+ * groups the figures by operation (and, with few operations, fills one
+ * histogram row each), then the p95 of each operation. With many
+ * operations their buckets are grouped by a counting sort, and each
+ * operation's p95 comes from a two-level histogram (octaves, then one
+ * octave's buckets) cleared record by record: O(records + operations x
+ * 190), never O(operations x buckets).
+ */
 export function windowOperationSummary(store: ProcessingColumns, from: number): OperationSummary[] {
-  store.settle(); // the bucket column is written by the fold (logical indexes do not move)
-  const nOps = store.ops.length;
+  store.settle();
+  const ops = store.ops;
+  const nOps = ops.length;
   const counts = new Uint32Array(nOps);
   const sums = new Float64Array(nOps);
   const oks = new Uint32Array(nOps);
   const mins = new Float64Array(nOps).fill(Infinity);
   const maxs = new Float64Array(nOps).fill(-Infinity);
   const dur = store.dur;
-  const bkt = store.bkt;
+  const words = store.durWords;
   const opCol = store.op;
   const okCol = store.ok;
+  const hiWord = HI_WORD;
+  const shift = BUCKET_SHIFT;
+  const base = BUCKET_BASE;
+  const lastBucket = BUCKETS - 1;
   const r = ranges(store, from);
-  const out: OperationSummary[] = [];
-  const ps: number[] = [];
-  const row = (o: number, counts0: ArrayLike<number>, offset: number): void => {
-    const n = counts[o];
-    if (n === 0) return;
-    percentilesFromCounts(counts0, offset, bucketOf(mins[o]) - offset, bucketOf(maxs[o]) - offset, n, [0.95], mins[o], maxs[o], ps);
-    out.push({
-      operation: store.ops[o].name,
-      count: n,
-      avgDurationMs: sums[o] / n,
-      totalDurationMs: sums[o],
-      successRate: (oks[o] / n) * 100,
-      p95DurationMs: ps[0],
-    });
-  };
-  if (nOps <= FEW_OPERATIONS) {
-    // Few operations: one histogram row each, filled in the same single pass.
-    const hists = new Uint32Array(nOps * BUCKETS);
-    for (let s = 0; s < 4; s += 2) {
-      for (let p = r[s]; p < r[s + 1]; p++) {
-        const o = opCol[p];
-        const d = dur[p];
-        counts[o]++;
-        sums[o] += d;
-        oks[o] += okCol[p];
-        if (d < mins[o]) mins[o] = d;
-        if (d > maxs[o]) maxs[o] = d;
-        hists[o * BUCKETS + bkt[p]]++;
-      }
-    }
-    for (let o = 0; o < nOps; o++) row(o, hists.subarray(o * BUCKETS, (o + 1) * BUCKETS), 0);
-    return out;
-  }
+  const few = nOps <= FEW_OPERATIONS;
+  // Few operations: one histogram row each, filled in the same single pass.
+  const rows = few ? new Uint32Array(nOps * BUCKETS) : shared;
   let total = 0;
   for (let s = 0; s < 4; s += 2) {
-    const a = r[s];
-    const b = r[s + 1];
+    const a = r[s]!;
+    const b = r[s + 1]!;
     for (let p = a; p < b; p++) {
-      const o = opCol[p];
-      const d = dur[p];
+      const o = opCol[p]!;
+      const d = dur[p]!;
       counts[o]++;
       sums[o] += d;
-      oks[o] += okCol[p];
-      if (d < mins[o]) mins[o] = d;
-      if (d > maxs[o]) maxs[o] = d;
+      oks[o] += okCol[p]!;
+      if (d < mins[o]!) mins[o] = d;
+      if (d > maxs[o]!) maxs[o] = d;
+      if (few) {
+        const k = (words[(p << 1) + hiWord]! >>> shift) - base; // bucketOf(d), inlined
+        rows[o * BUCKETS + (k < 0 ? 0 : k > lastBucket ? lastBucket : k)]++;
+      }
     }
     total += b - a;
   }
-  // Many operations: group bucket indexes by operation (counting sort), then one histogram per group.
+  const out: OperationSummary[] = [];
+  const ps: number[] = [];
+  const push = (o: number, p95: number): void => {
+    const n = counts[o]!;
+    out.push({
+      operation: ops[o]!.name,
+      count: n,
+      avgDurationMs: sums[o]! / n,
+      totalDurationMs: sums[o]!,
+      successRate: (oks[o]! / n) * 100,
+      p95DurationMs: p95,
+    });
+  };
+  if (few) {
+    for (let o = 0; o < nOps; o++) {
+      if (counts[o] === 0) continue;
+      const row = o * BUCKETS; // rows[row + b] counts bucket b
+      percentilesFromCounts(rows, -row, row + bucketOf(mins[o]!), row + bucketOf(maxs[o]!), counts[o]!, [0.95], mins[o]!, maxs[o]!, ps);
+      push(o, ps[0]!);
+    }
+    return out;
+  }
+  // Many operations: group bucket indexes by operation (counting sort), then a two-level histogram per group.
   const starts = new Uint32Array(nOps + 1);
-  for (let o = 0; o < nOps; o++) starts[o + 1] = starts[o] + counts[o];
+  for (let o = 0; o < nOps; o++) starts[o + 1] = starts[o]! + counts[o]!;
   const fill = starts.slice(0, nOps);
   const grouped = new Uint16Array(total);
   for (let s = 0; s < 4; s += 2) {
-    for (let p = r[s]; p < r[s + 1]; p++) grouped[fill[opCol[p]]++] = bkt[p];
+    for (let p = r[s]!; p < r[s + 1]!; p++) {
+      const k = (words[(p << 1) + hiWord]! >>> shift) - base;
+      grouped[fill[opCol[p]!]!++] = k < 0 ? 0 : k > lastBucket ? lastBucket : k;
+    }
   }
+  const hist = shared;
+  const oct = sharedOct;
   for (let o = 0; o < nOps; o++) {
-    const n = counts[o];
+    const n = counts[o]!;
     if (n === 0) continue;
-    const lo = bucketOf(mins[o]);
-    const hi = bucketOf(maxs[o]);
-    for (let k = starts[o]; k < starts[o + 1]; k++) shared[grouped[k]]++;
-    row(o, shared, 0);
-    shared.fill(0, lo, hi + 1);
+    const g0 = starts[o]!;
+    const g1 = starts[o + 1]!;
+    for (let k = g0; k < g1; k++) {
+      const b = grouped[k]!;
+      hist[b]++;
+      oct[b >> SUB_BITS]++;
+    }
+    push(o, twoLevelPercentile(hist, oct, n, 0.95, mins[o]!, maxs[o]!));
+    for (let k = g0; k < g1; k++) {
+      const b = grouped[k]!;
+      hist[b] = 0;
+      oct[b >> SUB_BITS] = 0;
+    }
   }
   return out;
 }
 
-/** Operation summary over the whole history, from the running aggregates. */
+/** Nearest-rank percentile q of n counts in `hist` (full width) whose octave sums are `oct`: octaves first, then one octave's buckets. */
+function twoLevelPercentile(hist: Uint32Array, oct: Uint32Array, n: number, q: number, min: number, max: number): number {
+  const rank = Math.max(1, Math.ceil(q * n));
+  let seen = 0;
+  let e = bucketOf(min) >> SUB_BITS;
+  while (seen + oct[e]! < rank) seen += oct[e++]!;
+  for (let b = e << SUB_BITS; ; b++) {
+    seen += hist[b]!;
+    if (seen >= rank) {
+      const m = b === 0 ? min : bucketMid(b);
+      return m < min ? min : m > max ? max : m;
+    }
+  }
+}
+
+/** Operation summary over the whole history, from the running aggregates: O(operations x (octaves + 128)). */
 export function aggregateOperationSummary(store: ProcessingColumns): OperationSummary[] {
   store.refreshExtremes(); // recounts a sum that lost precision to an evicted huge duration
   const out: OperationSummary[] = [];
-  const ps: number[] = [];
   for (const a of store.ops) {
     if (a.count === 0) continue;
     const sum = a.sum < 0 ? 0 : a.sum;
-    a.percentiles([0.95], ps);
     out.push({
       operation: a.name,
       count: a.count,
       avgDurationMs: sum / a.count,
       totalDurationMs: sum,
       successRate: (a.successes / a.count) * 100,
-      p95DurationMs: ps[0],
+      p95DurationMs: a.p95(),
     });
   }
   return out;

@@ -1,16 +1,18 @@
 /**
  * Processing-time history: one ring of columns
  * (timestamp 8, duration 8, photo id 8, operation 4, job 4, stage 4,
- * error 4, success 1), plus the per-operation running aggregates that the
- * ring keeps equal to its contents as it evicts. 43 bytes with the
- * cached histogram bucket (2), plus the settle slack: max(64, maxSize/16)
- * slots, at most 4096 (43.2 bytes per record at 1,000,000).
+ * error 4, success 1, link 4), plus the per-operation running aggregates
+ * that the ring keeps equal to its contents as it evicts. 45 bytes, plus the
+ * settle slack: max(64, maxSize/16) slots, at most 4096 (45.2 bytes per
+ * record at 1,000,000). The link column chains each operation's records
+ * (aggregates.ts, I7): a one-operation window walks its own records only.
  *
  * push() only writes the columns. The aggregates (history figures and
- * cumulative totals) and the histogram bucket column are brought up to
- * date by settle(), an amortised fold that runs when the ring has no free
- * physical slot (once per slack's worth of records when full) and before
- * every read: `ops`, `strings` and the window functions settle first. The fold
+ * cumulative totals) and the links are brought up to date by settle(), an
+ * amortised fold that runs every FOLD_EVERY pushes or when the ring has no
+ * free physical slot (once per slack's worth of records when full), so one
+ * fold costs well under a millisecond, and before every read: `ops`,
+ * `strings` and the window functions settle first. The fold
  * adds the records pushed since the last fold and removes the records that
  * left the view since then (still physically present as the ring's stale
  * records); a record that came and left between two folds goes into the
@@ -18,17 +20,32 @@
  * keep, are in src/stats/aggregates.ts; this file decides which slots they
  * run over.
  */
-import { OperationAggregate, foldCumulativeOnly, foldIn, foldOut, recount, type FoldColumns } from '../stats/aggregates.js';
+import { AGGREGATE_BYTES, BucketPool, MAX_PAGES, OperationAggregate, foldCumulativeOnly, foldIn, foldOut, recount, recountChains, type FoldColumns } from '../stats/aggregates.js';
 import { bucketOf } from '../stats/histogram.js';
 import { ranges } from '../stats/window.js';
+import { MAX_ERROR_MESSAGE_LENGTH, MAX_JOB_ID_LENGTH, MAX_STAGE_LENGTH, capString } from '../schema/field.js';
 import { Ring, type Column } from './ring.js';
-import { StringTable } from './intern.js';
+import { SLOT_ERROR, SLOT_JOB, SLOT_STAGE, StringTable, internalize } from './intern.js';
 
 export const OVERFLOW_OPERATION = '__overflow__';
-/** Error messages longer than this are cut (memory stays bounded). */
-export const MAX_ERROR_MESSAGE_LENGTH = 1024;
+/** Pushes between two folds at most: a fold of 1,024 records over 10,000 operations (each record a cache miss) stays near 1 ms. */
+const FOLD_EVERY = 1024;
 
-export class ProcessingStore extends Ring implements FoldColumns {
+/** What a processing record reader reads (the store, or what clear() left to an open snapshot); reading it never settles. */
+export interface ProcessingView {
+  readonly ts: Float64Array;
+  readonly dur: Float64Array;
+  readonly photo: Float64Array;
+  readonly op: Uint32Array;
+  readonly job: Uint32Array;
+  readonly stage: Uint32Array;
+  readonly err: Uint32Array;
+  readonly ok: Uint8Array;
+  readonly aggregates: readonly { readonly name: string }[];
+  readonly table: StringTable;
+}
+
+export class ProcessingStore extends Ring implements FoldColumns, ProcessingView {
   dur = new Float64Array(0);
   /** 32-bit view of `dur`: the high words give histogram buckets without a float store. */
   durWords = new Uint32Array(0);
@@ -38,13 +55,17 @@ export class ProcessingStore extends Ring implements FoldColumns {
   stage = new Uint32Array(0);
   err = new Uint32Array(0);
   ok = new Uint8Array(0);
-  /** Histogram bucket of each duration (set by the fold), so eviction need not recompute it. */
-  bkt = new Uint16Array(0);
+  /** Distance back to the previous record of the same operation (aggregates.ts, I7; set by the fold). */
+  lnk = new Uint32Array(0);
   /** The newest `unfolded` records (stale ones included) are not yet in the aggregates. */
   unfolded = 0;
+  /** The pages of every aggregate's histogram, and the all-operations histogram (read it settled). */
+  pool: BucketPool;
 
-  private readonly table = new StringTable();
-  private readonly aggregates: OperationAggregate[] = [];
+  /** jobId, stage and error strings, unsettled (readers that may run inside settle(): ProcessingView). */
+  table = new StringTable();
+  /** Operation id -> aggregates, unsettled (read `ops` for settled figures). */
+  aggregates: OperationAggregate[] = [];
   private readonly opIds = new Map<string, number>();
   private lastOpName = '';
   private lastOpId = -1;
@@ -54,8 +75,11 @@ export class ProcessingStore extends Ring implements FoldColumns {
     maxSize: number,
     public maxOperations: number,
     private readonly onOverflow: (name: string) => void = () => {},
+    /** Most histogram pages (aggregates.ts MAX_PAGES; smaller in tests). */
+    private readonly maxPages = MAX_PAGES,
   ) {
-    super(maxSize, [Float64Array, Float64Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint8Array, Uint16Array]);
+    super(maxSize, [Float64Array, Float64Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint8Array, Uint32Array]);
+    this.pool = new BucketPool(maxPages);
   }
 
   /** jobId, stage and error message strings (settled: strings of evicted records are gone). */
@@ -79,8 +103,17 @@ export class ProcessingStore extends Ring implements FoldColumns {
     return Math.min(4096, Math.max(64, Math.ceil(maxSize / 16)));
   }
 
+  protected override settleEvery(): number {
+    return FOLD_EVERY;
+  }
+
+  protected view(): ProcessingView {
+    const { ts, dur, photo, op, job, stage, err, ok, aggregates, table } = this;
+    return { ts, dur, photo, op, job, stage, err, ok, aggregates, table };
+  }
+
   protected getColumns(): Column[] {
-    return [this.dur, this.photo, this.op, this.job, this.stage, this.err, this.ok, this.bkt];
+    return [this.dur, this.photo, this.op, this.job, this.stage, this.err, this.ok, this.lnk];
   }
 
   protected setColumns(c: Column[]): void {
@@ -92,13 +125,19 @@ export class ProcessingStore extends Ring implements FoldColumns {
     this.stage = c[4] as Uint32Array<ArrayBuffer>;
     this.err = c[5] as Uint32Array<ArrayBuffer>;
     this.ok = c[6] as Uint8Array<ArrayBuffer>;
-    this.bkt = c[7] as Uint16Array<ArrayBuffer>;
+    this.lnk = c[7] as Uint32Array<ArrayBuffer>;
   }
 
-  /** Removes a folded record (resize() settles first). */
-  protected evict(p: number): void {
-    this.aggregates[this.op[p]].remove(this.dur[p], this.ok[p] === 1, this.bkt[p]);
+  /** Removes folded record `seq` in slot p (resize() settles first). */
+  protected evict(p: number, seq: number): void {
+    const d = this.dur[p]!;
+    this.aggregates[this.op[p]!]!.remove(d, this.ok[p] === 1, bucketOf(d), seq);
     this.releaseStrings(p);
+  }
+
+  /** FoldColumns: gives back n references to string `id`. */
+  releaseString(id: number, n: number): void {
+    if (id !== 0) this.table.releaseN(id, n);
   }
 
   /** FoldColumns: gives back slot p's interned strings. */
@@ -122,6 +161,7 @@ export class ProcessingStore extends Ring implements FoldColumns {
     const stale = this.stale;
     const unfolded = this.unfolded;
     if (stale === 0 && unfolded === 0) return;
+    if (stale > 0) this.spillStale();
     const cap = this.capacity;
     const occupied = stale + this.count;
     // Occupied index (0 = oldest stale record) of the first unfolded record.
@@ -130,12 +170,14 @@ export class ProcessingStore extends Ring implements FoldColumns {
     if (p < 0) p += cap;
     const ops = this.aggregates;
     const removeEnd = firstNew < stale ? firstNew : stale;
+    // Sequence number of occupied index k: evictedTotal - stale + k (stale records are counted as evicted).
+    const seq0 = this.evictedTotal - stale;
     if (removeEnd > 0) {
       const end = p + removeEnd;
-      if (end <= cap) foldOut(ops, this, p, end);
+      if (end <= cap) foldOut(ops, this, p, end, seq0);
       else {
-        foldOut(ops, this, p, cap);
-        foldOut(ops, this, 0, end - cap);
+        foldOut(ops, this, p, cap, seq0);
+        foldOut(ops, this, 0, end - cap, seq0 + cap - p);
       }
       p = end < cap ? end : end - cap;
     }
@@ -145,14 +187,16 @@ export class ProcessingStore extends Ring implements FoldColumns {
     if (start < occupied) {
       const from = this.physical(start - stale);
       const end = from + (occupied - start);
-      if (end <= cap) foldIn(ops, this, from, end);
+      const seq = seq0 + start;
+      if (end <= cap) foldIn(ops, this, from, end, seq);
       else {
-        foldIn(ops, this, from, cap);
-        foldIn(ops, this, 0, end - cap);
+        foldIn(ops, this, from, cap, seq);
+        foldIn(ops, this, 0, end - cap, seq + cap - from);
       }
     }
     this.stale = 0;
     this.unfolded = 0;
+    if (removeEnd > 0) this.pool.compact(ops);
   }
 
   /** Id of an operation name (already validated), creating it under the cap. */
@@ -171,15 +215,17 @@ export class ProcessingStore extends Ring implements FoldColumns {
       }
       id = this.newOperation(name);
     }
-    this.lastOpName = name;
+    this.lastOpName = this.aggregates[id]!.name; // the stored copy: the cache never holds a caller's string
     this.lastOpId = id;
     return id;
   }
 
+  /** The stored name is an internalized copy: it never retains the caller's string, and equals a literal by identity. */
   private newOperation(name: string): number {
     const id = this.aggregates.length;
-    this.aggregates.push(new OperationAggregate(name));
-    this.opIds.set(name, id);
+    const stored = internalize(name);
+    this.aggregates.push(new OperationAggregate(stored, id, this.pool));
+    this.opIds.set(stored, id);
     return id;
   }
 
@@ -224,14 +270,15 @@ export class ProcessingStore extends Ring implements FoldColumns {
     this.unfolded++;
   }
 
+  /** Interns the record's strings, each cut to its cap first (src/schema/field.ts capString; the table keeps flat copies). */
   private intern(p: number, jobId: string | undefined | null, stage: string | undefined | null, errorMessage: string | undefined | null): void {
     const table = this.table;
-    this.job[p] = jobId == null ? 0 : table.acquire(jobId);
-    this.stage[p] = stage == null ? 0 : table.acquire(stage);
+    this.job[p] = jobId == null ? 0 : table.acquire(jobId.length > MAX_JOB_ID_LENGTH ? capString(jobId, MAX_JOB_ID_LENGTH) : jobId, SLOT_JOB);
+    this.stage[p] = stage == null ? 0 : table.acquire(stage.length > MAX_STAGE_LENGTH ? capString(stage, MAX_STAGE_LENGTH) : stage, SLOT_STAGE);
     this.err[p] =
       errorMessage == null
         ? 0
-        : table.acquire(errorMessage.length > MAX_ERROR_MESSAGE_LENGTH ? errorMessage.slice(0, MAX_ERROR_MESSAGE_LENGTH) : errorMessage);
+        : table.acquire(errorMessage.length > MAX_ERROR_MESSAGE_LENGTH ? capString(errorMessage, MAX_ERROR_MESSAGE_LENGTH) : errorMessage, SLOT_ERROR);
   }
 
   /** A record whose cumulative totals were counted before (re-sorting): into the history figures only, at once. */
@@ -249,28 +296,53 @@ export class ProcessingStore extends Ring implements FoldColumns {
     this.push(timestamp, opId, durationMs, success, photoId, jobId, stage, errorMessage);
     this.unfolded = 0;
     const p = this.physical(this.count - 1);
-    const b = bucketOf(durationMs);
-    this.bkt[p] = b;
-    this.aggregates[opId].add(durationMs, success, b);
+    const a = this.aggregates[opId]!;
+    const seq = this.evictedTotal + this.count - 1;
+    a.add(durationMs, success, bucketOf(durationMs), seq);
+    a.link(this.lnk, p, seq);
   }
 
   /**
-   * Recomputes min/max of aggregates whose extreme value was evicted: one
-   * scan, rare. The sum is recounted in the same scan: the running sum lost
-   * the low digits of every duration added while a much larger one (which
-   * is the max, so its eviction lands here) was in it.
+   * Recomputes min/max of aggregates whose extreme value was evicted (of
+   * operation `opId`, or of all with -1). The sum is recounted in the same
+   * pass: the running sum lost the low digits of every duration added while a
+   * much larger one (which is the max, so its eviction lands here) was in it.
+   * Few stale records: a walk along each stale operation's links; many: one
+   * scan of the history.
    */
-  refreshExtremes(): void {
+  refreshExtremes(opId = -1): void {
     this.settle();
-    recount(this.aggregates, this, ranges(this, 0));
+    const ops = this.aggregates;
+    if (opId >= 0) {
+      if (ops[opId]?.extremesStale) recountChains(ops, this, [opId]);
+      return;
+    }
+    const list: number[] = [];
+    let records = 0;
+    for (let o = 0; o < ops.length; o++) {
+      if (ops[o]!.extremesStale) {
+        list.push(o);
+        records += ops[o]!.count;
+      }
+    }
+    if (list.length === 0) return;
+    if (records * 8 <= this.count) recountChains(ops, this, list);
+    else recount(ops, this, ranges(this, 0));
+  }
+
+  /** Bytes the histograms hold: the pool's pages and every aggregate's own arrays. */
+  get histogramBytes(): number {
+    return this.pool.byteLength + this.aggregates.length * AGGREGATE_BYTES;
   }
 
   /** Clears records, strings and operations (cumulative totals too). */
   override clear(): void {
     super.clear();
     this.unfolded = 0;
-    this.table.clear();
-    this.aggregates.length = 0;
+    this.table = new StringTable();
+    this.aggregates = [];
+    this.pool = new BucketPool(this.maxPages);
+    this.invalidateView();
     this.opIds.clear();
     this.lastOpName = '';
     this.lastOpId = -1;
@@ -281,7 +353,9 @@ export class ProcessingStore extends Ring implements FoldColumns {
   clearHistory(): void {
     this.settle();
     super.clear();
-    this.table.clear();
+    this.table = new StringTable();
+    this.invalidateView();
+    this.pool.reset();
     for (const a of this.aggregates) a.resetHistory();
   }
 }

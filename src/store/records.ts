@@ -11,29 +11,30 @@ import { GPU_SCHEMA, type GpuUsageMetric } from '../schema/gpu.js';
 import { MEMORY_SCHEMA, type MemoryUsageMetric } from '../schema/memory.js';
 import { type ProcessingTimeMetric } from '../schema/processing.js';
 import { type SampleSchema } from '../schema/record.js';
-import type { ProcessingStore } from './processing.js';
-import type { Ring } from './ring.js';
-import type { SampleStore } from './samples.js';
+import type { ProcessingView } from './processing.js';
+import type { Ring, Snapshot } from './ring.js';
+import type { SampleView } from './samples.js';
 
 const nn = (x: number): number | null => (x === x ? x : null);
 
-/** The processing record in physical slot p. */
-export function processingRecordAt(s: ProcessingStore, p: number): ProcessingTimeMetric {
-  const photo = s.photo[p];
+/** The processing record in physical slot p (of the store or a snapshot's image; never settles). */
+export function processingRecordAt(s: ProcessingView, p: number): ProcessingTimeMetric {
+  const photo = s.photo[p]!;
+  const t = s.table;
   return {
-    timestamp: s.ts[p],
-    operation: s.ops[s.op[p]].name,
-    durationMs: s.dur[p],
+    timestamp: s.ts[p]!,
+    operation: s.aggregates[s.op[p]!]!.name,
+    durationMs: s.dur[p]!,
     photoId: photo === photo ? photo : null,
-    jobId: s.strings.get(s.job[p]),
-    stage: s.strings.get(s.stage[p]),
+    jobId: t.get(s.job[p]!),
+    stage: t.get(s.stage[p]!),
     success: s.ok[p] === 1,
-    errorMessage: s.strings.get(s.err[p]),
+    errorMessage: t.get(s.err[p]!),
   };
 }
 
 /** A reader of one record type out of its sample store, compiled from the schema (NaN reads back as null). */
-export function sampleRecordReader<R extends object>(schema: SampleSchema<R, string>): (s: SampleStore, p: number) => R {
+export function sampleRecordReader<R extends object>(schema: SampleSchema<R, string>): (s: SampleView, p: number) => R {
   const entries = schema.fields.map((f) => {
     if (f.key === 'timestamp') return [f.key, 's.ts[p]'] as const;
     if (f.key === 'operation') return [f.key, 's.strings.get(s.op[p])'] as const;
@@ -43,33 +44,58 @@ export function sampleRecordReader<R extends object>(schema: SampleSchema<R, str
   return compile(`${schema.type}RecordAt`, ['s', 'p'], `const v = s.values;\nreturn ${objectLiteral(entries)};`, { nn });
 }
 
-export const memoryRecordAt: (s: SampleStore, p: number) => MemoryUsageMetric = sampleRecordReader(MEMORY_SCHEMA);
-export const gpuRecordAt: (s: SampleStore, p: number) => GpuUsageMetric = sampleRecordReader(GPU_SCHEMA);
+export const memoryRecordAt: (s: SampleView, p: number) => MemoryUsageMetric = sampleRecordReader(MEMORY_SCHEMA);
+export const gpuRecordAt: (s: SampleView, p: number) => GpuUsageMetric = sampleRecordReader(GPU_SCHEMA);
 
 /** The newest record of a sample store (it must hold one). */
-export function newestRecord<R>(s: SampleStore, read: (s: SampleStore, p: number) => R): R {
+export function newestRecord<R>(s: SampleView & Ring, read: (s: SampleView, p: number) => R): R {
   return read(s, s.physical(s.count - 1));
 }
 
 /**
  * Iterates the records held when it is called (not when it is first
  * advanced: an exporter opens its file in between), oldest first, from
- * logical index `from`; `read` returns null to skip one. Records evicted
- * meanwhile are skipped, records added meanwhile are not visited, and a
- * clear() ends it.
+ * logical index `from`: a snapshot (src/store/ring.ts). Records evicted
+ * meanwhile are still visited (the ring reads them out for it before it
+ * drops them, at most SNAPSHOT_SPILL_LIMIT held at once, else the iterator
+ * throws ERR_PERFPROBE_SNAPSHOT_OVERRUN), a clear() meanwhile does not end
+ * it (it reads the arrays the clear let go of), and records added meanwhile
+ * are not visited. `read` turns a physical slot of the store's view into a
+ * record, or null to skip it; it must not settle the store.
  */
-export function iterateRecords<T>(store: Ring, from: number, read: (p: number) => T | null): IterableIterator<T> {
-  return walk(store, from, store.count, store.evictedTotal, store.generation, read);
+export function iterateRecords<V, T>(store: Ring, from: number, read: (view: V, p: number) => T | null): IterableIterator<T> {
+  return walk(store, store.snapshot(from, read));
 }
 
-function* walk<T>(store: Ring, from: number, end: number, evicted0: number, generation: number, read: (p: number) => T | null): IterableIterator<T> {
-  for (let i = from; i < end; i++) {
-    if (store.generation !== generation) return;
-    const j = i - (store.evictedTotal - evicted0);
-    if (j < 0) continue;
-    if (j >= store.count) return;
-    const r = read(store.physical(j));
-    if (r !== null) yield r;
+function* walk<V, T>(store: Ring, snap: Snapshot<V, T>): IterableIterator<T> {
+  try {
+    while (snap.next < snap.end) {
+      if (snap.failed !== null) throw snap.failed;
+      let r: T | null;
+      if (snap.held > 0) {
+        r = snap.spilled[snap.spilledHead]!;
+        snap.spilled[snap.spilledHead++] = null;
+        if (snap.spilledHead === snap.spilled.length) {
+          snap.spilled.length = 0;
+          snap.spilledHead = 0;
+        }
+      } else if (snap.image !== null) {
+        const im = snap.image;
+        let p = im.head + (snap.next - im.first);
+        if (p < 0) p += im.capacity;
+        else if (p >= im.capacity) p -= im.capacity;
+        r = snap.read(im.view, p);
+      } else {
+        const p = store.slotOfSeq(snap.next);
+        if (p < 0) throw new Error(`record iterator: record ${snap.next} left the history without being read out for it (a bug: please report it)`);
+        r = snap.read(store.currentView() as V, p);
+      }
+      snap.next++;
+      if (r !== null) yield r;
+    }
+    if (snap.failed !== null) throw snap.failed;
+  } finally {
+    store.release(snap);
   }
 }
 

@@ -7,10 +7,19 @@ import type { SampleSchema } from '../schema/record.js';
 import { Ring, type Column } from './ring.js';
 import { StringTable } from './intern.js';
 
-export class SampleStore extends Ring {
+/** What a sample record reader reads (the store, or what clear() left to an open snapshot). */
+export interface SampleView {
+  readonly ts: Float64Array;
+  readonly values: readonly Float64Array[];
+  readonly op: Uint32Array;
+  readonly strings: StringTable;
+}
+
+export class SampleStore extends Ring implements SampleView {
   values: Float64Array<ArrayBuffer>[];
   op = new Uint32Array(0);
-  readonly strings = new StringTable();
+  /** Operation labels (replaced, never emptied, by clear(): an open snapshot may still read the old one). */
+  strings = new StringTable();
   readonly width: number;
 
   constructor(
@@ -29,6 +38,10 @@ export class SampleStore extends Ring {
   protected setColumns(c: Column[]): void {
     this.values = c.slice(0, this.width) as Float64Array<ArrayBuffer>[];
     this.op = c[this.width] as Uint32Array<ArrayBuffer>;
+  }
+
+  protected view(): SampleView {
+    return { ts: this.ts, values: this.values, op: this.op, strings: this.strings };
   }
 
   protected evict(p: number): void {
@@ -57,6 +70,7 @@ export class SampleStore extends Ring {
 
   override clear(): void {
     super.clear();
-    this.strings.clear();
+    this.strings = new StringTable();
+    this.invalidateView();
   }
 }
