@@ -24,7 +24,9 @@
 // Runs from dist/ (npx tsc -p tsconfig.json) and build/Release/perfprobe.node
 // with no node_modules, so a Node binary brought to the GPU machine is enough:
 //   .gpu/node scripts/test-gpu.mjs
-// Options: --no-load (skip step 3), --load-seconds=N (default 15).
+// Options: --no-load (skip step 3), --load-seconds=N (default 15),
+// --latency-info (the latency rows are printed, not judged: how the suite runs
+// it on the stand-in, where the machine's load, not perfprobe, sets the times).
 // Without a GPU, test/probes/gpu-test-script.test.ts runs this script against
 // the stand-in NVML with a stand-in nvidia-smi (test/helpers/fake-nvidia-smi.mjs)
 // on PATH (--no-load), so it is known to run before it meets a GPU.
@@ -38,6 +40,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
 const withLoad = !args.includes('--no-load');
+const judgeLatency = !args.includes('--latency-info');
 const loadSeconds = Number(args.find((a) => a.startsWith('--load-seconds='))?.split('=')[1] ?? 15);
 
 function fail(message) {
@@ -307,10 +310,10 @@ for (let i = 0; i < 5; i++) {
 smiTimes.sort((a, b) => a - b);
 const smiNs = smiTimes[2];
 row('latency: raw NVML calls of one full sample us', f(bench.rawNsPerSample / 1000, 2), '', `${bench.callsPerSample} calls`, undefined);
-row('latency: native full sample (sampler path) us', f(bench.fullNsPerSample / 1000, 2), '', '<= 1.5x raw', bench.fullNsPerSample <= 1.5 * bench.rawNsPerSample);
+row('latency: native full sample (sampler path) us', f(bench.fullNsPerSample / 1000, 2), '', judgeLatency ? '<= 1.5x raw' : 'info', judgeLatency ? bench.fullNsPerSample <= 1.5 * bench.rawNsPerSample : undefined);
 row('latency: readGpusSync() as objects us', f(objectsNs / 1000, 2), '', 'info', undefined);
 row('latency: one nvidia-smi --query-gpu ms', f(smiNs / 1e6, 2), '', 'info', undefined);
-row('latency: nvidia-smi / native full sample', `${f(smiNs / bench.fullNsPerSample, 0)}x`, '', '>= 1000x', smiNs / bench.fullNsPerSample >= 1000);
+row('latency: nvidia-smi / native full sample', `${f(smiNs / bench.fullNsPerSample, 0)}x`, '', judgeLatency ? '>= 1000x' : 'info', judgeLatency ? smiNs / bench.fullNsPerSample >= 1000 : undefined);
 
 function print() {
   const head = ['check', 'perfprobe', 'nvidia-smi / expected', 'tolerance', 'ok'];

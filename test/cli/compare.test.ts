@@ -123,14 +123,16 @@ describe('statistics', () => {
     assert.equal(nearestRank(0.07, 100), 7, '0.07 * 100 = 7.000000000000001 is rank 7');
     assert.equal(nearestRank(0, 10), 1);
     assert.equal(nearestRank(1, 10), 10);
-    // The collector's p50/p95 at n = 5 are the same values (within its histogram bucket, 0.39 %).
+    // The collector's p50/p95 at n = 5 are the same values, within the per-operation histogram's resolution
+    // (a page counts bucket pairs, 1.56 % wide: a rank reports the pair's midpoint, within 0.78 %; pairMid in
+    // src/stats/histogram.ts). The interpolated definition compare used before differs by 5.6 % here.
     const c = new PerformanceMetricsCollector({ enableGpuTracking: false });
     const values = [3, 7, 20, 41, 90];
     for (const v of values) c.recordProcessingTime('op', v);
     const s = c.getProcessingTimeStats({ operation: 'op' });
     const r = compareOperation('op', values, values, 5, 0.05);
-    assert.ok(Math.abs(s.p50DurationMs! - r.baseP50Ms!) <= r.baseP50Ms! * 0.004, `${s.p50DurationMs} vs ${r.baseP50Ms}`);
-    assert.ok(Math.abs(s.p95DurationMs! - r.baseP95Ms!) <= r.baseP95Ms! * 0.004, `${s.p95DurationMs} vs ${r.baseP95Ms}`);
+    assert.ok(Math.abs(s.p50DurationMs! - r.baseP50Ms!) <= r.baseP50Ms! * 0.0078, `${s.p50DurationMs} vs ${r.baseP50Ms}`);
+    assert.ok(Math.abs(s.p95DurationMs! - r.baseP95Ms!) <= r.baseP95Ms! * 0.0078, `${s.p95DurationMs} vs ${r.baseP95Ms}`);
   });
 
   test('a big change on few noisy samples is not significant, so not a regression', () => {

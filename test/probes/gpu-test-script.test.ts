@@ -103,7 +103,7 @@ function runTestGpu(lib: string, smiAnswers: object): { status: number | null; s
       FAKE_NVIDIA_SMI: join(dir, 'answers.json'),
       OUT: dir,
     });
-    const r = spawnSync(process.execPath, [join(root, 'scripts', 'test-gpu.mjs'), '--no-load'], { cwd: root, env, encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'test-gpu.mjs'), '--no-load', '--latency-info'], { cwd: root, env, encoding: 'utf8', timeout: 300_000 });
     let rows: Row[] = [];
     try {
       rows = JSON.parse(readFileSync(join(dir, 'test-gpu.json'), 'utf8')).rows;
@@ -152,7 +152,12 @@ test('test:gpu against the stand-in: every depth field agrees with nvidia-smi, e
   assert.equal(rowOf(r.rows, 'events: watchGpuEvents native thread running').ok, true);
   assert.equal(rowOf(r.rows, 'events: GPU 0 registered').ok, true);
   checked('PCIe throughput GPU 0 tx / rx KB/s', '1000 / 2000', '>= 0');
-  assert.equal(rowOf(r.rows, 'latency: nvidia-smi / native full sample').ok, true);
+  // Latencies are reported, not judged, here (--latency-info): on a loaded machine the load sets them.
+  for (const what of ['latency: native full sample (sampler path) us', 'latency: nvidia-smi / native full sample']) {
+    const row = rowOf(r.rows, what);
+    assert.deepEqual([row.tolerance, row.ok], ['info', undefined], what);
+    assert.ok(Number.parseFloat(String(row.perfprobe)) > 0, `${what}: ${String(row.perfprobe)}`);
+  }
   assert.match(r.stdout, /all checks agree/);
 });
 
