@@ -17,9 +17,12 @@
  * - The dashboard's cookie: named per port (cookies are not scoped by port,
  *   so every app on 127.0.0.1 receives them) and holding an HMAC of the
  *   token, never the token.
+ * - The token itself (tokenCheck): compared as fixed-length digests in
+ *   constant time; the REST API and /metrics take it only as a Bearer
+ *   header, the dashboard's GETs also as ?token= or that cookie.
  */
-import type { IncomingMessage } from 'node:http';
-import { createHmac } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { typeError } from '../errors.js';
 
 /** Names always accepted in Host (with the server's port). */
@@ -135,4 +138,75 @@ export function dashboardCookieName(port: number | undefined): string {
 /** The cookie's value: an HMAC of a fixed message and the port, keyed by the token (hex). Never the token. */
 export function dashboardCookieValue(token: string, port: number | undefined): string {
   return createHmac('sha256', token).update(`perfprobe dashboard cookie v1 port ${port ?? 0}`).digest('hex');
+}
+
+/** The value of cookie `name` in a Cookie header, or null. */
+function readCookie(header: string | undefined, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+/** SHA-256 of s: fixed-length, so timingSafeEqual can compare any two. */
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+export interface TokenCheck {
+  /** The REST API and /metrics: `Authorization: Bearer <token>` (always true without a token). */
+  authorised(req: IncomingMessage): boolean;
+  /** The dashboard's GET routes: the header, `?token=` (which sets the cookie) or the cookie. */
+  authorisedBrowser(req: IncomingMessage, res: ServerResponse, url: URL): boolean;
+}
+
+/** The token checks of a handler whose token is `token` (undefined: every request is authorised). */
+export function tokenCheck(token: string | undefined): TokenCheck {
+  const want = token === undefined ? null : digest(token);
+
+  // Compare fixed-length digests in constant time.
+  const matches = (given: string | null): boolean => timingSafeEqual(digest(given ?? ''), want!) && given !== null;
+  const authorised = (req: IncomingMessage): boolean => {
+    if (want === null) return true;
+    const h = req.headers.authorization;
+    const m = typeof h === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(h) : null;
+    return matches(m ? m[1]! : null);
+  };
+  /**
+   * A browser cannot put a header on the dashboard page, its assets or its
+   * EventSource, so GETs to the extra (dashboard) routes also accept the
+   * token as `?token=` (which then sets an HttpOnly, SameSite=Strict cookie
+   * for the page's own requests) or as that cookie. The cookie is named
+   * after the server's port and holds an HMAC of the token (dashboardCookieValue):
+   * cookies are not scoped by port, so other apps on the same host receive
+   * it. The REST API and /metrics keep requiring the header: no
+   * cookie-authenticated POSTs.
+   */
+  const cookieValues = new Map<number, Buffer>();
+  const cookieDigest = (port: number): Buffer => {
+    let d = cookieValues.get(port);
+    if (!d) cookieValues.set(port, (d = digest(dashboardCookieValue(token!, port))));
+    return d;
+  };
+  const authorisedBrowser = (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
+    if (authorised(req)) return true;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const port = req.socket?.localPort ?? 0;
+    const name = dashboardCookieName(port);
+    if (matches(url.searchParams.get('token'))) {
+      res.setHeader('set-cookie', `${name}=${dashboardCookieValue(token!, port)}; Path=/; HttpOnly; SameSite=Strict`);
+      return true;
+    }
+    const given = readCookie(req.headers.cookie, name);
+    return timingSafeEqual(digest(given ?? ''), cookieDigest(port)) && given !== null;
+  };
+  return { authorised, authorisedBrowser };
 }

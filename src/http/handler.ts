@@ -25,7 +25,6 @@
  * send the header.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { getPerformanceMetricsCollector } from '../collector/index.js';
 import { describeValue, isArgumentError, typeError } from '../errors.js';
 import { MAX_OPERATION_LENGTH } from '../schema/field.js';
@@ -41,7 +40,7 @@ import {
   wantsOpenMetrics,
   type MetricsSnapshotSource,
 } from '../exporters/prometheus.js';
-import { bodyTypeRefusal, dashboardCookieName, dashboardCookieValue, hostPolicy, hostRefusal, originRefusal } from './guard.js';
+import { bodyTypeRefusal, hostPolicy, hostRefusal, originRefusal, tokenCheck } from './guard.js';
 
 /** What the HTTP API uses from a collector (structural). */
 export interface HttpMetricsSource extends MetricsSnapshotSource {
@@ -222,26 +221,6 @@ function tooLarge(req: IncomingMessage): HttpError {
   return new HttpError(413, `request body must be at most ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
 }
 
-/** The value of cookie `name` in a Cookie header, or null. */
-function readCookie(header: string | undefined, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return null;
-      }
-    }
-  }
-  return null;
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
 /**
  * One export per collector at a time: a second request while one runs gets
  * 429 (a page or a loop POSTing exports over and over filled 314 MB in 5 s).
@@ -387,44 +366,7 @@ export function createMetricsHandler(collector?: HttpMetricsSource, options: Met
   if (extraRoutes !== undefined && typeof extraRoutes !== 'function') {
     throw typeError('extraRoutes', 'a function', extraRoutes);
   }
-  const want = token === undefined ? null : digest(token);
-
-  // Compare fixed-length digests in constant time.
-  const matches = (given: string | null): boolean => timingSafeEqual(digest(given ?? ''), want!) && given !== null;
-  const authorised = (req: IncomingMessage): boolean => {
-    if (want === null) return true;
-    const h = req.headers.authorization;
-    const m = typeof h === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(h) : null;
-    return matches(m ? m[1]! : null);
-  };
-  /**
-   * A browser cannot put a header on the dashboard page, its assets or its
-   * EventSource, so GETs to the extra (dashboard) routes also accept the
-   * token as `?token=` (which then sets an HttpOnly, SameSite=Strict cookie
-   * for the page's own requests) or as that cookie. The cookie is named
-   * after the server's port and holds an HMAC of the token (./guard.ts):
-   * cookies are not scoped by port, so other apps on the same host receive
-   * it. The REST API and /metrics keep requiring the header: no
-   * cookie-authenticated POSTs.
-   */
-  const cookieValues = new Map<number, Buffer>();
-  const cookieDigest = (port: number): Buffer => {
-    let d = cookieValues.get(port);
-    if (!d) cookieValues.set(port, (d = digest(dashboardCookieValue(token!, port))));
-    return d;
-  };
-  const authorisedBrowser = (req: IncomingMessage, res: ServerResponse, url: URL): boolean => {
-    if (authorised(req)) return true;
-    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-    const port = req.socket?.localPort ?? 0;
-    const name = dashboardCookieName(port);
-    if (matches(url.searchParams.get('token'))) {
-      res.setHeader('set-cookie', `${name}=${dashboardCookieValue(token!, port)}; Path=/; HttpOnly; SameSite=Strict`);
-      return true;
-    }
-    const given = readCookie(req.headers.cookie, name);
-    return timingSafeEqual(digest(given ?? ''), cookieDigest(port)) && given !== null;
-  };
+  const { authorised, authorisedBrowser } = tokenCheck(token);
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
     let url: URL;
