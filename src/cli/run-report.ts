@@ -10,7 +10,7 @@
  * not grow with the run's length.
  */
 import { csvText } from '../exporters/files/codecs.js';
-import { describeGpuEvent, type GpuEvent } from '../probes/gpu-events.js';
+import { describedGpuEvent, type DescribedGpuEvent, type GpuEvent } from '../probes/gpu-events.js';
 import type { Tick } from './sampling.js';
 import type { RunStats } from './run-stream.js';
 import { humanDuration } from './duration.js';
@@ -70,16 +70,9 @@ export interface RunSummary {
 }
 
 /** A GPU event in the run summary, with its meaning. */
-export interface RunGpuEvent {
+export interface RunGpuEvent extends DescribedGpuEvent {
   /** ms after the command started (0 for one that came while it was being started). */
   elapsedMs: number;
-  gpuId: number;
-  uuid: string | null;
-  type: GpuEvent['type'];
-  xid: number | null;
-  reasons: readonly string[] | null;
-  /** `Xid 79 (GPU fell off the bus: ...)`, `double-bit ECC error (uncorrected)`, ... */
-  text: string;
 }
 
 /** GPU events a run keeps (an event storm is counted, not stored). */
@@ -166,12 +159,7 @@ export function summarize(facts: RunFacts, stats: RunStats): RunSummary {
     gpuEvents: (facts.gpuEvents?.events ?? []).map((e) => ({
       // The watcher starts just before the command: an event in between counts as at its start.
       elapsedMs: round(Math.max(0, e.timestamp - facts.startTime), 1)!,
-      gpuId: e.gpuId,
-      uuid: e.uuid,
-      type: e.type,
-      xid: e.xid ?? null,
-      reasons: e.reasons ?? null,
-      text: describeGpuEvent(e),
+      ...describedGpuEvent(e),
     })),
     gpuEventsDropped: facts.gpuEvents?.dropped ?? 0,
   };

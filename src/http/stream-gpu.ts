@@ -5,7 +5,7 @@
  * through the source's probes when NVML is the backend, and the GPU events
  * the collector recorded while monitoring, each with a short meaning.
  */
-import { describeGpuEvent, type GpuEvent } from '../probes/gpu-events.js';
+import { describedGpuEvent, type DescribedGpuEvent, type GpuEvent } from '../probes/gpu-events.js';
 import type { GpuEccErrors, GpuProcessType, GpuReading } from '../schema/gpu.js';
 
 /** What the stream reads for these (a collector has them; a bare StreamSource may not). */
@@ -33,14 +33,8 @@ export interface GpuDeviceRow {
 }
 
 /** A recorded GPU event, with its meaning (`Xid 79 (GPU fell off the bus: ...)`). */
-export interface GpuEventRow {
+export interface GpuEventRow extends DescribedGpuEvent {
   timestamp: number;
-  gpuId: number;
-  uuid: string | null;
-  type: GpuEvent['type'];
-  xid: number | null;
-  reasons: readonly string[] | null;
-  text: string;
 }
 
 export const DEVICE_PROCESSES = 8;
@@ -50,15 +44,7 @@ const LIVE_RETRY_MS = 30_000;
 export function gpuEventRows(source: GpuStreamSource, since: number | undefined, max: number): GpuEventRow[] {
   if (!source.getGpuEvents || source.config?.enableGpuTracking === false) return [];
   const events = source.getGpuEvents(since === undefined ? undefined : { since });
-  return events.slice(-max).map((e) => ({
-    timestamp: e.timestamp,
-    gpuId: e.gpuId,
-    uuid: e.uuid,
-    type: e.type,
-    xid: e.xid ?? null,
-    reasons: e.reasons ?? null,
-    text: describeGpuEvent(e),
-  }));
+  return events.slice(-max).map((e) => ({ timestamp: e.timestamp, ...describedGpuEvent(e) }));
 }
 
 /** Live device rows for one stream (remembers a failed read, so a machine without NVML is not asked every second). */

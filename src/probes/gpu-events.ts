@@ -92,3 +92,19 @@ export function describeGpuEvent(e: Pick<GpuEvent, 'type' | 'xid' | 'reasons'>):
       return `clock change: ${e.reasons == null ? 'reasons unknown' : e.reasons.length ? e.reasons.join(', ') : 'no reason (full clocks)'}`;
   }
 }
+
+/** An event as reports show it: nulls for what it lacks, and its one-line meaning. */
+export interface DescribedGpuEvent {
+  gpuId: number;
+  uuid: string | null;
+  type: GpuEventType;
+  xid: number | null;
+  reasons: readonly string[] | null;
+  /** describeGpuEvent(): `Xid 79 (GPU fell off the bus: ...)`, `double-bit ECC error (uncorrected)`, ... */
+  text: string;
+}
+
+/** The fields of `e` that perfprobe run's summary and the dashboard stream show. */
+export function describedGpuEvent(e: GpuEvent): DescribedGpuEvent {
+  return { gpuId: e.gpuId, uuid: e.uuid, type: e.type, xid: e.xid ?? null, reasons: e.reasons ?? null, text: describeGpuEvent(e) };
+}

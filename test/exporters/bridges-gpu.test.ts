@@ -6,25 +6,12 @@
  * clocks in MHz, hw.errors for ECC and Xid) with hw.id = the UUID, hw.name,
  * hw.vendor; the real prom-client Registry sees the labelled GPU families.
  */
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getAddon } from '../../src/native/binding.js';
-import { fakeNvmlLibraries, gpuChild, type FakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
+import { gpuChild, standInNvml } from '../helpers/fake-nvml-helpers.js';
 
-const CI = process.env.CI === 'true';
 const MiB = 1048576;
-let libs: FakeNvmlLibraries | null = null;
-let whyNot = '';
-
-before(async () => {
-  try {
-    libs = await fakeNvmlLibraries();
-  } catch (err) {
-    whyNot = `cannot build the stand-in NVML: ${(err as Error).message}`;
-  }
-  if (libs && !getAddon()) whyNot = 'the perfprobe addon is not built';
-  if (whyNot && CI) throw new Error(whyNot);
-});
+const standIn = standInNvml();
 
 const SCRIPT = [
   'devices=1', 'gpu0.name=NVIDIA H200', 'gpu0.uuid=GPU-11111111-2222-3333-4444-555555555555',
@@ -35,7 +22,7 @@ const SCRIPT = [
 ].join('\n');
 
 test('OpenTelemetry SDK: hw.gpu.* after the semantic conventions, hw.errors for ECC and Xid, perfprobe.operation.* kept', (t) => {
-  if (whyNot) return t.skip(whyNot);
+  if (standIn.whyNot) return t.skip(standIn.whyNot);
   const { v } = gpuChild(`
     const { PerformanceMetricsCollector, registerOpenTelemetry } = src('index.ts');
     const { MeterProvider, PeriodicExportingMetricReader, InMemoryMetricExporter, AggregationTemporality } = require('@opentelemetry/sdk-metrics');
@@ -58,7 +45,7 @@ test('OpenTelemetry SDK: hw.gpu.* after the semantic conventions, hw.errors for 
     c.close();
     clearInterval(keep);
     done({ points, names: bridge.names });
-  `, { lib: libs!.full, script: SCRIPT });
+  `, { lib: standIn.libs!.full, script: SCRIPT });
   const find = (name: string, attrs: Record<string, unknown> = {}) =>
     v.points.filter((p: any) => p.name === name && Object.entries(attrs).every(([k, x]) => p.attributes[k] === x));
   const one = (name: string, attrs: Record<string, unknown> = {}) => {
@@ -94,7 +81,7 @@ test('OpenTelemetry SDK: hw.gpu.* after the semantic conventions, hw.errors for 
 });
 
 test('prom-client Registry: the labelled GPU families (reasons, ECC, Xid) beside the gauges', (t) => {
-  if (whyNot) return t.skip(whyNot);
+  if (standIn.whyNot) return t.skip(standIn.whyNot);
   const { v } = gpuChild(`
     const { PerformanceMetricsCollector, registerPromClient } = src('index.ts');
     const { Registry } = require('prom-client');
@@ -108,7 +95,7 @@ test('prom-client Registry: the labelled GPU families (reasons, ECC, Xid) beside
     c.close();
     clearInterval(keep);
     done(text);
-  `, { lib: libs!.full, script: SCRIPT });
+  `, { lib: standIn.libs!.full, script: SCRIPT });
   const L = 'gpu="0",uuid="GPU-11111111-2222-3333-4444-555555555555",name="NVIDIA H200"';
   assert.match(v, new RegExp(`^perfprobe_gpu_clocks_event_reason\\{${L},reason="sw_power_cap"\\} 1$`, 'm'));
   assert.match(v, new RegExp(`^perfprobe_gpu_clocks_event_reason\\{${L},reason="gpu_idle"\\} 0$`, 'm'));

@@ -9,33 +9,20 @@
  * etc/dcp-metrics-included.csv and DCGM's field identifiers; the file says
  * which each came from): names, types, labels and units.
  */
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getAddon } from '../../src/native/binding.js';
 import { createMetricsHandler } from '../../src/http/handler.js';
 import { renderPrometheus } from '../../src/exporters/prometheus.js';
 import { GPU_GAUGES, CLOCKS_EVENT_REASONS } from '../../src/schema/gpu.js';
-import { fakeNvmlLibraries, gpuChild, type FakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
+import { gpuChild, standInNvml } from '../helpers/fake-nvml-helpers.js';
 import { tool } from '../helpers/export-helpers.js';
 import { runCli } from '../helpers/cli-helpers.js';
 
-const CI = process.env.CI === 'true';
 const MiB = 1048576;
-let libs: FakeNvmlLibraries | null = null;
-let whyNot = '';
-
-before(async () => {
-  try {
-    libs = await fakeNvmlLibraries();
-  } catch (err) {
-    whyNot = `cannot build the stand-in NVML: ${(err as Error).message}`;
-  }
-  if (libs && !getAddon()) whyNot = 'the perfprobe addon is not built';
-  if (whyNot && CI) throw new Error(whyNot);
-});
+const standIn = standInNvml();
 
 const FIXTURE = readFileSync(join(__dirname, 'fixtures', 'dcgm-fields.csv'), 'utf8')
   .split('\n')
@@ -58,8 +45,8 @@ const SCRIPT = [
 ].join('\n');
 
 function scrape(t: { skip(m: string): void }): { perfprobe: string; dcgm: string; dcgmOm: string; om: string; http: string; hostname: string } | null {
-  if (whyNot) {
-    t.skip(whyNot);
+  if (standIn.whyNot) {
+    t.skip(standIn.whyNot);
     return null;
   }
   const { v } = gpuChild(`
@@ -74,7 +61,7 @@ function scrape(t: { skip(m: string): void }): { perfprobe: string; dcgm: string
     await server.close();
     c.close();
     done({ perfprobe, dcgm, dcgmOm, om, http, hostname: require('node:os').hostname() });
-  `, { lib: libs!.full, script: SCRIPT });
+  `, { lib: standIn.libs!.full, script: SCRIPT });
   return v;
 }
 

@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { before } from 'node:test';
 import type { buildFakeNvml as BuildFakeNvml } from '../../scripts/build-fake-nvml.mjs';
+import { getAddon } from '../../src/native/binding.js';
 
 export type FakeNvmlLibraries = ReturnType<typeof BuildFakeNvml>;
 
@@ -26,6 +28,33 @@ export async function fakeNvmlOrSkip(t: { skip(message?: string): void }): Promi
     t.skip(`cannot build the stand-in NVML: ${(err as Error).message}`);
     return null;
   }
+}
+
+/** What a test file's tests read once the stand-in is built (standInNvml). */
+export interface StandInNvml {
+  /** Every variant of the stand-in, or null when it could not be built. */
+  libs: FakeNvmlLibraries | null;
+  /** Why the GPU tests cannot run ('' when they can): tests skip with it; on CI the file fails instead. */
+  whyNot: string;
+}
+
+/**
+ * Registers a before() hook that builds the stand-in NVML and checks the
+ * addon is built; the returned object is filled in by then. With CI=true a
+ * missing compiler or addon fails the file (CI installs both).
+ */
+export function standInNvml(): StandInNvml {
+  const state: StandInNvml = { libs: null, whyNot: '' };
+  before(async () => {
+    try {
+      state.libs = await fakeNvmlLibraries();
+    } catch (err) {
+      state.whyNot = `cannot build the stand-in NVML: ${(err as Error).message}`;
+    }
+    if (state.libs && !getAddon()) state.whyNot = 'the perfprobe addon is not built (npx node-gyp rebuild)';
+    if (state.whyNot && process.env.CI === 'true') throw new Error(state.whyNot);
+  });
+  return state;
 }
 
 // ------------------------------------------------------------ child processes

@@ -8,35 +8,22 @@
  * close() while the thread is blocked, the once-only warning for a GPU that
  * cannot register. One child process per scenario (NVML is process-wide).
  */
-import { test, describe, before } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getAddon } from '../../src/native/binding.js';
-import { fakeNvmlLibraries, gpuChild, type FakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
+import { gpuChild, standInNvml, type FakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
 
-const CI = process.env.CI === 'true';
 const MiB = 1048576;
-let libs: FakeNvmlLibraries | null = null;
-let whyNot = '';
-
-before(async () => {
-  try {
-    libs = await fakeNvmlLibraries();
-  } catch (err) {
-    whyNot = `cannot build the stand-in NVML: ${(err as Error).message}`;
-  }
-  if (libs && !getAddon()) whyNot = 'the perfprobe addon is not built (npx node-gyp rebuild)';
-  if (whyNot && CI) throw new Error(whyNot);
-});
+const standIn = standInNvml();
 
 function needs(t: { skip(msg: string): void }): boolean {
-  if (whyNot) t.skip(whyNot);
-  return !whyNot;
+  if (standIn.whyNot) t.skip(standIn.whyNot);
+  return !standIn.whyNot;
 }
 
 const run = <T = any>(body: string, script: string, lib: keyof FakeNvmlLibraries = 'full', env?: Record<string, string>) =>
-  gpuChild<T>(body, { lib: libs![lib], script, ...(env ? { env } : {}) });
+  gpuChild<T>(body, { lib: standIn.libs![lib], script, ...(env ? { env } : {}) });
 
 /** Pids above Linux's pid_max: never a real process, so their name is null on any machine. */
 const NOPID = (n: number) => 2147480000 + n;
