@@ -2,6 +2,7 @@
 #include "gpu_details.h"
 
 #ifdef _WIN32
+#include <windows.h>
 #include <process.h>
 #define getpid _getpid
 #else
@@ -305,8 +306,27 @@ std::string ProcessName(uint32_t pid) {
   std::string base = slash == std::string::npos ? argv0 : argv0.substr(slash + 1);
   return base.size() > name.size() && base.compare(0, name.size(), name) == 0 ? base : name;
 }
+#elif defined(_WIN32)
+// The executable's base name without ".exe" (python, node), as the Linux
+// branch gives comm: QueryFullProcessImageName needs only limited query
+// rights, which any process has on the user's own processes; others are null.
+std::string ProcessName(uint32_t pid) {
+  if (pid == 0) return {};
+  HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, static_cast<DWORD>(pid));
+  if (!h) return {};
+  char path[MAX_PATH * 2];
+  DWORD size = sizeof path;
+  BOOL ok = QueryFullProcessImageNameA(h, 0, path, &size);
+  CloseHandle(h);
+  if (!ok || size == 0) return {};
+  std::string full(path, size);
+  size_t sep = full.find_last_of("\\/");
+  std::string base = sep == std::string::npos ? full : full.substr(sep + 1);
+  if (base.size() > 4 && _stricmp(base.c_str() + base.size() - 4, ".exe") == 0) base.resize(base.size() - 4);
+  return base;
+}
 #else
-std::string ProcessName(uint32_t) { return {}; }
+std::string ProcessName(uint32_t) { return {}; }  // macOS: no NVML
 #endif
 
 }  // namespace perfprobe::gpu

@@ -71,9 +71,10 @@ void ReadMig(int index, MigInfo& out);
 void ReadPcieThroughput(int index, double* txKBps, double* rxKBps);
 
 // The process's name: on Linux /proc/<pid>/comm, widened to argv[0]'s base
-// name when comm looks truncated (15 bytes) and argv[0] extends it. Empty
-// when the process is not visible (another pid namespace, exited) and on
-// other systems.
+// name when comm looks truncated (15 bytes) and argv[0] extends it; on
+// Windows the executable's base name without ".exe". Empty when the process
+// is not visible (another pid namespace, exited, no query rights) and on
+// macOS.
 std::string ProcessName(uint32_t pid);
 
 }  // namespace perfprobe::gpu
