@@ -1,11 +1,11 @@
 // perfprobe run, end to end through the real command: exit codes, signals, the summary, --json/--csv/--markdown,
 // the process tree (native sampler and JS fallback), and GPUs through the stand-in NVML library.
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collect, runCli, startCli } from '../helpers/cli-helpers.js';
+import { collect, runCli, startCli, type CliResult } from '../helpers/cli-helpers.js';
 import { fakeNvmlOrSkip } from '../helpers/fake-nvml-helpers.js';
 
 let dir: string;
@@ -15,6 +15,23 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const node = process.execPath;
+
+/**
+ * perfprobe run with the stand-in NVML (`lib`, scripted by `script`), its
+ * --json report read from `json`. Null, the test skipped, when the addon is
+ * not loaded (`need` says what needs it); on CI that fails (npm ci builds it).
+ */
+async function runOnStandIn(t: TestContext, args: string[], lib: string, script: string, json: string, need: string): Promise<{ r: CliResult; report: any } | null> {
+  const r = await runCli(args, { PERFPROBE_NVML_LIBRARY: lib, PERFPROBE_FAKE_NVML_SCRIPT: script });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(readFileSync(json, 'utf8'));
+  if (report.summary.samplerBackend !== 'native') {
+    assert.notEqual(process.env.CI, 'true', `the addon is not loaded: ${need} (CI builds it)`);
+    t.skip(`the addon is not loaded: ${need}`);
+    return null;
+  }
+  return { r, report };
+}
 
 // A child that starts a grandchild which holds ~200 MB for 1.2 s and burns at
 // least 300 ms of user CPU: tree RSS and CPU time must both include it.
@@ -179,16 +196,10 @@ describe('perfprobe run with GPUs (the stand-in NVML library)', () => {
     );
     const json = join(dir, 'gpu.json');
     const md = join(dir, 'gpu.md');
-    const r = await runCli(['run', '--json', json, '--markdown', md, '--', node, '-e', 'setTimeout(() => {}, 1000)'], {
-      PERFPROBE_NVML_LIBRARY: lib,
-      PERFPROBE_FAKE_NVML_SCRIPT: script,
-    });
-    assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(readFileSync(json, 'utf8')).summary;
-    if (s.samplerBackend !== 'native') {
-      t.skip('the addon is not loaded: GPU sampling needs it');
-      return;
-    }
+    const ran = await runOnStandIn(t, ['run', '--json', json, '--markdown', md, '--', node, '-e', 'setTimeout(() => {}, 1000)'], lib, script, json, 'GPU sampling needs it');
+    if (!ran) return;
+    const { r } = ran;
+    const s = ran.report.summary;
     assert.equal(s.gpus.length, 2);
     const [g0, g1] = s.gpus;
     assert.equal(g0.name, 'Fake H100');
@@ -222,16 +233,9 @@ describe('perfprobe run with GPUs (the stand-in NVML library)', () => {
     const script = join(dir, 'fake-nvml-children.txt');
     writeFileSync(script, ['devices=2', 'gpu0.procs=1:536870912', 'gpu1.procs=1:536870912,children:1610612736'].join('\n') + '\n');
     const json = join(dir, 'gpu-children.json');
-    const r = await runCli(['run', '--interval', '50ms', '--json', json, '--', node, '-e', 'setTimeout(() => {}, 800)'], {
-      PERFPROBE_NVML_LIBRARY: lib,
-      PERFPROBE_FAKE_NVML_SCRIPT: script,
-    });
-    assert.equal(r.code, 0, r.stderr);
-    const report = JSON.parse(readFileSync(json, 'utf8'));
-    if (report.summary.samplerBackend !== 'native') {
-      t.skip('the addon is not loaded: GPU sampling needs it');
-      return;
-    }
+    const ran = await runOnStandIn(t, ['run', '--interval', '50ms', '--json', json, '--', node, '-e', 'setTimeout(() => {}, 800)'], lib, script, json, 'GPU sampling needs it');
+    if (!ran) return;
+    const report = ran.report;
     const [g0, g1] = report.summary.gpus;
     assert.equal(g0.peakTreeGpuMemoryMb, 0, 'pid 1 is not part of the command');
     assert.equal(g1.peakTreeGpuMemoryMb, 1536);
@@ -254,16 +258,10 @@ describe('perfprobe run lists the GPU events seen while the command ran', () => 
     const json = join(dir, 'events.json');
     const md = join(dir, 'events.md');
     const csv = join(dir, 'events-csv');
-    const r = await runCli(['run', '--json', json, '--markdown', md, '--csv', csv, '--', node, '-e', 'setTimeout(() => {}, 2000)'], {
-      PERFPROBE_NVML_LIBRARY: lib,
-      PERFPROBE_FAKE_NVML_SCRIPT: script,
-    });
-    assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(readFileSync(json, 'utf8')).summary;
-    if (s.samplerBackend !== 'native') {
-      t.skip('the addon is not loaded: GPU events need it');
-      return;
-    }
+    const ran = await runOnStandIn(t, ['run', '--json', json, '--markdown', md, '--csv', csv, '--', node, '-e', 'setTimeout(() => {}, 2000)'], lib, script, json, 'GPU events need it');
+    if (!ran) return;
+    const { r } = ran;
+    const s = ran.report.summary;
     assert.equal(s.gpuEventsDropped, 0);
     const events = [...s.gpuEvents].sort((a: { gpuId: number; type: string }, b: { gpuId: number; type: string }) => a.gpuId - b.gpuId || a.type.localeCompare(b.type));
     assert.deepEqual(
@@ -299,16 +297,10 @@ describe('perfprobe run lists the GPU events seen while the command ran', () => 
     const script = join(dir, 'fake-nvml-no-events.txt');
     writeFileSync(script, 'devices=1\n');
     const json = join(dir, 'no-events.json');
-    const r = await runCli(['run', '--json', json, '--', node, '-e', 'setTimeout(() => {}, 300)'], {
-      PERFPROBE_NVML_LIBRARY: lib,
-      PERFPROBE_FAKE_NVML_SCRIPT: script,
-    });
-    assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(readFileSync(json, 'utf8')).summary;
-    if (s.samplerBackend !== 'native') {
-      t.skip('the addon is not loaded: GPU events need it');
-      return;
-    }
+    const ran = await runOnStandIn(t, ['run', '--json', json, '--', node, '-e', 'setTimeout(() => {}, 300)'], lib, script, json, 'GPU events need it');
+    if (!ran) return;
+    const { r } = ran;
+    const s = ran.report.summary;
     assert.deepEqual(s.gpuEvents, []);
     assert.equal(s.gpuEventsDropped, 0);
     assert.doesNotMatch(r.stderr, /GPU events/);

@@ -2,24 +2,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { collect, runCli, startCli } from '../helpers/cli-helpers.js';
+import { collect, listeningUrl, runCli, startCli } from '../helpers/cli-helpers.js';
 
 describe('perfprobe serve', () => {
   test('serves the dashboard, the stream and the API; a port in use is one line and exit 1; SIGTERM stops it', async () => {
     const server = startCli(['serve', '--port', '0', '--interval', '200ms', '--token', 'sekret']);
-    let stderr = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
-      server.stderr!.on('data', (d: Buffer) => {
-        stderr += d;
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-    });
+    const url = await listeningUrl(server);
     const done = collect(server);
     try {
       const auth = { authorization: 'Bearer sekret' };
@@ -82,19 +70,7 @@ describe('perfprobe serve', () => {
 describe('perfprobe serve --allow-host', () => {
   test('Hosts other than its own are refused unless allowed; a bad name is a usage error', async () => {
     const server = startCli(['serve', '--port', '0', '--interval', '1s', '--allow-host', 'metrics.lan', '--allow-host', 'box.lan:8443']);
-    let stderr = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
-      server.stderr!.on('data', (d: Buffer) => {
-        stderr += d;
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-      server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-    });
+    const url = await listeningUrl(server);
     const done = collect(server);
     try {
       const { port } = new URL(url);

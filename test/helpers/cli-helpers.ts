@@ -22,6 +22,23 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
   });
 }
 
+/** The URL `perfprobe serve` prints on its "listening on" line (rejects if it exits first, or after timeoutMs). */
+export function listeningUrl(server: ChildProcess, timeoutMs = 30_000): Promise<string> {
+  let stderr = '';
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), timeoutMs);
+    server.stderr!.on('data', (d: Buffer) => {
+      stderr += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+}
+
 export function collect(child: ChildProcess, timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     let stdout = '';
