@@ -80,6 +80,20 @@ export class ByteSink {
       buf[this.pos++] = 48 + n;
       return;
     }
+    if (n <= 0x7fffffff) {
+      // Below 2^31: int32 arithmetic (a division by a constant the JIT turns into a multiply), no Math.floor.
+      let x = n | 0;
+      const digits = x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10;
+      let pos = this.pos + digits;
+      this.pos = pos;
+      while (x >= 10) {
+        const q = (x / 10) | 0;
+        buf[--pos] = 48 + x - q * 10;
+        x = q;
+      }
+      buf[--pos] = 48 + x;
+      return;
+    }
     let digits = 1;
     for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
     let pos = this.pos + digits;
@@ -92,15 +106,16 @@ export class ByteSink {
     buf[--pos] = 48 + n;
   }
 
-  /** n written with exactly `width` digits (leading zeros), no room check. */
+  /** n (0 <= n < 2^31) written with exactly `width` digits (leading zeros), no room check. */
   fixed(n: number, width: number): void {
     const buf = this.buf;
     let pos = this.pos + width;
     this.pos = pos;
+    let x = n | 0;
     for (let i = 0; i < width; i++) {
-      const q = Math.floor(n / 10);
-      buf[--pos] = 48 + (n - q * 10);
-      n = q;
+      const q = (x / 10) | 0;
+      buf[--pos] = 48 + x - q * 10;
+      x = q;
     }
   }
 
@@ -131,16 +146,21 @@ export class ByteSink {
   }
 }
 
-/** Per-key byte fragments, made once for the first 65,536 distinct keys. */
+/** Per-key byte fragments, made once for the first 65,536 distinct keys; the last key asked is checked first (a job id repeats for a batch of records). */
 export class ByteFragments {
   private map = new Map<string, Buffer>();
+  private lastKey: string | null = null;
+  private lastValue: Buffer = Buffer.alloc(0);
   constructor(private readonly make: (key: string) => string) {}
   get(key: string): Buffer {
+    if (key === this.lastKey) return this.lastValue;
     let f = this.map.get(key);
     if (f === undefined) {
       f = Buffer.from(this.make(key), 'utf8');
       if (this.map.size < 65536) this.map.set(key, f);
     }
+    this.lastKey = key;
+    this.lastValue = f;
     return f;
   }
 }

@@ -173,13 +173,13 @@ export function processingCsv(r: ProcessingTimeMetric, t: ProcessingText): strin
 // ------------------------------------------ processing, as bytes (the exports)
 
 const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
-const TS_OPEN = ascii('{"timestamp":"');
 const JSON_OK_TAIL_BYTES = ascii(JSON_OK_TAIL);
 const CSV_OK_TAIL_BYTES = ascii(CSV_OK_TAIL);
 const NULL_BYTES = ascii('null');
 const PHOTO_KEY = ascii(',"photo_id":');
-const JOB_KEY = ascii(',"job_id":');
-const STAGE_KEY = ascii(',"stage":');
+const JOB_NULL = ascii(',"job_id":null');
+const STAGE_NULL = ascii(',"stage":null');
+const COMMA = ascii(',');
 const SUCCESS_TRUE = ascii(',"success":true,"error_message":');
 const SUCCESS_FALSE = ascii(',"success":false,"error_message":');
 const CSV_TRUE = ascii(',true,');
@@ -188,11 +188,22 @@ const EMPTY = Buffer.alloc(0);
 /** Bytes of a record besides its strings, at most (timestamp 27, numbers 2 x 24, keys and literals). */
 const RECORD_FIXED_BYTES = 256;
 
-/** IsoFormatter, writing bytes: the "YYYY-MM-DDTHH:MM:SS" prefix made once per second. */
+/**
+ * IsoFormatter, writing bytes, after a constant lead (`{"timestamp":"` for
+ * the JSON records): the lead, the "YYYY-MM-DDTHH:MM:SS" prefix and the "."
+ * are made once per second and copied as one run of bytes.
+ */
 export class IsoBytes {
   private sec = NaN;
-  private readonly prefix = Buffer.alloc(19);
-  /** Writes the 27 bytes of `ms` as IsoFormatter.format writes them (no room check). */
+  private readonly prefix: Buffer;
+  private readonly lead: number;
+  constructor(lead = '') {
+    this.lead = lead.length;
+    this.prefix = Buffer.alloc(lead.length + 20);
+    this.prefix.write(lead, 'latin1');
+    this.prefix[lead.length + 19] = 46; // .
+  }
+  /** Writes the lead and the 27 bytes of `ms` as IsoFormatter.format writes them (no room check). */
   write(ms: number, o: ByteSink): void {
     let sec = Math.floor(ms / 1000);
     let micros = Math.round((ms - sec * 1000) * 1000);
@@ -200,14 +211,17 @@ export class IsoBytes {
       sec += 1;
       micros -= 1_000_000;
     }
+    const prefix = this.prefix;
     if (sec !== this.sec) {
       this.sec = sec;
-      this.prefix.write(new Date(sec * 1000).toISOString().slice(0, 19), 'latin1');
+      prefix.write(new Date(sec * 1000).toISOString().slice(0, 19), this.lead, 'latin1');
     }
-    o.put(this.prefix);
-    o.buf[o.pos++] = 46; // .
+    const buf = o.buf;
+    let pos = o.pos;
+    for (let i = 0; i < prefix.length; i++) buf[pos++] = prefix[i]!;
+    o.pos = pos;
     o.fixed(micros, 6);
-    o.buf[o.pos++] = 90; // Z
+    buf[o.pos++] = 90; // Z
   }
 }
 
@@ -251,25 +265,39 @@ export function csvNumBytes(n: number | null, o: ByteSink): void {
   o.fixed(fp, digits);
 }
 
-/** State of one processing export written as bytes: byte fragments per operation and per string. */
+/** State of one processing export written as bytes: byte fragments per operation and per string (each keeps its first 65,536 keys). */
 export interface ProcessingBytes {
+  /** `{"timestamp":"` and the timestamp's text up to its closing quote (JSON). */
+  isoJson: IsoBytes;
+  /** The timestamp's text (CSV). */
   iso: IsoBytes;
   /** `","operation":"op","duration_ms":` per operation (closes the timestamp's string). */
   jsonOps: ByteFragments;
   /** `,op,` (CSV cell) per operation. */
   csvOps: ByteFragments;
-  /** JSON text of a string. */
+  /** `,"job_id":"..."` and `,"stage":"..."` per string: a key and its value in one copy. */
+  jsonJob: ByteFragments;
+  jsonStage: ByteFragments;
+  /** JSON text of a string (error messages). */
   js: ByteFragments;
-  /** CSV cell of a string (csvText). */
+  /** `,cell` per string (csvText) for the job and stage columns. */
+  csvJob: ByteFragments;
+  csvStage: ByteFragments;
+  /** CSV cell of a string (csvText; error messages). */
   cs: ByteFragments;
 }
 
 export function processingBytes(): ProcessingBytes {
   return {
+    isoJson: new IsoBytes('{"timestamp":"'),
     iso: new IsoBytes(),
     jsonOps: new ByteFragments((op) => `","operation":${JSON.stringify(op)},"duration_ms":`),
     csvOps: new ByteFragments((op) => `,${csvText(op)},`),
+    jsonJob: new ByteFragments((s) => `,"job_id":${JSON.stringify(s)}`),
+    jsonStage: new ByteFragments((s) => `,"stage":${JSON.stringify(s)}`),
     js: new ByteFragments(JSON.stringify),
+    csvJob: new ByteFragments((s) => `,${csvText(s)}`),
+    csvStage: new ByteFragments((s) => `,${csvText(s)}`),
     cs: new ByteFragments(csvText),
   };
 }
@@ -279,26 +307,22 @@ export function writeProcessingJson(r: ProcessingTimeMetric, t: ProcessingBytes,
   const op = t.jsonOps.get(r.operation);
   if (r.success && r.photoId === null && r.jobId === null && r.stage === null && r.errorMessage === null) {
     o.ensure(RECORD_FIXED_BYTES + op.length);
-    o.put(TS_OPEN);
-    t.iso.write(r.timestamp, o);
+    t.isoJson.write(r.timestamp, o);
     o.put(op);
     jsonNumBytes(r.durationMs, o);
     o.put(JSON_OK_TAIL_BYTES);
     return;
   }
-  const job = r.jobId === null ? NULL_BYTES : t.js.get(r.jobId);
-  const stage = r.stage === null ? NULL_BYTES : t.js.get(r.stage);
+  const job = r.jobId === null ? JOB_NULL : t.jsonJob.get(r.jobId);
+  const stage = r.stage === null ? STAGE_NULL : t.jsonStage.get(r.stage);
   const err = r.errorMessage === null ? NULL_BYTES : t.js.get(r.errorMessage);
   o.ensure(RECORD_FIXED_BYTES + op.length + job.length + stage.length + err.length);
-  o.put(TS_OPEN);
-  t.iso.write(r.timestamp, o);
+  t.isoJson.write(r.timestamp, o);
   o.put(op);
   jsonNumBytes(r.durationMs, o);
   o.put(PHOTO_KEY);
   jsonNumBytes(r.photoId, o);
-  o.put(JOB_KEY);
   o.put(job);
-  o.put(STAGE_KEY);
   o.put(stage);
   o.put(r.success ? SUCCESS_TRUE : SUCCESS_FALSE);
   o.put(err);
@@ -316,8 +340,8 @@ export function writeProcessingCsv(r: ProcessingTimeMetric, t: ProcessingBytes, 
     o.put(CSV_OK_TAIL_BYTES);
     return;
   }
-  const job = r.jobId === null ? EMPTY : t.cs.get(r.jobId);
-  const stage = r.stage === null ? EMPTY : t.cs.get(r.stage);
+  const job = r.jobId === null ? COMMA : t.csvJob.get(r.jobId);
+  const stage = r.stage === null ? COMMA : t.csvStage.get(r.stage);
   const err = r.errorMessage === null ? EMPTY : t.cs.get(r.errorMessage);
   o.ensure(RECORD_FIXED_BYTES + op.length + job.length + stage.length + err.length);
   t.iso.write(r.timestamp, o);
@@ -325,9 +349,7 @@ export function writeProcessingCsv(r: ProcessingTimeMetric, t: ProcessingBytes, 
   csvNumBytes(r.durationMs, o);
   o.buf[o.pos++] = 44; // ,
   csvNumBytes(r.photoId, o);
-  o.buf[o.pos++] = 44;
   o.put(job);
-  o.buf[o.pos++] = 44;
   o.put(stage);
   o.put(r.success ? CSV_TRUE : CSV_FALSE);
   o.put(err);
