@@ -1,5 +1,5 @@
 // The JSON and CSV exports write processing records as bytes (cached byte
-// fragments and digits put into a ByteSink) instead of building strings:
+// fragments, digits and writeNumber's double text put into a ByteSink) instead of building strings:
 // each byte writer must write exactly the bytes of its string twin
 // (processingJson, processingCsv, themselves checked against the
 // schema-compiled writers in test/schema/writers-follow-schema.test.ts), and
@@ -23,7 +23,11 @@ import { newCollector, tempDir } from '../helpers/export-helpers.js';
 /** Every combination of the optional fields, awkward strings (quotes, commas, formulas, non-ASCII, astral) and numbers. */
 function records(): ProcessingTimeMetric[] {
   const strings = [null, 'job_001', '=1+2', 'a,"b"\nc', '-x', '', 'größe ✓', 'emoji 😀 \u2028', '\\ back\tslash'];
-  const numbers = [0, -0, 1, 9, 10, 123456789, 2 ** 53 - 1, 2 ** 53 + 2, 1e21, 0.1, 1.5e-7, 0.0000005, 1.0000004, 123.456789012, -0.25, -3, -1e-9, 5e-324];
+  const numbers = [
+    0, -0, 1, 9, 10, 123456789, 2 ** 53 - 1, 2 ** 53 + 2, 1e21, 0.1, 1.5e-7, 0.0000005, 1.0000004, 123.456789012, -0.25, -3, -1e-9, 5e-324,
+    // Through writeNumber's three paths (15, 16 and 17 digits), its fallbacks (16 digits from 9007..., the 1e-6 and 1e15 edges) and both signs.
+    0.1 + 0.2, 1 / 3, 12.345678901234567, 0.9007199254740993, 99.99999999999999, 999999999999999.9, 1e-6, 9.999999999999999e-7, -2 / 3, 4503599627370496.5,
+  ];
   const ops = ['decode', 'say "hi", ok', 'résumé', '+formula'];
   const out: ProcessingTimeMetric[] = [];
   // Timestamps across second boundaries, with microsecond fractions that round up to the next second.
@@ -78,7 +82,7 @@ test('the byte writers write exactly the bytes of processingJson and processingC
     assert.equal(o.buf.subarray(0, o.pos).toString('utf8'), processingCsv(r, text), `CSV of ${JSON.stringify(r)}`);
     n++;
   }
-  assert.equal(n, 32 * 9 * 18);
+  assert.equal(n, 32 * 9 * 28);
 });
 
 test('ByteSink: every byte reaches the file in order, buffers are not reused before their write ends, at most two held', async () => {

@@ -22,6 +22,7 @@ import { MEMORY_SCHEMA } from '../../schema/memory.js';
 import { PROCESSING_SCHEMA, type ProcessingTimeMetric } from '../../schema/processing.js';
 import { type MetricType, type RecordSchema } from '../../schema/record.js';
 import { ByteFragments, type ByteSink } from './byte-sink.js';
+import { writeNumber } from './number-text.js';
 import { CsvStrings, Fragments, IsoFormatter, IsoParser, JsonStrings, csvNum, csvText, jsonNum } from './codecs.js';
 
 /** The per-export state the line writers share (caches). */
@@ -225,11 +226,10 @@ export class IsoBytes {
   }
 }
 
-/** jsonNum, writing bytes (no room check). */
+/** jsonNum, writing bytes (no room check): the shortest round-trip text computed without a string (./number-text.ts). */
 export function jsonNumBytes(n: number | null, o: ByteSink): void {
   if (typeof n !== 'number' || !Number.isFinite(n)) o.put(NULL_BYTES);
-  else if (n >= 0 && Number.isSafeInteger(n)) o.uint(n);
-  else o.ascii(String(n));
+  else writeNumber(n, o);
 }
 
 /** csvNum, writing bytes (no room check): the same digits, computed without a string. */
