@@ -21,6 +21,8 @@ import { ErrorCode, codedError } from '../../errors.js';
 import { removeStaleTemps, tempName } from './stale-temp.js';
 
 export const CHUNK_CHARS = 1 << 16;
+/** Bytes written between two background fdatasync calls of a file being written. */
+export const SYNC_EVERY_BYTES = 32 << 20;
 
 export type ExportError = Error & { code: string; path: string; cause: unknown };
 
@@ -82,6 +84,12 @@ async function write(op: string, directory: string, base: string, ext: string, p
   try {
     fh = await fsp.open(tmp, 'wx', 0o644);
     const handle = fh;
+    // Every SYNC_EVERY_BYTES written, an fdatasync starts in the background (one at a time): the disk
+    // writes the file back while the producer goes on, so the fsync before the link waits for the last
+    // stretch only (188 MB of JSON: ~160 ms of fsync at the end otherwise, on this machine's disk).
+    let unsynced = 0;
+    let syncing: Promise<void> | null = null;
+    let syncError: unknown = null;
     await produce(async (chunk) => {
       // write(2) may write less than asked (a full disk does): loop until all
       // is written, so the next call reports the error (ENOSPC).
@@ -92,7 +100,21 @@ async function write(op: string, directory: string, base: string, ext: string, p
         if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
         off += bytesWritten;
       }
+      if (syncError !== null) throw syncError;
+      unsynced += buf.length;
+      if (unsynced >= SYNC_EVERY_BYTES && syncing === null) {
+        unsynced = 0;
+        syncing = handle.datasync().then(
+          () => void (syncing = null),
+          (err: unknown) => {
+            syncError = err;
+            syncing = null;
+          },
+        );
+      }
     });
+    if (syncing !== null) await syncing;
+    if (syncError !== null) throw syncError;
     await handle.sync();
     await handle.close();
     fh = undefined;
