@@ -36,8 +36,8 @@ const MILLION = 1_000_000;
 const groups = new Set((process.env.EXPORT_BENCH || 'metrics,json,csv,import,oneline').split(','));
 process.env.PERFPROBE_NO_WARNINGS ??= '1';
 
-function load() {
-  return require(join(DIST, 'index.js'));
+function load(dist = DIST) {
+  return require(join(dist, 'index.js'));
 }
 
 /** Fills `c` with n processing records over `ops` (log-normal-ish durations); `meta` adds photoId, jobId and stage. */
@@ -118,8 +118,8 @@ const children = {
     return { ms, cpuMs: (cpu.user + cpu.system) / 1000, peakGrowthMb: (peakRss() - base) / 1048576 };
   },
   /** One export of 1M records with metadata: kind json | csv | stringify (the peer: JSON.stringify of plain objects). */
-  async export(kind) {
-    const lib = load();
+  async export(kind, dist) {
+    const lib = load(dist || DIST);
     const dir = mkdtempSync(join(tmpdir(), 'perfprobe-bench-export-'));
     try {
       const c = new lib.PerformanceMetricsCollector({ maxHistorySize: MILLION, exportDirectory: dir, enableGpuTracking: false });
@@ -342,16 +342,30 @@ function exportRows(rows, which) {
   const kinds = [['export', 'stringify']];
   if (which.has('json')) kinds.push(['export', 'json']);
   if (which.has('csv')) kinds.push(['export', 'csv']);
-  const runs = interleaved(kinds);
+  // EXPORT_BENCH_BASELINE=<dist dir>: the same JSON/CSV rows of another build, interleaved in the same run (before/after figures).
+  const baseline = process.env.EXPORT_BENCH_BASELINE;
+  if (baseline) {
+    if (which.has('json')) kinds.push(['export', 'json', baseline]);
+    if (which.has('csv')) kinds.push(['export', 'csv', baseline]);
+  }
+  const runs = interleaved(kinds, Number(process.env.EXPORT_BENCH_ROUNDS || 3));
   const peer = median(runs[0].map((r) => r.ms));
-  const byKind = Object.fromEntries(kinds.map((k, i) => [k[1], runs[i]]));
+  const byKind = Object.fromEntries(kinds.map((k, i) => [k[2] ? `${k[1]}-baseline` : k[1], runs[i]]));
+  for (const kind of ['json', 'csv']) {
+    const b = byKind[`${kind}-baseline`];
+    if (!b) continue;
+    rows.push({
+      section: 'exports', name: `${kind.toUpperCase()} export, 1M records, baseline build ${baseline} (median of ${b.length}, range ${range(b.map((r) => r.ms))} ms; CPU ${median(b.map((r) => r.cpuMs)).toFixed(0)} ms)`,
+      value: median(b.map((r) => r.ms)), unit: 'ms', peer: { name: 'JSON.stringify of the same records as plain objects (no file)', value: peer },
+    });
+  }
   const json = byKind.json;
   const csv = byKind.csv;
   if (json) {
     const ms = median(json.map((r) => r.ms));
     const ranges = `range ${range(json.map((r) => r.ms))} ms; JSON.stringify ${range(runs[0].map((r) => r.ms))} ms`;
     rows.push({
-      section: 'exports', name: `JSON export, 1,000,000 processing records with photoId/jobId/stage (median of 3, ${ranges})`, value: ms, unit: 'ms',
+      section: 'exports', name: `JSON export, 1,000,000 processing records with photoId/jobId/stage (median of ${json.length}, ${ranges})`, value: ms, unit: 'ms',
       peer: { name: 'JSON.stringify of the same records as plain objects (no file)', value: peer }, target: '>= 2x faster than JSON.stringify', pass: peer / ms >= 2,
     });
     rows.push({ section: 'exports', name: 'JSON export CPU time, 1M records (main + I/O threads)', value: median(json.map((r) => r.cpuMs)), unit: 'ms' });
@@ -363,7 +377,7 @@ function exportRows(rows, which) {
     const ms = median(csv.map((r) => r.ms));
     const jsonMs = json ? median(json.map((r) => r.ms)) : NaN;
     rows.push({
-      section: 'exports', name: `CSV export, 1,000,000 rows with photoId/jobId/stage (median of 3, range ${range(csv.map((r) => r.ms))} ms)`, value: ms, unit: 'ms',
+      section: 'exports', name: `CSV export, 1,000,000 rows with photoId/jobId/stage (median of ${csv.length}, range ${range(csv.map((r) => r.ms))} ms)`, value: ms, unit: 'ms',
       peer: json ? { name: 'perfprobe JSON export of the same records', value: jsonMs } : undefined,
       target: 'no slower than the JSON export', pass: json ? ms <= jsonMs : undefined,
     });
