@@ -27,7 +27,7 @@ import { Sampler } from '../probes/sampler.js';
 import { GPU_SCHEMA, type GpuUsageMetric } from '../schema/gpu.js';
 import { MEMORY_SCHEMA, type MemoryUsageMetric } from '../schema/memory.js';
 import { type ProcessingTimeMetric } from '../schema/processing.js';
-import { OVERFLOW_OPERATION, ProcessingStore } from '../store/processing.js';
+import { OVERFLOW_OPERATION, ProcessingStore, type ProcessingView } from '../store/processing.js';
 import { SampleStore } from '../store/samples.js';
 import type {
   CollectorConfig,
@@ -327,6 +327,16 @@ export class PerformanceMetricsCollector implements TimerSink, Disposable {
     if (query?.operation !== undefined) checkOperation(query.operation);
     this.ingestSamples();
     return reads.processingRecords(this.stores, query, nowMs());
+  }
+
+  /**
+   * @internal For the file exporters: every processing record through
+   * `read(view, physical slot)` (see reads.processingSlots), after the
+   * pending samples are taken in.
+   */
+  processingSlots<T>(read: (view: ProcessingView, p: number) => T | null): IterableIterator<T> {
+    this.ingestSamples();
+    return reads.processingSlots(this.stores, read);
   }
 
   /** Memory records, oldest first. Figures the probe could not read are null. */

@@ -73,6 +73,19 @@ export function processingRecords(s: CollectorStores, query: (RecordQuery & { op
   return iterateRecords(p, windowStart(p, query, now), (v: ProcessingView, i) => (opId < 0 || v.op[i] === opId ? processingRecordAt(v, i) : null));
 }
 
+/**
+ * Every processing record held now, oldest first, through the caller's
+ * `read` (a slot of the store's view into T, or null to skip it): the
+ * exports write bytes straight from the columns instead of building record
+ * objects. The iterator keeps processingRecords()'s guarantees (records
+ * evicted meanwhile are read out first, through `read`).
+ */
+export function processingSlots<T>(s: CollectorStores, read: (view: ProcessingView, p: number) => T | null): IterableIterator<T> {
+  const p = s.processing;
+  p.settle();
+  return iterateRecords(p, 0, read);
+}
+
 export function memoryRecords(s: CollectorStores, query: RecordQuery | undefined, now: number): IterableIterator<MemoryUsageMetric> {
   const m = s.memory;
   return iterateRecords(m, windowStart(m, query, now), memoryRecordAt);

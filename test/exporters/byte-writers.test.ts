@@ -133,3 +133,36 @@ test('a JSON and a CSV export of records with every awkward field are the string
     tmp.cleanup();
   }
 });
+
+test('exports written from the columns while records are added and evicted (rows read out as objects mixed with rows written from slots) are the string writers\' lines, byte for byte', async () => {
+  const tmp = tempDir('perfprobe-bytes-evict-');
+  try {
+    const all = records().filter((r) => r.photoId === null || (Number.isSafeInteger(r.photoId) && r.photoId >= 0));
+    const c = newCollector({ exportDirectory: tmp.dir, maxHistorySize: all.length });
+    const now = Date.now();
+    const base = all[0]!.timestamp;
+    c.importRecords({ processing: all.map((r) => ({ ...r, timestamp: now - 3_600_000 + (r.timestamp - base) / 1000 })) });
+    const stored = [...c.processingRecords()];
+    const json = c.exportToJson();
+    const csv = c.exportToCsv('processing');
+    let finished = false;
+    const both = Promise.all([json, csv]).finally(() => (finished = true));
+    // Bounded in count: 500 new records per turn (each evicting one held record the exports have not written yet).
+    let turns = 0;
+    for (; turns < 40 && !finished; turns++) {
+      for (let i = 0; i < 500; i++) c.recordProcessingTime('late', 1, { jobId: `late_${i}`, stage: 'x' });
+      await new Promise((r) => setImmediate(r));
+    }
+    const [jsonPath, csvPath] = await both;
+    assert.ok(turns >= 2, `records were evicted while the exports ran (${turns} turns)`);
+    const text = processingText();
+    const body = stored.map((r) => processingJson(r, text)).join(',\n');
+    const doc = readFileSync(jsonPath, 'utf8');
+    assert.ok(doc.includes(`"processing_metrics":[\n${body}]`), 'the JSON export holds the string writer\'s lines');
+    const rows = readFileSync(csvPath, 'utf8');
+    assert.equal(rows.slice(rows.indexOf('\r\n') + 2), stored.map((r) => processingCsv(r, text)).join(''));
+    c.close();
+  } finally {
+    tmp.cleanup();
+  }
+});

@@ -272,23 +272,31 @@ test('an unwritable directory rejects naming the path and the cause; metrics unt
   assert.equal(JSON.stringify([c.getProcessingTimeStats(), c.getMemoryUsageStats(), c.getGpuUsageStats()]), before);
 });
 
-test('a stream that fails midway leaves no partial file', async () => {
+test('a stream that fails midway leaves no partial file (records read as objects, or from the columns)', async () => {
   const dir = join(tmp.dir, 'failing');
   const c = seeded(dir);
-  const failing = Object.create(c) as typeof c;
-  failing.processingRecords = function* () {
-    let n = 0;
-    for (const r of c.processingRecords()) {
-      if (++n === 150) throw Object.assign(new Error('simulated read failure'), { code: 'EIO' });
-      yield r;
-    }
-  } as never;
-  await assert.rejects(exportJson(failing as never, dir), (e: Error) => {
-    assert.ok(e.message.includes(join(dir, 'metrics_')), e.message);
-    assert.match(e.message, /EIO: simulated read failure/);
-    return true;
-  });
-  assert.deepEqual(readdirSync(dir), []);
+  const failAt150 = <T>(records: Iterable<T>) =>
+    (function* () {
+      let n = 0;
+      for (const r of records) {
+        if (++n === 150) throw Object.assign(new Error('simulated read failure'), { code: 'EIO' });
+        yield r;
+      }
+    })();
+  // A source without processingSlots (the exports then read record objects), and the collector's own (slots).
+  const objects = Object.create(c) as typeof c;
+  objects.processingRecords = (() => failAt150(c.processingRecords())) as never;
+  (objects as { processingSlots?: unknown }).processingSlots = undefined;
+  const slots = Object.create(c) as typeof c;
+  slots.processingSlots = (<T>(read: Parameters<typeof c.processingSlots<T>>[0]) => failAt150(c.processingSlots(read))) as never;
+  for (const failing of [objects, slots]) {
+    await assert.rejects(exportJson(failing as never, dir), (e: Error) => {
+      assert.ok(e.message.includes(join(dir, 'metrics_')), e.message);
+      assert.match(e.message, /EIO: simulated read failure/);
+      return true;
+    });
+    assert.deepEqual(readdirSync(dir), []);
+  }
   assert.equal(c.getProcessingTimeStats().count, 330);
 });
 

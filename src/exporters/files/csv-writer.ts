@@ -8,6 +8,7 @@ import type { GpuUsageMetric, MemoryUsageMetric, MetricType, ProcessingTimeMetri
 import { writeAtomic } from './atomic.js';
 import { ByteSink } from './byte-sink.js';
 import { fileStamp } from './codecs.js';
+import { ProcessingRows, writeRows } from './slot-rows.js';
 import type { ExportSource } from './json-writer.js';
 import { SCHEMAS, compileCsvLine, csvHeader, processingBytes, textState, writeProcessingCsv } from './record-text.js';
 
@@ -34,9 +35,11 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
   // The records held now: iterator made before the file is opened.
   const t = processingBytes();
   const ts = textState();
+  const rows = new ProcessingRows('csv', t, limit);
+  const slots = type === 'processing' ? source.processingSlots?.(rows.read) : undefined;
   const [records, line] =
     type === 'processing'
-      ? [source.processingRecords(), (r: ProcessingTimeMetric, o: ByteSink) => writeProcessingCsv(r, t, o)]
+      ? [slots ?? source.processingRecords(), (r: ProcessingTimeMetric, o: ByteSink) => writeProcessingCsv(r, t, o)]
       : type === 'memory'
         ? [source.memoryRecords(), (r: MemoryUsageMetric, o: ByteSink) => o.text(memoryCsv(r, ts))]
         : [source.gpuRecords(), (r: GpuUsageMetric, o: ByteSink) => o.text(gpuCsv(r, ts))];
@@ -44,6 +47,11 @@ export async function exportCsv(source: ExportSource, type: MetricType, director
   return writeAtomic('exportToCsv', directory, `${type}_metrics_${fileStamp(new Date(now))}`, '.csv', async (write) => {
     const out = new ByteSink(write);
     out.text(`${csvHeader(SCHEMAS[type])}\r\n`);
+    if (slots !== undefined) {
+      await writeRows(rows, slots, out);
+      await out.end();
+      return;
+    }
     let n = 0;
     for (const r of records as Iterable<unknown>) {
       if (++n > limit) break;

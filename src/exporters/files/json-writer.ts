@@ -16,9 +16,11 @@ import type {
   ProcessingTimeStats,
   RecordQuery,
 } from '../../types.js';
+import type { ProcessingView } from '../../store/processing.js';
 import { writeAtomic } from './atomic.js';
 import { ByteSink } from './byte-sink.js';
 import { fileStamp } from './codecs.js';
+import { ProcessingRows, writeRows } from './slot-rows.js';
 import { SCHEMAS, compileJsonLine, processingBytes, textState, writeProcessingJson, type ProcessingBytes, type TextState } from './record-text.js';
 
 /** The collector methods the file exporters use (structural: any collector instance fits). */
@@ -26,6 +28,8 @@ export interface ExportSource {
   /** Takes in the native sampler's pending records (called first when present). */
   ingestSamples?(): unknown;
   processingRecords(query?: RecordQuery & { operation?: string }): Iterable<ProcessingTimeMetric>;
+  /** Every processing record through `read(view, slot)` (the collector's; the exports then write rows from the columns: ./slot-rows.ts). */
+  processingSlots?<T>(read: (view: ProcessingView, p: number) => T | null): Iterable<T>;
   memoryRecords(query?: RecordQuery): Iterable<MemoryUsageMetric>;
   gpuRecords(query?: RecordQuery & { gpuId?: number }): Iterable<GpuUsageMetric>;
   getProcessingTimeStats(query?: { operation?: string; durationMinutes?: number }): ProcessingTimeStats;
@@ -89,17 +93,25 @@ export async function exportJson(source: ExportSource, directory: string): Promi
     memory_stats: toSnake(source.getMemoryUsageStats()),
     gpu_stats: toSnake(source.getGpuUsageStats()),
   };
+  const lim = (n: unknown): number => (typeof n === 'number' ? n : Infinity);
   // The records the summary counted: iterators made now, before the file is opened.
-  const processing = source.processingRecords();
+  const t: ProcessingBytes = processingBytes();
+  const rows = new ProcessingRows('json', t, lim(summary.processing_stats.count));
+  const slots = source.processingSlots?.(rows.read);
+  const processing = slots === undefined ? source.processingRecords() : null;
   const memory = source.memoryRecords();
   const gpu = source.gpuRecords();
-  const t: ProcessingBytes = processingBytes();
   const ts = textState();
   return writeAtomic('exportToJson', directory, `metrics_${fileStamp(new Date(now))}`, '.json', async (write) => {
     const out = new ByteSink(write);
     out.text(`{"export_time":${JSON.stringify(new Date(now).toISOString())},"perfprobe_version":${JSON.stringify(PERFPROBE_VERSION)}`);
-    const lim = (n: unknown): number => (typeof n === 'number' ? n : Infinity);
-    await writeArray(out, SCHEMAS.processing.arrayKey, processing, (r, o) => writeProcessingJson(r, t, o), lim(summary.processing_stats.count));
+    if (processing !== null) {
+      await writeArray(out, SCHEMAS.processing.arrayKey, processing, (r, o) => writeProcessingJson(r, t, o), lim(summary.processing_stats.count));
+    } else {
+      out.text(`,\n"${SCHEMAS.processing.arrayKey}":[`);
+      await writeRows(rows, slots!, out);
+      out.text(']');
+    }
     await writeArray(out, SCHEMAS.memory.arrayKey, memory, asBytes(memoryJson, ts), lim(summary.memory_stats.count));
     await writeArray(out, SCHEMAS.gpu.arrayKey, gpu, asBytes(gpuJson, ts), lim(summary.gpu_stats.count));
     out.text(`,\n"summary":${JSON.stringify(summary)}}\n`);

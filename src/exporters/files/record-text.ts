@@ -174,20 +174,20 @@ export function processingCsv(r: ProcessingTimeMetric, t: ProcessingText): strin
 // ------------------------------------------ processing, as bytes (the exports)
 
 const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
-const JSON_OK_TAIL_BYTES = ascii(JSON_OK_TAIL);
-const CSV_OK_TAIL_BYTES = ascii(CSV_OK_TAIL);
-const NULL_BYTES = ascii('null');
-const PHOTO_KEY = ascii(',"photo_id":');
-const JOB_NULL = ascii(',"job_id":null');
-const STAGE_NULL = ascii(',"stage":null');
-const COMMA = ascii(',');
-const SUCCESS_TRUE = ascii(',"success":true,"error_message":');
-const SUCCESS_FALSE = ascii(',"success":false,"error_message":');
-const CSV_TRUE = ascii(',true,');
-const CSV_FALSE = ascii(',false,');
-const EMPTY = Buffer.alloc(0);
+export const JSON_OK_TAIL_BYTES = ascii(JSON_OK_TAIL);
+export const CSV_OK_TAIL_BYTES = ascii(CSV_OK_TAIL);
+export const NULL_BYTES = ascii('null');
+export const PHOTO_KEY = ascii(',"photo_id":');
+export const JOB_NULL = ascii(',"job_id":null');
+export const STAGE_NULL = ascii(',"stage":null');
+export const COMMA = ascii(',');
+export const SUCCESS_TRUE = ascii(',"success":true,"error_message":');
+export const SUCCESS_FALSE = ascii(',"success":false,"error_message":');
+export const CSV_TRUE = ascii(',true,');
+export const CSV_FALSE = ascii(',false,');
+export const EMPTY = Buffer.alloc(0);
 /** Bytes of a record besides its strings, at most (timestamp 27, numbers 2 x 24, keys and literals). */
-const RECORD_FIXED_BYTES = 256;
+export const RECORD_FIXED_BYTES = 256;
 
 /**
  * IsoFormatter, writing bytes, after a constant lead (`{"timestamp":"` for
