@@ -166,3 +166,21 @@ test('exports written from the columns while records are added and evicted (rows
     tmp.cleanup();
   }
 });
+
+test('past the first 65,536 distinct strings (fragments no longer kept), rows from the columns are still the string writers\' lines', async () => {
+  const tmp = tempDir('perfprobe-bytes-many-');
+  try {
+    const n = 70_000;
+    const c = newCollector({ exportDirectory: tmp.dir, maxHistorySize: n });
+    for (let i = 0; i < n; i++) c.recordProcessingTime(`op_${i % 3}`, i / 7, { success: false, errorMessage: `error "${i}", again`, jobId: `j${i % 70_001}` });
+    const stored = [...c.processingRecords()];
+    const text = processingText();
+    const doc = readFileSync(await c.exportToJson(), 'utf8');
+    assert.ok(doc.includes(`"processing_metrics":[\n${stored.map((r) => processingJson(r, text)).join(',\n')}]`));
+    const csv = readFileSync(await c.exportToCsv('processing'), 'utf8');
+    assert.equal(csv.slice(csv.indexOf('\r\n') + 2), stored.map((r) => processingCsv(r, text)).join(''));
+    c.close();
+  } finally {
+    tmp.cleanup();
+  }
+});

@@ -163,4 +163,8 @@ export class ByteFragments {
     this.lastValue = f;
     return f;
   }
+  /** Whether the fragment of `key` is kept (one of the first 65,536 keys). */
+  holds(key: string): boolean {
+    return this.map.has(key);
+  }
 }

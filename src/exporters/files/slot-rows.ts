@@ -44,7 +44,12 @@ import type { ByteFragments } from './byte-sink.js';
 
 const SEPARATOR = Buffer.from(',\n', 'latin1');
 
-/** Byte fragments by id: the fragment of the key an id held when it was cached, kept while the id holds that key. */
+/**
+ * Byte fragments by id: the fragment of the key an id held when it was
+ * cached, kept while the id holds that key. Only fragments the
+ * ByteFragments keeps anyway (its first 65,536 keys) are cached, so this
+ * holds no byte more than it does.
+ */
 class ById {
   private keys: Array<string | undefined> = [];
   private values: Buffer[] = [];
@@ -52,8 +57,10 @@ class ById {
   get(id: number, key: string): Buffer {
     if (this.keys[id] === key) return this.values[id]!;
     const f = this.fragments.get(key);
-    this.keys[id] = key;
-    this.values[id] = f;
+    if (this.fragments.holds(key)) {
+      this.keys[id] = key;
+      this.values[id] = f;
+    }
     return f;
   }
 }
