@@ -12,8 +12,14 @@
  * finished (backpressure).
  */
 
-/** A buffer is handed to the file once it holds this many bytes. */
-export const FLUSH_BYTES = 1 << 18;
+/**
+ * A buffer is handed to the file once it holds this many bytes: 1 MiB (188
+ * writes for a 1M-record JSON export instead of 750 at 256 KiB; each
+ * write costs the main thread ~50-150 us to dispatch on this 2-core
+ * machine: 1M-record JSON export CPU -10 %, CSV wall -17 %, measured
+ * interleaved in one process), for at most ~2 MiB held.
+ */
+export const FLUSH_BYTES = 1 << 20;
 
 export class ByteSink {
   buf: Buffer;
