@@ -92,7 +92,8 @@ export function gpuChild<T = any>(body: string, opts: { lib: string; script?: st
   }
   Object.assign(env, opts.env);
   const prelude = `
-    const g = require(${JSON.stringify(join(root, 'src', 'probes', 'gpu.ts'))});
+    // The GPU probe and its event watcher (src/probes/gpu.ts, gpu-watch.ts) as one object.
+    const g = { ...require(${JSON.stringify(join(root, 'src', 'probes', 'gpu.ts'))}), ...require(${JSON.stringify(join(root, 'src', 'probes', 'gpu-watch.ts'))}) };
     const src = (p) => require(require('node:path').join(${JSON.stringify(root)}, 'src', p));
     const warnings = [];
     process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }));
