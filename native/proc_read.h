@@ -95,28 +95,28 @@ inline int OpenAt(int dir, const char* name, int flags) {
 }
 
 // A small /proc file by path, opened and closed around one read (the
-// fallback for processes beyond the descriptor budget).
-inline ssize_t ReadPath(const char* path, char* buf, size_t size) {
+// fallback for processes beyond the descriptor budget): read(fd) reads it;
+// errno is what the read left.
+template <typename Read>
+inline ssize_t ReadPathWith(const char* path, Read read) {
   int fd = OpenAt(AT_FDCWD, path, O_RDONLY);
   if (fd < 0) return -1;
-  bool complete;
-  ssize_t n = PreadProcFile(fd, buf, size, &complete);
+  ssize_t n = read(fd);
   int err = errno;
   ::close(fd);
   errno = err;
   return n;
 }
 
+inline ssize_t ReadPath(const char* path, char* buf, size_t size) {
+  bool complete;
+  return ReadPathWith(path, [&](int fd) { return PreadProcFile(fd, buf, size, &complete); });
+}
+
 // The same into a growable buffer, up to maxBytes (a children file of many threads).
 inline ssize_t ReadPath(const char* path, std::vector<char>* buf, size_t maxBytes) {
-  int fd = OpenAt(AT_FDCWD, path, O_RDONLY);
-  if (fd < 0) return -1;
   bool complete;
-  ssize_t n = PreadProcFile(fd, buf, maxBytes, &complete);
-  int err = errno;
-  ::close(fd);
-  errno = err;
-  return n;
+  return ReadPathWith(path, [&](int fd) { return PreadProcFile(fd, buf, maxBytes, &complete); });
 }
 
 }  // namespace perfprobe
