@@ -260,6 +260,24 @@ describe('perfprobe compare', () => {
   });
 });
 
+test('compare itself failing (EIO reading a file) exits 3 with the error on stderr, not 2 (bad input) nor 1 (a regression), and prints nothing', { skip: process.platform !== 'linux' && 'reads /proc/self/mem' }, async () => {
+  // /proc/self/mem opens (it is the child's own) but reading it at offset 0,
+  // an unmapped address, fails with EIO: a real read failure that is no fault of the input.
+  const ok = file('eio-base.json', exportDoc({ a: [1, 2, 3] }));
+  const r = await runCli(['compare', ok, '/proc/self/mem']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /^perfprobe compare: internal error: Error: \/proc\/self\/mem: EIO: i\/o error/);
+  assert.equal(r.stdout, '', 'no partial table or JSON');
+  const json = await runCli(['compare', ok, '/proc/self/mem', '--json']);
+  assert.equal(json.code, 3, json.stderr);
+  assert.equal(json.stdout, '');
+  // The user's own mistakes on the same path stay exit 2, one line.
+  const dirArg = await runCli(['compare', ok, dir]);
+  assert.equal(dirArg.code, 2, dirArg.stderr);
+  assert.match(dirArg.stderr, /EISDIR/);
+  assert.equal(dirArg.stderr.trim().split('\n').length, 1, dirArg.stderr);
+});
+
 test('130,000 operations compare without a crash: the table is printed, exit 0', async () => {
   const ops: Record<string, number[]> = {};
   for (let i = 0; i < 130_000; i++) ops[`op_${i}`] = [1 + (i % 7)];
