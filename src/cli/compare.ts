@@ -201,6 +201,14 @@ const inputError = (message: string): CliError => new CliError(message, 2);
  */
 const USER_FS_ERRORS: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'ELOOP', 'ENAMETOOLONG']);
 
+/**
+ * The top-level arrays compare never reads: a run report's samples (one per
+ * line, a 1 GB report is almost all samples) and an export's memory and GPU
+ * records. They are scanned (the file must be valid JSON) but not kept, so
+ * reading a run report takes memory for its summary only.
+ */
+const UNUSED_ARRAYS: ReadonlySet<string> = new Set(['samples', 'memory_metrics', 'gpu_metrics']);
+
 type Loaded = { kind: 'export'; operations: Map<string, number[]> } | { kind: 'run'; durationMs: number; command: string };
 
 /**
@@ -211,7 +219,7 @@ type Loaded = { kind: 'export'; operations: Map<string, number[]> } | { kind: 'r
 export async function loadComparable(path: string): Promise<Loaded> {
   let doc: unknown;
   try {
-    doc = await readExportDocument(path);
+    doc = await readExportDocument(path, { skipArrays: UNUSED_ARRAYS });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e instanceof SyntaxError) throw inputError(`perfprobe compare: ${path}: not valid JSON (${e.message.replace(/\s+/g, ' ')})`);
