@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { serve, type RunningServer } from '../../src/http/index.js';
 import { newCollector, tempDir } from '../helpers/export-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 declare const window: any;
 
@@ -103,7 +104,7 @@ test('forms and no-cors fetches from another origin clear nothing, export nothin
       if (r.url().startsWith(perf!.url)) seen.push([r.url().slice(perf!.url.length), r.status()]);
     });
     await page.goto(origin);
-    await page.waitForFunction(() => window.done === true, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => window.done === true, undefined, { timeout: HANG_GUARD_MS });
     const read = await page.evaluate(() => window.read as string);
     assert.match(read, /^blocked: /, `the page read ${read.slice(0, 80)}`);
     await page.close();
