@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { PerformanceMetricsCollector } from '../../src/index.js';
 import { GPU_SLOTS, GpuSlot, HeaderSlot, MemorySlot, RECORD_MEMORY_OFFSET, recordSlots, probeInfo, type SampleBatch, type SamplerOptions } from '../../src/probes/index.js';
 import { noGpu, quiet, gpuReading, fakeSampler } from '../helpers/collector-helpers.js';
-import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
+import { HANG_GUARD_MS, pollUntil } from '../helpers/hang-guard.js';
 
 test('memory: a figure the probe could not read is stored and read back as null, never NaN or 0', () => {
   const reading = { timestamp: Date.now(), totalMb: NaN, usedMb: 100, availableMb: NaN, percent: NaN, processMemoryMb: 50,
@@ -197,8 +197,7 @@ test('monitoring: config changes restart the sampler; the systeminformation fall
   });
   c.startMonitoring();
   assert.deepEqual(log, [{ intervalMs: 20, gpu: false, capacity: 24_000 }], 'GPUs are not sampled natively without NVML');
-  await new Promise((r) => setTimeout(r, 150));
-  assert.ok(polls >= 2, `${polls} GPU polls`);
+  await pollUntil('two GPU polls', () => polls >= 2);
   assert.ok(c.getGpuUsageStats().count >= 2);
   c.updateConfig({ memorySampleIntervalMs: 50 });
   assert.deepEqual(log.map((o) => o.intervalMs), [20, 50]);
