@@ -50,6 +50,17 @@ function nsPerOp(body, n, rounds = 15) {
 }
 
 /** Fastest of `rounds` runs of body() in ms. */
+/**
+ * One record per operation two hours old: a 60-minute window then leaves them out, so windowed reads scan the
+ * window (a window that holds every record is answered from the whole-history aggregates instead).
+ */
+function oldRecords(c, names) {
+  const t = Date.now() - 7_200_000;
+  c.importRecords({
+    processing: names.map((operation, i) => ({ timestamp: t + i, operation, durationMs: 1, photoId: null, jobId: null, stage: null, success: true, errorMessage: null })),
+  });
+}
+
 function msBest(body, rounds) {
   let best = Infinity;
   for (let r = 0; r < rounds; r++) {
@@ -165,13 +176,14 @@ export default async function collectorBench() {
   const ops = ['exif_analysis', 'ai_evaluation', 'preset_selection', 'export'];
   if (want('bytes') || want('window')) {
     // --- bytes per record at 1,000,000
-    big = new PerformanceMetricsCollector({ maxHistorySize: 1_000_000 }, noGpu);
+    big = new PerformanceMetricsCollector({ maxHistorySize: 1_000_000 + ops.length }, noGpu);
+    oldRecords(big, ops);
     for (let i = 0; i < 1_000_000; i++) {
       big.recordProcessingTime(ops[i & 3], ((i * 7919) % 100_000) / 100, i % 8 === 0 ? { photoId: i, jobId: `job_${i >> 6}`, stage: 'ai' } : undefined);
     }
   }
   if (want('bytes')) {
-    const bytes = big.historyBytes.processing / 1_000_000;
+    const bytes = big.historyBytes.processing / (1_000_000 + ops.length);
     globalThis.gc?.();
     const heap0 = process.memoryUsage().heapUsed;
     const objects = new Array(200_000);
@@ -218,7 +230,8 @@ export default async function collectorBench() {
     globalThis.gc?.();
 
     // --- one operation's window against the all-operations window: 10 operations, 1,000,000 records
-    const ten = new PerformanceMetricsCollector({ maxHistorySize: 1_000_000 }, noGpu);
+    const ten = new PerformanceMetricsCollector({ maxHistorySize: 1_000_010 }, noGpu);
+    oldRecords(ten, Array.from({ length: 10 }, (_, k) => `op_${k}`));
     const r = rng(10);
     for (let i = 0; i < 1_000_000; i++) ten.recordProcessingTime(`op_${i % 10}`, Math.exp(r() * 6));
     const oneOp = [];
@@ -301,11 +314,26 @@ export default async function collectorBench() {
     const summary = readAfter(() => many.getOperationSummary());
     const oneStats = readAfter(() => many.getProcessingTimeStats({ operation: 'operation_42' }));
     const windowed = readAfter(() => many.getOperationSummary({ durationMinutes: 60 }));
+    // A window that leaves out the oldest ~100,000 records: scanned (one pass over the window's records).
+    let cutTs = 0;
+    let k = 0;
+    for (const rec of many.processingRecords()) if (++k === 100_000) { cutTs = rec.timestamp; break; }
+    const scanned = readAfter(() => many.getOperationSummary({ durationMinutes: (Date.now() - cutTs) / 60_000 }));
+    const inWindow = many.getProcessingTimeStats({ durationMinutes: (Date.now() - cutTs) / 60_000 }).count;
     rows.push({ section: 'collector', name: 'whole-history stats, all of 10,000 operations (1,000,000 records, median of 11, each after 1,000 new records)', value: median(stats), unit: 'ms', target: '<= 5 ms', pass: median(stats) <= 5 });
     rows.push({ section: 'collector', name: 'whole-history operation summary, 10,000 operations (median of 11, each after 1,000 new records)', value: median(summary), unit: 'ms', target: '<= 5 ms', pass: median(summary) <= 5 });
     rows.push({ section: 'collector', name: 'whole-history stats of one of 10,000 operations (median of 11)', value: median(oneStats), unit: 'ms' });
-    rows.push({ section: 'collector', name: 'windowed operation summary, 10,000 operations, 60 min over 1,000,000 records (median of 11)', value: median(windowed), unit: 'ms' });
-    rows.push({ section: 'collector', name: 'slowest of those 44 reads', value: Math.max(...stats, ...summary, ...oneStats, ...windowed), unit: 'ms', target: '<= 20 ms', pass: Math.max(...stats, ...summary, ...oneStats, ...windowed) <= 20 });
+    rows.push({ section: 'collector', name: 'windowed operation summary, 10,000 operations, 60 min holding all 1,000,000 records (answered from the aggregates; median of 11)', value: median(windowed), unit: 'ms' });
+    rows.push({
+      section: 'collector', name: `windowed operation summary, 10,000 operations, a window of the newest ${inWindow.toLocaleString('en-US')} records (one scan; median of 11, range ${Math.min(...scanned).toFixed(1)}-${Math.max(...scanned).toFixed(1)} ms)`,
+      value: median(scanned), unit: 'ms',
+    });
+    rows.push({ section: 'collector', name: 'that scan per record in the window', value: (median(scanned) / inWindow) * 1e6, unit: 'ns' });
+    // The first read after the wrap recounts the stale extremes of ~6,000 operations: one scan of the 1,000,000
+    // held records, the first in this process (its loop starts in the interpreter).
+    const later = [...stats.slice(1), ...summary, ...oneStats, ...windowed];
+    rows.push({ section: 'collector', name: 'first whole-history read after 200,000 evictions (recounts stale min/max/sum: one scan of 1,000,000 records, cold code)', value: stats[0], unit: 'ms', target: '<= 20 ms', pass: stats[0] <= 20 });
+    rows.push({ section: 'collector', name: 'slowest of the other 43 whole-history reads', value: Math.max(...later), unit: 'ms', target: '<= 20 ms', pass: Math.max(...later) <= 20 });
     many.close();
     globalThis.gc?.();
 

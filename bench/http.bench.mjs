@@ -26,10 +26,17 @@ const SECONDS = 3;
 
 async function server() {
   const lib = require(join(here, '..', 'dist', 'index.js'));
-  const c = new lib.PerformanceMetricsCollector({ maxHistorySize: RECORDS, enableGpuTracking: false });
+  const c = new lib.PerformanceMetricsCollector({ maxHistorySize: RECORDS + 10, enableGpuTracking: false });
   // Imported with timestamps from now to 10 minutes ahead, so that the 1M
   // records stay "recent" (within the stream's one-minute window, its costly
   // part) for the whole run, as when they were just recorded.
+  // And one record per operation two hours old, so a 60-minute window leaves them out and is scanned (a window
+  // holding every record is answered from the whole-history aggregates).
+  c.importRecords({
+    processing: Array.from({ length: 10 }, (_, i) => ({
+      timestamp: Date.now() - 7_200_000 + i, operation: `operation_${i}`, durationMs: 1, photoId: null, jobId: null, stage: null, success: true, errorMessage: null,
+    })),
+  });
   let x = 1;
   const t0 = Date.now();
   const CHUNK = 100_000;

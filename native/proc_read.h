@@ -10,6 +10,7 @@
 #pragma once
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -82,6 +83,40 @@ inline ssize_t PreadProcFile(int fd, std::vector<char>* buf, size_t maxBytes, bo
     if (n < 0 || *complete || buf->size() >= maxBytes) return n;
     buf->resize(buf->size() * 2 > maxBytes ? maxBytes : buf->size() * 2);
   }
+}
+
+// openat(2) with O_CLOEXEC, retried on EINTR.
+inline int OpenAt(int dir, const char* name, int flags) {
+  int fd;
+  do {
+    fd = ::openat(dir, name, flags | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// A small /proc file by path, opened and closed around one read (the
+// fallback for processes beyond the descriptor budget): read(fd) reads it;
+// errno is what the read left.
+template <typename Read>
+inline ssize_t ReadPathWith(const char* path, Read read) {
+  int fd = OpenAt(AT_FDCWD, path, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd);
+  int err = errno;
+  ::close(fd);
+  errno = err;
+  return n;
+}
+
+inline ssize_t ReadPath(const char* path, char* buf, size_t size) {
+  bool complete;
+  return ReadPathWith(path, [&](int fd) { return PreadProcFile(fd, buf, size, &complete); });
+}
+
+// The same into a growable buffer, up to maxBytes (a children file of many threads).
+inline ssize_t ReadPath(const char* path, std::vector<char>* buf, size_t maxBytes) {
+  bool complete;
+  return ReadPathWith(path, [&](int fd) { return PreadProcFile(fd, buf, maxBytes, &complete); });
 }
 
 }  // namespace perfprobe

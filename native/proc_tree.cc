@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "proc_parse.h"
 #include "proc_read.h"
 #endif
 
@@ -41,52 +42,7 @@ int64_t MonotonicNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-int OpenAt(int dir, const char* name, int flags) {
-  int fd;
-  do {
-    fd = ::openat(dir, name, flags | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  return fd;
-}
-
 bool OutOfDescriptors(int err) { return err == EMFILE || err == ENFILE || err == ENOMEM; }
-
-// A small /proc file by path, opened and closed around one read (the
-// fallback for processes beyond the descriptor budget).
-ssize_t ReadPath(const char* path, char* buf, size_t size) {
-  int fd = OpenAt(AT_FDCWD, path, O_RDONLY);
-  if (fd < 0) return -1;
-  bool complete;
-  ssize_t n = PreadProcFile(fd, buf, size, &complete);
-  int err = errno;
-  ::close(fd);
-  errno = err;
-  return n;
-}
-
-ssize_t ReadPath(const char* path, std::vector<char>* buf) {
-  int fd = OpenAt(AT_FDCWD, path, O_RDONLY);
-  if (fd < 0) return -1;
-  bool complete;
-  ssize_t n = PreadProcFile(fd, buf, kMaxChildrenBytes, &complete);
-  int err = errno;
-  ::close(fd);
-  errno = err;
-  return n;
-}
-
-// Parent pid from /proc/<pid>/stat: "pid (comm) state ppid ...". comm may
-// hold spaces and parentheses, so parse after the LAST ')'.
-int32_t ParseParent(const char* stat) {
-  const char* close = std::strrchr(stat, ')');
-  if (!close) return -1;
-  const char* p = close + 1;
-  while (*p == ' ') ++p;
-  if (!*p) return -1;
-  ++p;  // state character
-  while (*p == ' ') ++p;
-  return static_cast<int32_t>(std::strtol(p, nullptr, 10));
-}
 
 int32_t ReadParent(int32_t pid) {
   char path[64];
@@ -96,27 +52,6 @@ int32_t ReadParent(int32_t pid) {
   return ParseParent(buf);
 }
 
-// statm: "size resident shared ..." in pages; NaN when unparsable.
-double ParseStatmRss(const char* text, double pageBytes) {
-  char* end = nullptr;
-  std::strtoull(text, &end, 10);  // size
-  if (end == text) return kNaN;
-  const char* p = end;
-  unsigned long long resident = std::strtoull(p, &end, 10);
-  if (end == p) return kNaN;
-  return static_cast<double>(resident) * pageBytes;
-}
-
-// "VmHWM:\t  123456 kB" from status, in bytes; NaN when absent (a zombie).
-double ParseHwm(const char* status) {
-  const char* p = std::strstr(status, "\nVmHWM:");
-  if (!p) return kNaN;
-  p += 7;
-  char* end = nullptr;
-  double kib = std::strtod(p, &end);
-  if (end == p) return kNaN;
-  return kib * 1024.0;
-}
 #endif
 }  // namespace
 
@@ -300,7 +235,7 @@ ProcTree::Step ProcTree::AppendChildren(Member* m, std::vector<Entry>* out) {
     } else {
       char path[64];
       std::snprintf(path, sizeof path, "/proc/%d/task/%d/children", m->pid, t.tid);
-      n = ReadPath(path, &buf_);
+      n = ReadPath(path, &buf_, kMaxChildrenBytes);
       if (n < 0 && errno == ENOENT) {
         char taskDir[48];
         std::snprintf(taskDir, sizeof taskDir, "/proc/%d/task/%d", m->pid, t.tid);

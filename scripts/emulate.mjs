@@ -34,6 +34,7 @@ export const EMULATED_SUITE = [
   'test/probes/sampler.test.ts',
   'test/native/proc-tree.test.ts',
   'test/probes/gpu-nvml.test.ts',
+  'test/native/gpu-native.test.ts',
   'test/native/worker-threads.test.ts',
 ];
 

@@ -59,7 +59,8 @@ const addonFile = [join(root, 'build', 'Release', 'perfprobe.node'), join(root, 
   .find((file) => existsSync(file));
 if (!process.env.PERFPROBE_ADDON && addonFile) process.env.PERFPROBE_ADDON = addonFile;
 if (!existsSync(join(root, 'dist', 'probes', 'gpu.js'))) fail('dist/ is missing: run `npx tsc -p tsconfig.json` (or carry dist/ to this machine)');
-const gpu = require(join(root, 'dist', 'probes', 'gpu.js'));
+// The GPU probe and its event watcher (dist/probes/gpu.js, gpu-watch.js) as one object.
+const gpu = { ...require(join(root, 'dist', 'probes', 'gpu.js')), ...require(join(root, 'dist', 'probes', 'gpu-watch.js')) };
 const { Sampler } = require(join(root, 'dist', 'probes', 'sampler.js'));
 const layout = require(join(root, 'dist', 'schema', 'layout.js'));
 const { clocksEventReasonMask, decodeGpuBlock } = require(join(root, 'dist', 'probes', 'decode.js'));

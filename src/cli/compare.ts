@@ -8,12 +8,15 @@
  * each, as R's wilcox.test does, and the tie-corrected normal approximation
  * otherwise. Percentiles are the project's nearest rank
  * (src/stats/percentile.ts). Exit 1 on a regression, 0 otherwise, 2 on bad
- * input (usage, a file that cannot be read, a record that is not valid,
- * named), 3 when compare itself fails: a crash never looks like a regression.
+ * input (usage, a path that is missing, a directory or not permitted, a
+ * file that is not valid JSON, a record that is not valid, named), 3 when
+ * compare itself fails (a bug, or a read failing with EIO, EMFILE...): a
+ * crash never looks like a regression nor like a bad file.
  */
 import { readExportDocument, recordsOf } from '../exporters/files/reader.js';
 import type { ProcessingTimeMetric } from '../types.js';
 import { percentileOfSorted } from '../stats/percentile.js';
+import { isArgumentError } from '../errors.js';
 import { CliError, UsageError, parseCommandArgs } from './args.js';
 
 export const COMPARE_HELP = `Usage: perfprobe compare BASE.json CURRENT.json [options]
@@ -29,8 +32,9 @@ normal approximation with the tie correction. p50 and p95 are nearest-rank
 percentiles (the value of rank ceil(q x n)), as everywhere in perfprobe.
 
 Exit status: 1 when any operation regressed, 0 otherwise; 2 on bad input (a
-usage error, a file that cannot be read or is not a perfprobe file, a record
-that is not valid, named); 3 when compare itself fails.
+usage error, a missing file, a directory or no permission, a file that is not
+a perfprobe file, a record that is not valid, named); 3 when compare itself
+fails (an I/O error such as EIO while reading, or a bug).
 
 Options:
   --threshold <percent>  smallest median change that counts (default 5%)
@@ -190,6 +194,21 @@ export function compareOperation(
 /** Bad input (a file that cannot be read, is not a perfprobe file, or holds an invalid record): exit 2. */
 const inputError = (message: string): CliError => new CliError(message, 2);
 
+/**
+ * The file system errors that are the user's to fix (a wrong path, a
+ * directory, no permission): exit 2. Any other (EIO from a failing disk,
+ * EMFILE, ENOMEM) means compare itself could not do its work: exit 3.
+ */
+const USER_FS_ERRORS: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'ELOOP', 'ENAMETOOLONG']);
+
+/**
+ * The top-level arrays compare never reads: a run report's samples (one per
+ * line, a 1 GB report is almost all samples) and an export's memory and GPU
+ * records. They are scanned (the file must be valid JSON) but not kept, so
+ * reading a run report takes memory for its summary only.
+ */
+const UNUSED_ARRAYS: ReadonlySet<string> = new Set(['samples', 'memory_metrics', 'gpu_metrics']);
+
 type Loaded = { kind: 'export'; operations: Map<string, number[]> } | { kind: 'run'; durationMs: number; command: string };
 
 /**
@@ -200,10 +219,14 @@ type Loaded = { kind: 'export'; operations: Map<string, number[]> } | { kind: 'r
 export async function loadComparable(path: string): Promise<Loaded> {
   let doc: unknown;
   try {
-    doc = await readExportDocument(path);
+    doc = await readExportDocument(path, { skipArrays: UNUSED_ARRAYS });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw inputError(`perfprobe compare: ${path}: ${e.code === 'ENOENT' ? 'no such file' : e instanceof SyntaxError ? `not valid JSON (${e.message.replace(/\s+/g, ' ')})` : e.message}`);
+    if (e instanceof SyntaxError) throw inputError(`perfprobe compare: ${path}: not valid JSON (${e.message.replace(/\s+/g, ' ')})`);
+    if (typeof e?.code === 'string' && USER_FS_ERRORS.has(e.code)) throw inputError(`perfprobe compare: ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    if (isArgumentError(e)) throw inputError(`perfprobe compare: ${path}: ${e.message}`);
+    // Anything else (EIO, EMFILE, ENOMEM, a bug in the reader) is not the file's fault: compare failed, exit 3.
+    throw new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const d = doc as Record<string, unknown>;
   if (d && typeof d === 'object' && Array.isArray(d.processing_metrics)) {
@@ -211,7 +234,8 @@ export async function loadComparable(path: string): Promise<Loaded> {
     try {
       records = recordsOf<ProcessingTimeMetric>(d, 'processing');
     } catch (err) {
-      throw inputError(`perfprobe compare: ${path}: ${(err as Error).message}`);
+      if (!isArgumentError(err)) throw err; // a bug, not a bad record: exit 3
+      throw inputError(`perfprobe compare: ${path}: ${err.message}`);
     }
     const ops = new Map<string, number[]>();
     for (const r of records) {

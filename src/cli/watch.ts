@@ -7,7 +7,8 @@
  * quits and restores the terminal.
  */
 import { describeGpuEvent, type GpuEvent } from '../probes/gpu-events.js';
-import { readGpus, watchGpuEvents, type GpuEventWatcher } from '../probes/gpu.js';
+import { readGpus } from '../probes/gpu.js';
+import { watchGpuEvents, type GpuEventWatcher } from '../probes/gpu-watch.js';
 import { probeInfo } from '../probes/info.js';
 import { readMemory } from '../probes/memory.js';
 import type { GpuReading, MemoryReading } from '../probes/types.js';

@@ -18,7 +18,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WarningCode, typeError } from '../errors.js';
-import { readGpus, readGpusSync, watchGpuEvents } from '../probes/gpu.js';
+import { readGpus, readGpusSync } from '../probes/gpu.js';
+import { watchGpuEvents } from '../probes/gpu-watch.js';
 import type { GpuEvent, GpuXidCount } from '../probes/gpu-events.js';
 import type { GpuEventQuery } from '../store/gpu-events.js';
 import { probeInfo } from '../probes/info.js';

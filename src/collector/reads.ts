@@ -32,11 +32,13 @@ export function processingStats(s: CollectorStores, query: (WindowQuery & { oper
   const operation = query?.operation;
   const opId = operation === undefined ? -1 : p.findOperation(operation);
   if (operation !== undefined && opId < 0) return stats.emptyProcessingStats();
-  if (query?.durationMinutes === undefined) {
+  // A window that holds every held record is the whole history: the running aggregates answer it.
+  const from = query?.durationMinutes === undefined ? 0 : windowStart(p, query, now);
+  if (from === 0) {
     p.refreshExtremes(opId);
     return opId < 0 ? stats.statsFromAllAggregates(p.ops, p.pool) : stats.statsFromAggregate(p.ops[opId]!);
   }
-  return stats.windowProcessingStats(p, windowStart(p, query, now), opId);
+  return stats.windowProcessingStats(p, from, opId);
 }
 
 export function memoryStats(s: CollectorStores, query: WindowQuery | undefined, now: number): MemoryUsageStats {
@@ -50,8 +52,9 @@ export function gpuStats(s: CollectorStores, query: (WindowQuery & { gpuId?: num
 }
 
 export function operationSummary(s: CollectorStores, query: WindowQuery | undefined, now: number): OperationSummary[] {
-  if (query?.durationMinutes === undefined) return stats.aggregateOperationSummary(s.processing);
-  return stats.windowOperationSummary(s.processing, windowStart(s.processing, query, now));
+  const from = query?.durationMinutes === undefined ? 0 : windowStart(s.processing, query, now);
+  // A window from the oldest held record: the whole history, from the running aggregates (O(operations)).
+  return from === 0 ? stats.aggregateOperationSummary(s.processing) : stats.windowOperationSummary(s.processing, from);
 }
 
 /** Since-start totals and fixed histogram buckets per operation, independent of trimming. */

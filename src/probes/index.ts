@@ -8,14 +8,15 @@ export {
   readGpusSync,
   readGpuEnergy,
   readGpuPcieThroughput,
-  watchGpuEvents,
   GPU_DETAILS_REFRESH_MS,
   gpuStaticInfo,
   gpuBackendInfo,
   configureGpu,
   closeGpu,
 } from './gpu.js';
-export type { GpuConfig, GpuStaticInfo, GpuEnergyReading, GpuPcieThroughput, GpuEventWatcher } from './gpu.js';
+export type { GpuConfig, GpuStaticInfo, GpuEnergyReading, GpuPcieThroughput } from './gpu.js';
+export { watchGpuEvents } from './gpu-watch.js';
+export type { GpuEventWatcher } from './gpu-watch.js';
 export { XID_MEANINGS, xidMeaning, describeGpuEvent } from './gpu-events.js';
 export type { GpuEvent, GpuEventType } from './gpu-events.js';
 export { CLOCKS_EVENT_REASONS } from '../schema/gpu.js';

@@ -1,6 +1,7 @@
 /**
- * Running aggregates per operation, and every loop that keeps them: the
- * invariants live in this one file.
+ * Running aggregates per operation. The invariants of every loop that keeps
+ * them live here: the aggregate's own methods below, the batched fold loops
+ * in ./fold.ts (their hand-inlined twins), the page pool in ./bucket-pool.ts.
  *
  * `OperationAggregate` holds two kinds of figures:
  *  - history figures (count, sum, successes, min, max and a log histogram),
@@ -52,22 +53,12 @@
  *      `lnk` is the distance back to the previous folded record of its
  *      operation (0: none); a walk stops at the first sequence number no
  *      longer held, so links into evicted records are never followed.
- * The fold loops below are hand-inlined twins of add()/remove()/
+ * The fold loops in ./fold.ts are hand-inlined twins of add()/remove()/
  * addCumulative()/link() (one operation's figures in locals, bucket computed
  * from the duration's high word): any change to one must be made to its twin.
  */
-import {
-  BUCKETS,
-  BUCKET_BASE,
-  BUCKET_SHIFT,
-  HI_WORD,
-  OCTAVES,
-  OCTAVE_BUCKETS,
-  SUB_BITS,
-  bucketOf,
-  octaveMid,
-  pairMid,
-} from './histogram.js';
+import { BUCKETS, OCTAVES, SUB_BITS, bucketOf, octaveMid, pairMid } from './histogram.js';
+import { NO_PAGE, PAGE_BITS, PAGE_MASK, PAGE_SIZE, SEG_BITS, SEG_MASK, type BucketPool } from './bucket-pool.js';
 
 /** Prometheus-style upper bounds in ms (+Inf implied). */
 export const CUMULATIVE_BOUNDS_MS: readonly number[] = Object.freeze([
@@ -89,141 +80,6 @@ export const BOUND_OF_BUCKET = (() => {
   }
   return t;
 })();
-
-/** pageOf entry of an octave without a page. */
-export const NO_PAGE = 0xffffffff;
-/** Counts per page: one per pair of buckets of an octave. */
-export const PAGE_SIZE = OCTAVE_BUCKETS >> 1;
-const PAGE_BITS = SUB_BITS - 1;
-/** Most pages a pool holds: 131,072 x 256 B = 32 MiB. */
-export const MAX_PAGES = 1 << 17;
-/** Bytes of one page. */
-export const PAGE_BYTES = PAGE_SIZE * 4;
-/** Pages per segment: the pool grows and shrinks a segment (64 KiB of counts) at a time. */
-const SEG_BITS = 8;
-const SEG_PAGES = 1 << SEG_BITS;
-const SEG_MASK = SEG_PAGES - 1;
-/** Count of bucket b in page pg: segPages[pg >>> SEG_BITS][((pg & SEG_MASK) << PAGE_BITS) | ((b >> 1) & PAGE_MASK)]. */
-const PAGE_MASK = PAGE_SIZE - 1;
-
-/**
- * The pages of every operation's histogram (one store's), and the histogram
- * of all operations together. Pages live in segments of SEG_PAGES: the pool
- * adds a segment when no page is free (never copying the others: a 32 MiB
- * array reallocated into fresh memory paused a record call 190 ms) up to
- * `maxPages`, and when three quarters are free moves the live pages down
- * (their owners' pageOf updated) and drops the emptied segments.
- */
-export class BucketPool {
-  /** Per segment, PAGE_SIZE counts per page. */
-  segPages: Uint32Array<ArrayBuffer>[] = [];
-  /** Per segment, per page, the sequence number of the first record it counts (I5). */
-  segSince: Float64Array<ArrayBuffer>[] = [];
-  /** Per segment, per page, the sum of its counts. */
-  segSum: Uint32Array<ArrayBuffer>[] = [];
-  /** Pages the segments have room for (at most maxPages usable). */
-  capacity = 0;
-  /** Pages in use. */
-  live = 0;
-  /** Records that found their octave without a page and the pool full, since the last reset. */
-  refused = 0;
-  /** Held records per bucket, every operation together (I6). */
-  readonly total = new Uint32Array(BUCKETS);
-  private freeList: number[] = [];
-  /** Per page: owner operation id * 64 + octave. */
-  private owner: number[] = [];
-
-  constructor(readonly maxPages = MAX_PAGES) {}
-
-  /** A page for octave e of `a`, counting records from sequence number `seq` on (a.pageOf[e] is set), or NO_PAGE when the pool is full. */
-  alloc(a: OperationAggregate, e: number, seq: number): number {
-    if (this.freeList.length === 0) {
-      if (this.capacity >= this.maxPages) {
-        this.refused++;
-        return NO_PAGE;
-      }
-      this.addSegment();
-    }
-    const pg = this.freeList.pop()!;
-    this.live++;
-    this.owner[pg] = a.id * 64 + e;
-    this.segSince[pg >>> SEG_BITS]![pg & SEG_MASK] = seq;
-    a.pageOf[e] = pg;
-    return pg;
-  }
-
-  /** Gives back the page of octave e of `a` (all zeros by I5). */
-  free(a: OperationAggregate, e: number): void {
-    const pg = a.pageOf[e]!;
-    a.pageOf[e] = NO_PAGE;
-    this.live--;
-    this.freeList.push(pg);
-  }
-
-  /** The sequence number page pg counts from (I5). */
-  sinceOf(pg: number): number {
-    return this.segSince[pg >>> SEG_BITS]![pg & SEG_MASK]!;
-  }
-
-  private addSegment(): void {
-    const first = this.capacity;
-    this.segPages.push(new Uint32Array(SEG_PAGES * PAGE_SIZE));
-    this.segSince.push(new Float64Array(SEG_PAGES));
-    this.segSum.push(new Uint32Array(SEG_PAGES));
-    this.capacity += SEG_PAGES;
-    // Lowest index on top of the stack, so pages fill from the bottom; none past maxPages.
-    for (let pg = Math.min(this.capacity, this.maxPages) - 1; pg >= first; pg--) this.freeList.push(pg);
-  }
-
-  /** When three quarters of the pages are free: moves the live ones into the lowest segments and drops the rest. */
-  compact(ops: readonly OperationAggregate[]): void {
-    if (this.segPages.length <= 1 || this.live * 4 > this.capacity) return;
-    let keepSegs = 1;
-    while (keepSegs * SEG_PAGES < this.live * 2) keepSegs++;
-    const next = keepSegs * SEG_PAGES;
-    const inUse = new Uint8Array(this.capacity);
-    for (const a of ops) for (let e = 0; e < OCTAVES; e++) if (a.pageOf[e] !== NO_PAGE) inUse[a.pageOf[e]!] = 1;
-    let hole = 0;
-    for (let pg = next; pg < this.capacity; pg++) {
-      if (inUse[pg] === 0) continue;
-      while (inUse[hole] === 1) hole++;
-      const from = this.segPages[pg >>> SEG_BITS]!;
-      const at = (pg & SEG_MASK) << PAGE_BITS;
-      this.segPages[hole >>> SEG_BITS]!.set(from.subarray(at, at + PAGE_SIZE), (hole & SEG_MASK) << PAGE_BITS);
-      this.segSince[hole >>> SEG_BITS]![hole & SEG_MASK] = this.segSince[pg >>> SEG_BITS]![pg & SEG_MASK]!;
-      this.segSum[hole >>> SEG_BITS]![hole & SEG_MASK] = this.segSum[pg >>> SEG_BITS]![pg & SEG_MASK]!;
-      const own = this.owner[pg]!;
-      ops[Math.floor(own / 64)]!.pageOf[own & 63] = hole;
-      this.owner[hole] = own;
-      inUse[hole] = 1;
-    }
-    this.segPages.length = keepSegs;
-    this.segSince.length = keepSegs;
-    this.segSum.length = keepSegs;
-    this.owner.length = Math.min(this.owner.length, next);
-    this.capacity = next;
-    this.freeList = [];
-    for (let pg = Math.min(next, this.maxPages) - 1; pg >= 0; pg--) if (inUse[pg] === 0) this.freeList.push(pg);
-  }
-
-  /** Every page free and every count zero (the aggregates reset their pageOf themselves). */
-  reset(): void {
-    this.segPages = [];
-    this.segSince = [];
-    this.segSum = [];
-    this.owner = [];
-    this.capacity = 0;
-    this.live = 0;
-    this.refused = 0;
-    this.freeList = [];
-    this.total.fill(0);
-  }
-
-  /** Bytes held: the pages and their bookkeeping, and the all-operations histogram. */
-  get byteLength(): number {
-    return this.capacity * (PAGE_BYTES + 8 + 4 + 8) + this.total.byteLength + this.freeList.length * 8;
-  }
-}
 
 /** Bytes of one aggregate's typed arrays (one buffer): cumulative buckets, octave counts, page indexes. */
 const AGGREGATE_BUFFER_BYTES = (NB + 1) * 8 + OCTAVES * 4 + OCTAVES * 4;
@@ -263,7 +119,7 @@ export class OperationAggregate {
     this.pageOf = new Uint32Array(buf, (NB + 1) * 8 + OCTAVES * 4, OCTAVES).fill(NO_PAGE);
   }
 
-  /** Adds the record numbered `seq` to the history figures; `b` is bucketOf(durationMs). Twin: foldInChunk. */
+  /** Adds the record numbered `seq` to the history figures; `b` is bucketOf(durationMs). Twin: foldInChunk (./fold.ts). */
   add(durationMs: number, success: boolean, b: number, seq: number): void {
     this.p95Valid = false;
     this.count++;
@@ -283,7 +139,7 @@ export class OperationAggregate {
     pool.total[b]++;
   }
 
-  /** Links the folded record in physical slot p, sequence number `seq`, to the operation's previous one (I7). Twin: foldInChunk. */
+  /** Links the folded record in physical slot p, sequence number `seq`, to the operation's previous one (I7). Twin: foldInChunk (./fold.ts). */
   link(lnk: Uint32Array, p: number, seq: number): void {
     const last = this.lastSeq;
     const dist = seq - last;
@@ -335,7 +191,7 @@ export class OperationAggregate {
     if (extremeHit) this.extremesStale = true;
   }
 
-  /** Removes the evicted record numbered `seq` from the history figures; `b` is its bucket. Twin: foldOutChunk. */
+  /** Removes the evicted record numbered `seq` from the history figures; `b` is its bucket. Twin: foldOutChunk (./fold.ts). */
   remove(durationMs: number, success: boolean, b: number, seq: number): void {
     this.p95Valid = false;
     const e = b >> SUB_BITS;
@@ -480,309 +336,3 @@ export class OperationAggregate {
 /** Bytes one aggregate holds besides its pages (measured figure: test/stats/histogram-bounds.test.ts). */
 export const AGGREGATE_BYTES = AGGREGATE_BUFFER_BYTES;
 
-// ---------------------------------------------------------------- the fold
-
-/** The processing store's columns the fold reads and writes (physical slots). */
-export interface FoldColumns {
-  readonly dur: Float64Array;
-  /** 32-bit view of `dur`: the high words give histogram buckets without a float store. */
-  readonly durWords: Uint32Array;
-  readonly ok: Uint8Array;
-  readonly op: Uint32Array;
-  /** Distance back to the previous folded record of the same operation (I7), written by foldIn. */
-  readonly lnk: Uint32Array;
-  readonly job: Uint32Array;
-  readonly stage: Uint32Array;
-  readonly err: Uint32Array;
-  /** The pages of the aggregates' histograms. */
-  readonly pool: BucketPool;
-  /** Gives back the interned strings of slot p (called when any of job, stage, err is set). */
-  releaseStrings(p: number): void;
-  /** Gives back n references to interned string `id` (0: none, ignored). */
-  releaseString(id: number, n: number): void;
-}
-
-/** Slots per call of the fold loops. */
-const FOLD_CHUNK = 256;
-
-// The fold loops run in chunks of FOLD_CHUNK slots. Why: a first call long
-// enough to be optimized mid-loop (on-stack replacement) compiles the code
-// after the loop before it has ever run; V8 then deopts there on every later
-// call (seen: ~800 deopts per 3 M records, +50 ns per record). Short calls
-// finish in the interpreter first and are then optimized whole.
-
-/**
- * Removes the folded records in physical slots [from, to) from the history
- * figures (I1, I3, I5, I6) and frees their strings; `seqOfFrom` is the
- * sequence number of slot `from` (the slots hold consecutive ones).
- */
-export function foldOut(ops: OperationAggregate[], c: FoldColumns, from: number, to: number, seqOfFrom: number): void {
-  for (let q = from; q < to; q += FOLD_CHUNK) foldOutChunk(ops, c, q, q + FOLD_CHUNK < to ? q + FOLD_CHUNK : to, seqOfFrom - from);
-}
-
-/**
- * Adds the unfolded records in physical slots [from, to) to the history and
- * cumulative figures (I1, I2, I5, I6) and links them (I7); `seqOfFrom` is the
- * sequence number of slot `from` (the slots hold consecutive ones).
- */
-export function foldIn(ops: OperationAggregate[], c: FoldColumns, from: number, to: number, seqOfFrom: number): void {
-  for (let q = from; q < to; q += FOLD_CHUNK) foldInChunk(ops, c, q, q + FOLD_CHUNK < to ? q + FOLD_CHUNK : to, seqOfFrom - from);
-}
-
-/** Twin of remove(), batched per run of one operation; bucketOf(d) inlined from the high word. */
-function foldOutChunk(ops: OperationAggregate[], c: FoldColumns, from: number, to: number, seqBase: number): void {
-  const dur = c.dur;
-  const words = c.durWords;
-  const okCol = c.ok;
-  const opCol = c.op;
-  const job = c.job;
-  const stage = c.stage;
-  const err = c.err;
-  const pool = c.pool;
-  const segPages = pool.segPages; // only alloc() adds segments, compact() runs after the fold
-  const segSince = pool.segSince;
-  const segSum = pool.segSum;
-  const total = pool.total;
-  const hiWord = HI_WORD;
-  const shift = BUCKET_SHIFT;
-  const base = BUCKET_BASE;
-  const lastBucket = BUCKETS - 1;
-  const subBits = SUB_BITS;
-  const pageBits = PAGE_BITS;
-  const pageMask = PAGE_MASK;
-  let o = opCol[from]!;
-  let a = ops[o]!;
-  let oct = a.oct;
-  let pageOf = a.pageOf;
-  let min = a.min;
-  let max = a.max;
-  let n = 0;
-  let sum = 0;
-  let ok = 0;
-  let hit = false;
-  let jobId = 0;
-  let jobN = 0;
-  let stageId = 0;
-  let stageN = 0;
-  for (let p = from; p < to; p++) {
-    const o2 = opCol[p]!;
-    if (o2 !== o) {
-      a.removeFolded(n, sum, ok, hit);
-      o = o2;
-      a = ops[o]!;
-      oct = a.oct;
-      pageOf = a.pageOf;
-      min = a.min;
-      max = a.max;
-      n = 0;
-      sum = 0;
-      ok = 0;
-      hit = false;
-    }
-    const d = dur[p]!;
-    let b = (words[(p << 1) + hiWord]! >>> shift) - base; // bucketOf(d), inlined
-    b = b < 0 ? 0 : b > lastBucket ? lastBucket : b;
-    n++;
-    sum += d;
-    ok += okCol[p]!;
-    if (d <= min || d >= max) hit = true;
-    const e = b >> subBits;
-    const pg = pageOf[e]!;
-    if (pg !== NO_PAGE) {
-      const sg = pg >>> SEG_BITS;
-      if (seqBase + p >= segSince[sg]![pg & SEG_MASK]!) {
-        segPages[sg]![((pg & SEG_MASK) << pageBits) | ((b >> 1) & pageMask)]--;
-        segSum[sg]![pg & SEG_MASK]--;
-      }
-      if (--oct[e] === 0) pool.free(a, e);
-    } else oct[e]--;
-    total[b]--;
-    const jb = job[p]!;
-    const sg = stage[p]!;
-    const er = err[p]!;
-    if ((jb | sg | er) !== 0) {
-      // Runs of one job id or stage give their references back at once (a batch's records share them).
-      if (jb !== jobId) {
-        if (jobN > 0) c.releaseString(jobId, jobN);
-        jobId = jb;
-        jobN = 0;
-      }
-      jobN++;
-      if (sg !== stageId) {
-        if (stageN > 0) c.releaseString(stageId, stageN);
-        stageId = sg;
-        stageN = 0;
-      }
-      stageN++;
-      if (er !== 0) c.releaseString(er, 1);
-    }
-  }
-  a.removeFolded(n, sum, ok, hit);
-  if (jobN > 0) c.releaseString(jobId, jobN);
-  if (stageN > 0) c.releaseString(stageId, stageN);
-}
-
-/** Twin of add() + link() + addCumulative(), batched per run of one operation; bucketOf(d) inlined from the high word. */
-function foldInChunk(ops: OperationAggregate[], c: FoldColumns, from: number, to: number, seqBase: number): void {
-  const dur = c.dur;
-  const words = c.durWords;
-  const okCol = c.ok;
-  const opCol = c.op;
-  const lnk = c.lnk;
-  const pool = c.pool;
-  const segPages = pool.segPages; // alloc() pushes onto these same arrays
-  const segSum = pool.segSum;
-  const total = pool.total;
-  const hiWord = HI_WORD;
-  const shift = BUCKET_SHIFT;
-  const base = BUCKET_BASE;
-  const lastBucket = BUCKETS - 1;
-  const subBits = SUB_BITS;
-  const pageBits = PAGE_BITS;
-  const pageMask = PAGE_MASK;
-  const boundOf = BOUND_OF_BUCKET;
-  const bounds = BOUNDS_WITH_INF;
-  let o = opCol[from]!;
-  let a = ops[o]!;
-  let oct = a.oct;
-  let pageOf = a.pageOf;
-  let cb = a.cumBuckets;
-  let min = a.min;
-  let max = a.max;
-  let last = a.lastSeq;
-  let n = 0;
-  let sum = 0;
-  let ok = 0;
-  for (let p = from; p < to; p++) {
-    const o2 = opCol[p]!;
-    if (o2 !== o) {
-      a.addFolded(n, sum, ok, min, max, last);
-      o = o2;
-      a = ops[o]!;
-      oct = a.oct;
-      pageOf = a.pageOf;
-      cb = a.cumBuckets;
-      min = a.min;
-      max = a.max;
-      last = a.lastSeq;
-      n = 0;
-      sum = 0;
-      ok = 0;
-    }
-    const d = dur[p]!;
-    let b = (words[(p << 1) + hiWord]! >>> shift) - base; // bucketOf(d), inlined
-    b = b < 0 ? 0 : b > lastBucket ? lastBucket : b;
-    n++;
-    sum += d;
-    ok += okCol[p]!;
-    if (d < min) min = d;
-    if (d > max) max = d;
-    const seq = seqBase + p;
-    const e = b >> subBits;
-    oct[e]++;
-    let pg = pageOf[e]!;
-    if (pg === NO_PAGE) {
-      pg = pool.alloc(a, e, seq);
-    }
-    if (pg !== NO_PAGE) {
-      segPages[pg >>> SEG_BITS]![((pg & SEG_MASK) << pageBits) | ((b >> 1) & pageMask)]++;
-      segSum[pg >>> SEG_BITS]![pg & SEG_MASK]++;
-    }
-    total[b]++;
-    let j = boundOf[b]!;
-    if (d > bounds[j]!) j++;
-    cb[j]++;
-    // link(), inlined
-    const dist = seq - last;
-    lnk[p] = last >= 0 && dist <= 0xffffffff ? dist : 0;
-    last = seq;
-  }
-  a.addFolded(n, sum, ok, min, max, last);
-}
-
-/**
- * Records that came and left between two folds (n slots from physical p,
- * wrapping at `capacity`): into the cumulative totals only (I2), strings freed.
- */
-export function foldCumulativeOnly(ops: OperationAggregate[], c: FoldColumns, p: number, n: number, capacity: number): void {
-  for (let i = 0; i < n; i++) {
-    const d = c.dur[p]!;
-    ops[c.op[p]!]!.addCumulative(d, c.ok[p] === 1, bucketOf(d));
-    if ((c.job[p]! | c.stage[p]! | c.err[p]!) !== 0) c.releaseStrings(p);
-    if (++p === capacity) p = 0;
-  }
-}
-
-/**
- * Recomputes min, max and sum of every aggregate whose extremes are stale
- * (I3, I4) from the held records in physical ranges [r0, r1) and [r2, r3):
- * one scan of every held record.
- */
-export function recount(ops: OperationAggregate[], c: { readonly dur: Float64Array; readonly op: Uint32Array }, r: readonly number[]): void {
-  let stale = false;
-  for (const a of ops) if (a.extremesStale) stale = true;
-  if (!stale) return;
-  const mins = new Float64Array(ops.length).fill(Infinity);
-  const maxs = new Float64Array(ops.length).fill(-Infinity);
-  const sums = new Float64Array(ops.length);
-  for (let s = 0; s < r.length; s += 2) {
-    for (let p = r[s]!; p < r[s + 1]!; p++) {
-      const o = c.op[p]!;
-      const d = c.dur[p]!;
-      sums[o] += d;
-      if (d < mins[o]!) mins[o] = d;
-      if (d > maxs[o]!) maxs[o] = d;
-    }
-  }
-  for (let o = 0; o < ops.length; o++) {
-    const a = ops[o]!;
-    if (a.extremesStale) {
-      a.min = mins[o]!;
-      a.max = maxs[o]!;
-      a.sum = sums[o]!;
-      a.extremesStale = false;
-      a.p95Valid = false; // its clamp to [min, max] may move
-    }
-  }
-}
-
-/** The ring geometry a link walk needs: sequence number s is logical record s - evictedTotal. */
-export interface SeqColumns {
-  readonly dur: Float64Array;
-  readonly lnk: Uint32Array;
-  readonly evictedTotal: number;
-  readonly count: number;
-  physical(i: number): number;
-}
-
-/**
- * recount() for the listed aggregates only, walking each one's links (I7)
- * from its newest record back: O(their records), for when few are stale.
- */
-export function recountChains(ops: readonly OperationAggregate[], c: SeqColumns, list: readonly number[]): void {
-  const dur = c.dur;
-  const lnk = c.lnk;
-  const first = c.evictedTotal;
-  for (const o of list) {
-    const a = ops[o]!;
-    let min = Infinity;
-    let max = -Infinity;
-    let sum = 0;
-    let s = a.lastSeq;
-    while (s >= first) {
-      const p = c.physical(s - first);
-      const d = dur[p]!;
-      sum += d;
-      if (d < min) min = d;
-      if (d > max) max = d;
-      const k = lnk[p]!;
-      if (k === 0) break;
-      s -= k;
-    }
-    a.min = min;
-    a.max = max;
-    a.sum = sum;
-    a.extremesStale = false;
-    a.p95Valid = false;
-  }
-}

@@ -7,7 +7,8 @@
 import { GpuField } from '../schema/gpu.js';
 import { MemoryField } from '../schema/memory.js';
 import type { GpuUsageStats, MemoryUsageStats, OperationSummary, ProcessingTimeStats } from '../types.js';
-import type { BucketPool, OperationAggregate } from './aggregates.js';
+import type { OperationAggregate } from './aggregates.js';
+import type { BucketPool } from './bucket-pool.js';
 import { BUCKETS, BUCKET_BASE, BUCKET_SHIFT, HI_WORD, OCTAVES, SUB_BITS, bucketMid, bucketOf, percentilesFromCounts } from './histogram.js';
 
 /** A ring's view of its records (src/store/ring.ts): logical record i is at physical(i). */
@@ -35,7 +36,7 @@ export interface ProcessingColumns extends RingView {
   readonly pool: BucketPool;
   /** Brings the aggregates and the links up to date. */
   settle(): void;
-  /** settle(), then recounts stale extremes and sums (aggregates.ts, recount): of one operation, or all (-1). */
+  /** settle(), then recounts stale extremes and sums (fold.ts, recount): of one operation, or all (-1). */
   refreshExtremes(opId?: number): void;
 }
 

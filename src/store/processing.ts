@@ -16,11 +16,13 @@
  * adds the records pushed since the last fold and removes the records that
  * left the view since then (still physically present as the ring's stale
  * records); a record that came and left between two folds goes into the
- * cumulative totals only. The fold loops themselves, and the invariants they
- * keep, are in src/stats/aggregates.ts; this file decides which slots they
- * run over.
+ * cumulative totals only. The fold loops themselves are in src/stats/fold.ts,
+ * the invariants they keep in src/stats/aggregates.ts; this file decides
+ * which slots they run over.
  */
-import { AGGREGATE_BYTES, BucketPool, MAX_PAGES, OperationAggregate, foldCumulativeOnly, foldIn, foldOut, recount, recountChains, type FoldColumns } from '../stats/aggregates.js';
+import { AGGREGATE_BYTES, OperationAggregate } from '../stats/aggregates.js';
+import { BucketPool, MAX_PAGES } from '../stats/bucket-pool.js';
+import { foldCumulativeOnly, foldIn, foldOut, recount, recountChains, type FoldColumns } from '../stats/fold.js';
 import { bucketOf } from '../stats/histogram.js';
 import { ranges } from '../stats/window.js';
 import { MAX_ERROR_MESSAGE_LENGTH, MAX_JOB_ID_LENGTH, MAX_STAGE_LENGTH, capString } from '../schema/field.js';

@@ -1,13 +1,15 @@
 // perfprobe compare: synthetic exports with a known truth (seeded noise).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli-helpers.js';
 import { compareOperation, exactPValue, exactUCounts, mannWhitneyU, percentile } from '../../src/cli/compare.js';
 import { nearestRank, percentileOfSorted } from '../../src/stats/percentile.js';
 import { PerformanceMetricsCollector } from '../../src/index.js';
+import { JSON_HEAD, jsonSample, jsonTail, type RunSummary } from '../../src/cli/run-report.js';
+import type { Tick } from '../../src/cli/sampling.js';
 
 /** mulberry32: a small seeded PRNG so the "noise" is the same on every run. */
 function rng(seed: number): () => number {
@@ -258,6 +260,102 @@ describe('perfprobe compare', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     }
   });
+});
+
+/** A run summary as `perfprobe run` writes it (the fields compare reads: command, durationMs). */
+function runSummary(durationMs: number, samples: number): RunSummary {
+  return {
+    command: ['node', 'train.js', '--epochs', '3'], startTime: '2026-12-02T07:00:00.000Z', exitCode: 0, signal: null, durationMs,
+    userCpuMs: 51_000, systemCpuMs: 2_300, intervalMs: 100, samples, samplerBackend: 'native', peakRssMb: 812.5, peakRssSource: 'cgroup',
+    avgRssMb: 640.1, peakSystemUsedMb: 9000, systemTotalMb: 24_000, avgGpuUtilizationPercent: 71.5, peakGpuUtilizationPercent: 99,
+    peakGpuMemoryMb: 30_000, peakTreeGpuMemoryMb: 29_000, energyJoules: 12_345.6,
+    gpus: [{ gpuId: 0, name: 'NVIDIA "H100" [summary]', avgLoadPercent: 71.5 } as never],
+    gpuEvents: [{ elapsedMs: 1200, gpuId: 0, type: 'clock', text: '"samples": [] in a string, ] } {' } as never],
+    gpuEventsDropped: 0,
+  };
+}
+/** A sample of a one-GPU machine, as the sampler gives it. */
+function runTick(i: number): Tick {
+  return {
+    timestamp: 1_796_000_000_000 + i * 100, systemTotalMb: 24_000, systemUsedMb: 8000 + (i % 97), systemAvailableMb: 16_000 - (i % 97), treeRssMb: 600 + (i % 13),
+    gpus: [{ gpuId: 0, status: 'ok', loadPercent: i % 100, memoryUtilPercent: 40, memoryUsedMb: 28_000, memoryTotalMb: 81_559, temperatureCelsius: 61,
+      powerWatts: 412.5, performanceState: 0, clocksEventReasons: 0, treeGpuMemoryMb: 27_000 } as never],
+  };
+}
+/** Writes a run report the way `perfprobe run --json` does (head, one sample a line, tail); its size in bytes. */
+function writeRunReport(path: string, durationMs: number, samples: number): number {
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, JSON_HEAD);
+    const t0 = runTick(0).timestamp;
+    for (let i = 0; i < samples; ) {
+      let chunk = '';
+      for (const end = Math.min(samples, i + 4096); i < end; i++) chunk += jsonSample(runTick(i), t0, i === 0);
+      writeSync(fd, chunk);
+    }
+    writeSync(fd, jsonTail(runSummary(durationMs, samples), samples > 0));
+  } finally {
+    closeSync(fd);
+  }
+  return statSync(path).size;
+}
+
+test('run reports are compared in bounded memory: a 200 MB report (its samples are skipped, not kept) compares under a 64 MB heap, as a small one', async () => {
+  // The samples are scanned (the file must be valid JSON) but never kept. Before, all of them became
+  // objects (600,000 here): the child ran out of its 64 MB heap.
+  const bigBase = join(dir, 'big-run-a.json');
+  const bigCur = join(dir, 'big-run-b.json');
+  const size = writeRunReport(bigBase, 61_234.5, 600_000);
+  writeRunReport(bigCur, 70_000.25, 600_000);
+  assert.ok(size > 200 * 1048576, `the report is ${(size / 1048576).toFixed(0)} MB`);
+  const HEAP_MB = 64;
+  const big = await runCli(['compare', bigBase, bigCur, '--json'], { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` }, 600_000); // a hang guard, not a timing assertion
+  assert.equal(big.code, 1, big.stderr.slice(0, 2000));
+  const changePercent = ((70_000.25 - 61_234.5) / 61_234.5) * 100;
+  assert.deepEqual(JSON.parse(big.stdout), { thresholdPercent: 5, durationMs: { base: 61_234.5, current: 70_000.25, changePercent, verdict: 'regression' } });
+  // The same summaries in small reports, in every layout a writer could give (the writer's own, one line,
+  // tabs, CRLF, no samples): the same answer, byte for byte.
+  const small = (name: string, durationMs: number, layout: (doc: unknown) => string) => {
+    const own = join(dir, `${name}-own.json`);
+    writeRunReport(own, durationMs, 3);
+    const doc = JSON.parse(readFileSync(own, 'utf8'));
+    return file(`${name}.json`, layout(doc));
+  };
+  const layouts: Array<[string, (doc: unknown) => string]> = [
+    ['own', (d) => JSON_HEAD + (d as { samples: Tick[] }).samples.map((t, i) => jsonSample(t, runTick(0).timestamp, i === 0)).join('') + jsonTail((d as { summary: RunSummary }).summary, true)],
+    ['compact', (d) => JSON.stringify(d)],
+    ['tabs', (d) => JSON.stringify(d, null, '\t')],
+    ['crlf', (d) => JSON.stringify(d, null, 2).replace(/\n/g, '\r\n') + '\r\n'],
+    ['empty', (d) => JSON.stringify({ ...(d as object), samples: [] })],
+  ];
+  for (const [name, layout] of layouts) {
+    const a = small(`small-a-${name}`, 61_234.5, layout);
+    const b = small(`small-b-${name}`, 70_000.25, layout);
+    const json = await runCli(['compare', a, b, '--json']);
+    assert.equal(json.code, 1, `${name}: ${json.stderr}`);
+    assert.equal(json.stdout, big.stdout, name);
+    if (name === 'own') assert.match((await runCli(['compare', a, b])).stdout, /^wall time \(ms\) +61235 +70000 +\+14\.3% +regression$/m);
+  }
+  rmSync(bigBase);
+  rmSync(bigCur);
+});
+
+test('compare itself failing (EIO reading a file) exits 3 with the error on stderr, not 2 (bad input) nor 1 (a regression), and prints nothing', { skip: process.platform !== 'linux' && 'reads /proc/self/mem' }, async () => {
+  // /proc/self/mem opens (it is the child's own) but reading it at offset 0,
+  // an unmapped address, fails with EIO: a real read failure that is no fault of the input.
+  const ok = file('eio-base.json', exportDoc({ a: [1, 2, 3] }));
+  const r = await runCli(['compare', ok, '/proc/self/mem']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /^perfprobe compare: internal error: Error: \/proc\/self\/mem: EIO: i\/o error/);
+  assert.equal(r.stdout, '', 'no partial table or JSON');
+  const json = await runCli(['compare', ok, '/proc/self/mem', '--json']);
+  assert.equal(json.code, 3, json.stderr);
+  assert.equal(json.stdout, '');
+  // The user's own mistakes on the same path stay exit 2, one line.
+  const dirArg = await runCli(['compare', ok, dir]);
+  assert.equal(dirArg.code, 2, dirArg.stderr);
+  assert.match(dirArg.stderr, /EISDIR/);
+  assert.equal(dirArg.stderr.trim().split('\n').length, 1, dirArg.stderr);
 });
 
 test('130,000 operations compare without a crash: the table is printed, exit 0', async () => {

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { collect, runCli, startCli, CLI, ROOT } from '../helpers/cli-helpers.js';
+import { collect, outputMatch, runCli, startCli, CLI, ROOT } from '../helpers/cli-helpers.js';
 
 /** Pids still alive among `pids`. */
 const alive = (pids: number[]) =>
@@ -21,20 +21,12 @@ after(() => {
   for (const p of alive(leftovers)) process.kill(p, 'SIGKILL');
 });
 
-/** Starts perfprobe run on a shell script that prints "pids <a> <b>" once its background sleeps run; resolves those pids. */
-function pidsOf(child: ReturnType<typeof startCli>): Promise<number[]> {
-  return new Promise((resolve) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /pids (\d+) (\d+)/.exec(out);
-      if (m) {
-        const pids = [Number(m[1]), Number(m[2])];
-        leftovers.push(...pids);
-        resolve(pids);
-      }
-    });
-  });
+/** The pids of the two background sleeps from the "pids <a> <b>" line (rejects at once if perfprobe exits first). */
+async function pidsOf(child: ReturnType<typeof startCli>): Promise<number[]> {
+  const m = await outputMatch(child, 'stdout', /pids (\d+) (\d+)/, 'the pids line');
+  const pids = [Number(m[1]), Number(m[2])];
+  leftovers.push(...pids);
+  return pids;
 }
 
 test('SIGTERM to perfprobe ends the command and its background children: none is orphaned, exit 143', async () => {

@@ -3,9 +3,11 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { collect, listeningUrl, runCli, startCli } from '../helpers/cli-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 describe('perfprobe serve', () => {
   test('serves the dashboard, the stream and the API; a port in use is one line and exit 1; SIGTERM stops it', async () => {
+    const started = Date.now();
     const server = startCli(['serve', '--port', '0', '--interval', '200ms', '--token', 'sekret']);
     const url = await listeningUrl(server);
     const done = collect(server);
@@ -28,20 +30,27 @@ describe('perfprobe serve', () => {
       assert.match(stream.headers.get('content-type')!, /^text\/event-stream/);
       const reader = stream.body!.getReader();
       let text = '';
-      const until = Date.now() + 10_000;
-      while (!/event: samples\ndata: .*\n\n/.test(text) && Date.now() < until) {
-        const { value, done: end } = await reader.read();
-        if (end) break;
-        text += Buffer.from(value!).toString();
+      // Until the first batch of samples (the server sends one each interval), however long a loaded
+      // machine takes; the guard only ends a stream that hangs.
+      const guard = setTimeout(() => ac.abort(), HANG_GUARD_MS);
+      try {
+        while (!/event: samples\ndata: .*\n\n/.test(text)) {
+          const { value, done: end } = await reader.read();
+          if (end) break;
+          text += Buffer.from(value!).toString();
+        }
+      } finally {
+        clearTimeout(guard);
+        ac.abort();
       }
-      ac.abort();
       assert.match(text, /^retry: \d+/m);
       const snap = JSON.parse(/event: snapshot\ndata: (.*)\n/.exec(text)![1]!);
       assert.ok(Array.isArray(snap.memory) && Array.isArray(snap.gpus) && Array.isArray(snap.operations));
       const batch = JSON.parse(/event: samples\ndata: (.*)\n/.exec(text)![1]!);
       assert.ok(batch.memory.length >= 1, 'a batch carries new memory samples');
       const [ts, usedMb, totalMb] = batch.memory[0];
-      assert.ok(ts > Date.now() - 60_000 && usedMb > 0 && totalMb >= usedMb);
+      assert.ok(ts >= started && ts <= Date.now(), `a sample taken by this server (at ${ts}, started ${started})`);
+      assert.ok(usedMb > 0 && totalMb >= usedMb, `${usedMb} of ${totalMb} MB`);
 
       const metrics = await fetch(url + '/metrics', { headers: auth });
       assert.equal(metrics.status, 200);
@@ -56,6 +65,11 @@ describe('perfprobe serve', () => {
     }
     const end = await done;
     assert.equal(end.code, 0, end.stderr);
+  });
+
+  test('a serve that exits without listening fails the wait for its listening line at once, with its stderr', async () => {
+    const server = startCli(['serve', '--port', 'abc']);
+    await assert.rejects(listeningUrl(server), /the listening line of perfprobe serve: the child (exited \(2\)|closed stderr) without it: perfprobe serve: --port must be/);
   });
 
   test('bad --port and --interval are refused', async () => {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ROOT } from '../helpers/cli-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 import { fakeNvmlOrSkip } from '../helpers/fake-nvml-helpers.js';
 
 const haveTmux = spawnSync('tmux', ['-V']).status === 0;
@@ -26,24 +27,32 @@ after(() => {
   if (haveTmux) spawnSync('tmux', ['-L', SOCKET, 'kill-server']);
 });
 
-async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (fn()) return;
+/**
+ * Polls the pane until `want(screen)`. The wait is bounded by the work, not
+ * by wall time: it fails at once when `ended` matches the screen first (the
+ * command exited without drawing what was awaited: its output is in the
+ * failure), and after HANG_GUARD_MS only when it hangs.
+ */
+async function until(what: string, pane: () => string, want: (screen: string) => boolean, ended?: RegExp): Promise<void> {
+  const end = Date.now() + HANG_GUARD_MS;
+  for (;;) {
+    const screen = pane();
+    if (want(screen)) return;
+    if (ended?.test(screen)) assert.fail(`the command ended before ${what}:\n${screen}`);
+    if (Date.now() > end) assert.fail(`no ${what} in ${HANG_GUARD_MS} ms (a hang):\n${screen}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 for (const [key, label] of [['q', 'q'], ['C-c', 'Ctrl-C']] as const) {
   test(`watch draws the live view and ${label} quits and restores the terminal`, { skip }, async () => {
     const session = `w${key === 'q' ? 'q' : 'c'}`;
-    const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; echo WATCH-EXIT=$?; sleep 60`;
+    const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; echo WATCH-EXIT=$?; sleep 600`;
     tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
     const pane = () => tmux('capture-pane', '-p', '-t', session);
     const flag = (name: string) => tmux('display-message', '-p', '-t', session, `#{${name}}`).trim();
     try {
-      await until('the memory line', () => /^Memory\s+\[[#.]+\] \d+ \/ \d+ MB \([\d.]+%\)/m.test(pane()));
+      await until('the memory line', pane, (p) => /^Memory\s+\[[#.]+\] \d+ \/ \d+ MB \([\d.]+%\)/m.test(p), /WATCH-EXIT=/);
       const screen = pane();
       assert.match(screen, /^perfprobe watch .* \(q to quit\)/m);
       assert.match(screen, /^Process\s+perfprobe pid \d+\s+RSS [\d.]+ MB/m);
@@ -55,7 +64,7 @@ for (const [key, label] of [['q', 'q'], ['C-c', 'Ctrl-C']] as const) {
       assert.equal(pane().match(/^perfprobe watch /gm)?.length, 1);
 
       tmux('send-keys', '-t', session, key);
-      await until('perfprobe to exit', () => /WATCH-EXIT=\d+/.test(pane()));
+      await until('perfprobe to exit', pane, (p) => /WATCH-EXIT=\d+/.test(p));
       assert.match(pane(), /WATCH-EXIT=0/);
       assert.equal(flag('alternate_on'), '0', 'alternate screen left');
       assert.equal(flag('cursor_flag'), '1', 'cursor shown again');
@@ -69,16 +78,16 @@ for (const [key, label] of [['q', 'q'], ['C-c', 'Ctrl-C']] as const) {
 for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
   test(`watch stopped by ${signal} restores the terminal (screen, cursor, line mode)`, { skip }, async () => {
     const session = `s${signal.toLowerCase()}`;
-    const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; echo WATCH-EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-*icanon\\|-*echo' | tr '\\n' ' '; echo STTY-DONE; sleep 60`;
+    const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; echo WATCH-EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -- '-*icanon\\|-*echo' | tr '\\n' ' '; echo STTY-DONE; sleep 600`;
     tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', cmd);
     const pane = () => tmux('capture-pane', '-p', '-t', session);
     const flag = (name: string) => tmux('display-message', '-p', '-t', session, `#{${name}}`).trim();
     try {
-      await until('the live view', () => /perfprobe pid \d+/.test(pane()));
+      await until('the live view', pane, (p) => /perfprobe pid \d+/.test(p), /WATCH-EXIT=/);
       const pid = Number(/perfprobe pid (\d+)/.exec(pane())![1]);
       assert.equal(flag('alternate_on'), '1');
       process.kill(pid, signal);
-      await until('the shell after perfprobe', () => /STTY-DONE/.test(pane()));
+      await until('the shell after perfprobe', pane, (p) => /STTY-DONE/.test(p));
       assert.equal(flag('alternate_on'), '0', 'alternate screen left');
       assert.equal(flag('cursor_flag'), '1', 'cursor shown again');
       assert.match(pane(), /^icanon echo STTY-DONE/m, 'the terminal is back in line mode with echo');
@@ -90,18 +99,23 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
 
 test('perfprobe run shows a live status line on a terminal and clears it at the end', { skip }, async () => {
   const session = 'rs';
-  const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} run -- sleep 3; echo RUN-EXIT=$?; sleep 60`;
+  // The command runs until the test has seen the status line (it waits for a file), not for a fixed time.
+  const dir = mkdtempSync(join(tmpdir(), 'perfprobe-run-status-'));
+  const flagFile = join(dir, 'go');
+  const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} run -- sh -c ${quote(`while [ ! -e ${quote(flagFile)} ]; do sleep 0.1; done`)}; echo RUN-EXIT=$?; sleep 600`;
   tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '20', cmd);
   const pane = () => tmux('capture-pane', '-p', '-t', session);
   try {
-    await until('the status line', () => /^\[perfprobe\] \d+\.\d s \| tree RSS (\d+ MB|n\/a)/m.test(pane()));
-    await until('perfprobe run to exit', () => /RUN-EXIT=\d+/.test(pane()));
+    await until('the status line', pane, (p) => /^\[perfprobe\] \d+\.\d s \| tree RSS (\d+ MB|n\/a)/m.test(p), /RUN-EXIT=/);
+    writeFileSync(flagFile, '');
+    await until('perfprobe run to exit', pane, (p) => /RUN-EXIT=\d+/.test(p));
     const screen = pane();
     assert.match(screen, /RUN-EXIT=0/);
-    assert.match(screen, /wall time\s+3\.\d\d s/);
+    assert.match(screen, /wall time\s+(\d+ ms|\d+\.\d\d s|\d+ min \d+\.\d s)$/m);
     assert.doesNotMatch(screen, /\[perfprobe\]/, 'the status line is cleared before the summary');
   } finally {
     spawnSync('tmux', ['-L', SOCKET, 'kill-session', '-t', session]);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -116,11 +130,11 @@ test('watch shows each GPU with bars, P-state, throttle reasons, PCIe/ECC/MIG, a
     'gpu0.pcie_gen=5', 'gpu0.pcie_width=16', 'gpu0.ecc=1', 'gpu0.ecc_cv=3', 'gpu0.ecc_uv=0', 'gpu0.events=xid:79@300',
     'gpu1.util=0', 'gpu1.ecc=0', 'gpu1.mig=1', 'gpu1.mig_pending=1', 'gpu1.mig_devices=1:0:10737418240:1073741824:MIG-test-1'].join('\n') + '\n');
   const session = 'wg';
-  const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; sleep 60`;
+  const cmd = `cd ${quote(ROOT)} && ${CLI.map(quote).join(' ')} watch --interval 200ms; echo WATCH-EXIT=$?; sleep 600`;
   tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '50', '-e', `PERFPROBE_NVML_LIBRARY=${lib}`, '-e', `PERFPROBE_FAKE_NVML_SCRIPT=${script}`, cmd);
   const pane = () => tmux('capture-pane', '-p', '-t', session);
   try {
-    await until('the GPU block and the Xid event', () => /^GPU 1 /m.test(pane()) && /Xid 79/.test(pane()));
+    await until('the GPU block and the Xid event', pane, (p) => /^GPU 1 /m.test(p) && /Xid 79/.test(p), /WATCH-EXIT=/);
     const screen = pane();
     assert.match(screen, /^GPU 0\s+Fake H100\s+\[ok\]\s+P2\s+55 C \(memory 71 C\)\s+250\.0 W \/ 700 W/m);
     assert.match(screen, /^  util\s+\[#+\.+\] 75%   enc 5%  dec 6%$/m);

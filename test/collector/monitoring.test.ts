@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { PerformanceMetricsCollector } from '../../src/index.js';
 import { GPU_SLOTS, GpuSlot, HeaderSlot, MemorySlot, RECORD_MEMORY_OFFSET, recordSlots, probeInfo, type SampleBatch, type SamplerOptions } from '../../src/probes/index.js';
 import { noGpu, quiet, gpuReading, fakeSampler } from '../helpers/collector-helpers.js';
+import { HANG_GUARD_MS, pollUntil } from '../helpers/hang-guard.js';
 
 test('memory: a figure the probe could not read is stored and read back as null, never NaN or 0', () => {
   const reading = { timestamp: Date.now(), totalMb: NaN, usedMb: 100, availableMb: NaN, percent: NaN, processMemoryMb: 50,
@@ -169,11 +170,14 @@ test('monitoring with the real sampler counts samples taken while the event loop
   }
   const c = new PerformanceMetricsCollector({ memorySampleIntervalMs: 10, enableGpuTracking: false }, {});
   c.startMonitoring();
-  const until = Date.now() + 300;
-  while (Date.now() < until) { /* block the event loop */ }
+  // Block the event loop until the sampler thread has written 15 samples (however long a loaded machine takes:
+  // the count is read from the thread's counters, which needs no event loop; the bound is a hang guard).
+  const sampler = (c as unknown as { monitor: { sampler: { stats(): { written: number } } } }).monitor.sampler;
+  const end = Date.now() + HANG_GUARD_MS;
+  while (sampler.stats().written < 15 && Date.now() < end) { /* block the event loop */ }
   const s = c.getMemoryUsageStats();
   c.stopMonitoring();
-  assert.ok(s.count >= 15, `only ${s.count} samples in 300 ms at 10 ms`);
+  assert.ok(s.count >= 15, `only ${s.count} of the samples written while the event loop was blocked were counted`);
   assert.ok(s.currentProcessMb! > 1);
   c.close();
 });
@@ -193,8 +197,7 @@ test('monitoring: config changes restart the sampler; the systeminformation fall
   });
   c.startMonitoring();
   assert.deepEqual(log, [{ intervalMs: 20, gpu: false, capacity: 24_000 }], 'GPUs are not sampled natively without NVML');
-  await new Promise((r) => setTimeout(r, 150));
-  assert.ok(polls >= 2, `${polls} GPU polls`);
+  await pollUntil('two GPU polls', () => polls >= 2);
   assert.ok(c.getGpuUsageStats().count >= 2);
   c.updateConfig({ memorySampleIntervalMs: 50 });
   assert.deepEqual(log.map((o) => o.intervalMs), [20, 50]);

@@ -16,6 +16,7 @@ import {
 import { registerOpenTelemetry, registerPromClient } from '../../src/exporters/index.js';
 import { newCollector } from '../helpers/export-helpers.js';
 import { GPU_GAUGES } from '../../src/schema/gpu.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 function seeded() {
   const c = newCollector({ enableGpuTracking: true });
@@ -148,7 +149,7 @@ test('perfprobe loads and exports without prom-client or @opentelemetry installe
     );
     const r = spawnSync(process.execPath, ['--require', join(dir, 'block.cjs'), '--import', 'tsx', join(dir, 'main.cjs')], {
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: HANG_GUARD_MS,
     });
     assert.equal(r.status, 0, r.stderr);
     // 2 operation families, 4 memory gauges, the GPU_GAUGES and 3 labelled GPU families (reasons, ECC, Xid).

@@ -120,6 +120,22 @@ test('invalid JSON is refused (a SyntaxError) wherever JSON.parse refuses it', a
   assert.deepStrictEqual(await readExportDocument(file(ok)), JSON.parse(ok));
 });
 
+test('skipArrays: a skipped top-level array is scanned (invalid JSON in it is still refused) but none of its elements is kept', async () => {
+  const text = '{"perfprobe_run":1,"samples":[{"a":[1,{"b":"]"}]},\n 2, "x"],\r\n\t"summary":{"durationMs":5,"samples":[7]},"other":[1]}';
+  const expected = { ...JSON.parse(text), samples: [] };
+  const path = file(text);
+  for (const chunkBytes of [1, 3, 1 << 16]) {
+    assert.deepStrictEqual(await readExportDocument(path, { chunkBytes, skipArrays: new Set(['samples']) }), expected, `chunk ${chunkBytes}`);
+  }
+  // Only top-level arrays are skipped: summary.samples (nested) and a non-array value stay.
+  assert.deepStrictEqual(await readExportDocument(file('{"samples":3,"s":{"samples":[1]}}'), { skipArrays: new Set(['samples']) }), { samples: 3, s: { samples: [1] } });
+  for (const bad of ['{"samples":[1,]}', '{"samples":[{"a":}]}', '{"samples":[1 2]}', '{"samples":[1]']) {
+    for (const chunkBytes of [1, 1 << 16]) {
+      await assert.rejects(readExportDocument(file(bad), { chunkBytes, skipArrays: new Set(['samples']) }), SyntaxError, `${bad} (chunk ${chunkBytes})`);
+    }
+  }
+});
+
 test('numbers read as Number() reads them: shortest forms, 16-19 digit decimals, halfway cases', async () => {
   const r = rng(11);
   const f = new Float64Array(1);

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { newCollector, tempDir } from '../helpers/export-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const tmp = tempDir('perfprobe-killed-');
 after(() => tmp.cleanup());
@@ -36,7 +37,7 @@ function waitFor(child: ChildProcess, line: string, ms: number): Promise<void> {
   });
 }
 
-test('a SIGKILLed export leaves a temporary file; the next export removes it', { timeout: 180_000 }, async () => {
+test('a SIGKILLed export leaves a temporary file; the next export removes it', { timeout: 2 * HANG_GUARD_MS }, async () => {
   const dir = join(tmp.dir, 'killed');
   mkdirSync(dir, { recursive: true });
   // The child starts a 200,000-record export; once its temporary file exists

@@ -20,6 +20,7 @@ import { GPU_GAUGES, CLOCKS_EVENT_REASONS } from '../../src/schema/gpu.js';
 import { gpuChild, standInNvml } from '../helpers/fake-nvml-helpers.js';
 import { tool } from '../helpers/export-helpers.js';
 import { runCli } from '../helpers/cli-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const MiB = 1048576;
 const standIn = standInNvml();
@@ -121,7 +122,7 @@ test('perfprobe names: every GPU-depth gauge with its exact value, reasons 0/1, 
   assert.ok(r.om.endsWith('# EOF\n'));
   const promtool = tool('promtool');
   if (promtool) {
-    const check = spawnSync(promtool, ['check', 'metrics'], { input: r.perfprobe, encoding: 'utf8', timeout: 30_000 });
+    const check = spawnSync(promtool, ['check', 'metrics'], { input: r.perfprobe, encoding: 'utf8', timeout: HANG_GUARD_MS });
     assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
   } else t.skip('promtool not installed (Debian package prometheus)');
 });
@@ -194,7 +195,7 @@ test("dcgm names: every DCGM family is one of dcgm-exporter's, with its type, la
     t.skip('promtool not installed (Debian package prometheus)');
     return;
   }
-  const check = spawnSync(promtool, ['check', 'metrics'], { input: r.dcgm, encoding: 'utf8', timeout: 30_000 });
+  const check = spawnSync(promtool, ['check', 'metrics'], { input: r.dcgm, encoding: 'utf8', timeout: HANG_GUARD_MS });
   assert.notEqual(check.status, 1, `promtool could not parse it: ${check.stderr}`);
   const problems = `${check.stdout}${check.stderr}`.trim().split('\n').filter(Boolean);
   assert.ok(problems.length > 0);

@@ -12,6 +12,7 @@ import { PrometheusExporter, escapeLabelValue, serve } from '../../src/index.js'
 import { SCRAPE_SLICE_BYTES } from '../../src/exporters/prometheus.js';
 import type { CumulativeOperationStats } from '../../src/types.js';
 import { newCollector } from '../helpers/export-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const OPS = 10_000;
 const c = newCollector({ maxOperations: OPS, maxHistorySize: 3 * OPS, enableMemoryTracking: false });
@@ -117,7 +118,7 @@ test('GET /metrics over HTTP at 10,000 operations: chunked, the same bytes as re
   try {
     const get = (method: string) =>
       new Promise<{ headers: Record<string, unknown>; body: Buffer; chunks: number }>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port: s.port, path: '/metrics', method, timeout: 60_000 }, (res) => {
+        const req = request({ host: '127.0.0.1', port: s.port, path: '/metrics', method, timeout: HANG_GUARD_MS }, (res) => {
           const parts: Buffer[] = [];
           res.on('data', (d: Buffer) => parts.push(d));
           res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(parts), chunks: parts.length }));

@@ -12,6 +12,7 @@ import {
 } from '../../src/exporters/index.js';
 import { newCollector, tool } from '../helpers/export-helpers.js';
 import { fakeNvmlOrSkip } from '../helpers/fake-nvml-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 /** Parses exposition lines into name{labels} -> value. */
 function samples(text: string): Map<string, number> {
@@ -126,7 +127,7 @@ test('promtool check metrics passes on the text format', (t) => {
   c.recordProcessingTime('weird "name"\\x', 3);
   c.importRecords({ gpu: [{ timestamp: Date.now(), gpuId: 0, loadPercent: 5, memoryUsedMb: 10, memoryTotalMb: 100, memoryPercent: 10, temperatureCelsius: 30, powerWatts: 50, operation: null }] });
   const text = new PrometheusExporter(c as never, { liveGpu: false }).render();
-  const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: HANG_GUARD_MS });
   assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}\n${text}`);
   assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'no lint warnings');
 });
@@ -187,7 +188,7 @@ test('GPU gauges read live through NVML (the stand-in library): labels gpu, uuid
       const c = new PerformanceMetricsCollector({ enableGpuTracking: true });
       process.stdout.write('RESULT:' + JSON.stringify({ backend: probeInfo().gpu.backend, text: renderPrometheus(c) }) + '\\n');
     `;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', body], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', body], { cwd: root, env, encoding: 'utf8', timeout: HANG_GUARD_MS });
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT:'));
     assert.ok(line, `child failed (${r.status}): ${r.stderr}`);
     const { backend, text } = JSON.parse(line.slice(7)) as { backend: string; text: string };
@@ -210,7 +211,7 @@ test('GPU gauges read live through NVML (the stand-in library): labels gpu, uuid
     assert.equal(s.get(`perfprobe_gpu_memory_clock_hertz${l1}`), 1593e6);
     const promtool = tool('promtool');
     if (promtool) {
-      const check = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
+      const check = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: HANG_GUARD_MS });
       assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
     }
   } finally {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { CollectorProbes } from '../../src/index.js';
 import type { GpuReading, SampleBatch, SamplerOptions } from '../../src/probes/index.js';
+import { HANG_GUARD_MS } from './hang-guard.js';
 
 export const root = join(__dirname, '..', '..');
 /** Probes with no GPU backend (so no NVML is opened). */
@@ -49,7 +50,7 @@ export function runChild(code: string, env: Record<string, string> = {}, signal 
   writeFileSync(file, code.replaceAll('@SRC@', JSON.stringify(join(root, 'src/index.ts'))));
   const t0 = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
-    cwd: root, env: { ...process.env, ...env, EXPORT_DIR: dir }, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL',
+    cwd: root, env: { ...process.env, ...env, EXPORT_DIR: dir }, encoding: 'utf8', timeout: HANG_GUARD_MS, killSignal: 'SIGKILL',
   });
   const out = { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0, dir };
   void signal;

@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { PerformanceMetricsCollector } from '../../src/index.js';
 import type { CollectorConfig } from '../../src/types.js';
+import { HANG_GUARD_MS } from './hang-guard.js';
 
 /** A fresh real PerformanceMetricsCollector (isolated instance; GPU tracking off unless asked). */
 export function newCollector(config: Partial<CollectorConfig> = {}): PerformanceMetricsCollector {
@@ -34,7 +35,7 @@ export function http(
   return new Promise((resolve, reject) => {
     const u = new URL(base);
     const req = request(
-      { host: u.hostname, port: u.port, path, method, headers: options.headers, timeout: 10_000 },
+      { host: u.hostname, port: u.port, path, method, headers: options.headers, timeout: HANG_GUARD_MS },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -45,7 +46,7 @@ export function http(
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer to ${method} ${path} in ${HANG_GUARD_MS} ms (a hang)`)));
     req.on('error', reject);
     if (options.body !== undefined) req.write(options.body);
     req.end();

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { before } from 'node:test';
 import type { buildFakeNvml as BuildFakeNvml } from '../../scripts/build-fake-nvml.mjs';
 import { getAddon } from '../../src/native/binding.js';
+import { HANG_GUARD_MS } from './hang-guard.js';
 
 export type FakeNvmlLibraries = ReturnType<typeof BuildFakeNvml>;
 
@@ -92,7 +93,8 @@ export function gpuChild<T = any>(body: string, opts: { lib: string; script?: st
   }
   Object.assign(env, opts.env);
   const prelude = `
-    const g = require(${JSON.stringify(join(root, 'src', 'probes', 'gpu.ts'))});
+    // The GPU probe and its event watcher (src/probes/gpu.ts, gpu-watch.ts) as one object.
+    const g = { ...require(${JSON.stringify(join(root, 'src', 'probes', 'gpu.ts'))}), ...require(${JSON.stringify(join(root, 'src', 'probes', 'gpu-watch.ts'))}) };
     const src = (p) => require(require('node:path').join(${JSON.stringify(root)}, 'src', p));
     const warnings = [];
     process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }));
@@ -105,7 +107,7 @@ export function gpuChild<T = any>(body: string, opts: { lib: string; script?: st
     }
     function until(pred, what) {
       return new Promise((res, rej) => {
-        const end = Date.now() + 20000;
+        const end = Date.now() + ${HANG_GUARD_MS}; // a hang guard (test/helpers/hang-guard.ts), not a time limit
         const tick = () => (pred() ? res() : Date.now() > end ? rej(new Error('timed out waiting for ' + what)) : setTimeout(tick, 5));
         tick();
       });
@@ -115,7 +117,7 @@ export function gpuChild<T = any>(body: string, opts: { lib: string; script?: st
     cwd: root,
     env,
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 2 * HANG_GUARD_MS, // after the child's own until() guard, so its message is the one seen
   });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT:'));
   if (!line) throw new Error(`child produced no result (status ${r.status}):\n${r.stderr}\n${r.stdout}`);

@@ -9,6 +9,7 @@ import { createDashboardRoutes } from '../../src/http/dashboard.js';
 import type { GpuUsageMetric, MemoryUsageMetric, ProcessingTimeStats } from '../../src/types.js';
 import { XID_MEANINGS, type GpuEvent } from '../../src/probes/gpu-events.js';
 import { gpuReading } from '../helpers/collector-helpers.js';
+import { HANG_GUARD_MS, pollUntil } from '../helpers/hang-guard.js';
 
 /** A scripted source: records pushed by the test, stats computed from a list. */
 function fakeSource() {
@@ -40,19 +41,33 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** Reads SSE text until `done(text)` or the deadline. */
-async function readUntil(body: ReadableStream<Uint8Array>, done: (t: string) => boolean, ms = 5000): Promise<string> {
+/**
+ * Reads SSE text until `done(text)` or the stream's end, however long a
+ * loaded machine takes; HANG_GUARD_MS only ends a wait that hangs.
+ */
+async function readSse(body: ReadableStream<Uint8Array>, done: (t: string) => boolean): Promise<{ text: string; ended: boolean }> {
   const reader = body.getReader();
   let text = '';
-  const end = Date.now() + ms;
-  while (!done(text) && Date.now() < end) {
-    const r = await Promise.race([reader.read(), new Promise<null>((res) => setTimeout(() => res(null), end - Date.now()))]);
-    if (!r || r.done) break;
-    text += Buffer.from(r.value).toString();
+  let ended = false;
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<null>((res) => (timer = setTimeout(() => res(null), HANG_GUARD_MS)));
+  try {
+    while (!done(text)) {
+      const r = await Promise.race([reader.read(), hang]);
+      if (!r) break;
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      text += Buffer.from(r.value).toString();
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
   }
-  reader.releaseLock();
-  return text;
+  return { text, ended };
 }
+const readUntil = async (body: ReadableStream<Uint8Array>, done: (t: string) => boolean): Promise<string> => (await readSse(body, done)).text;
 const events = (text: string, name: string) =>
   [...text.matchAll(new RegExp(`event: ${name}\\ndata: (.*)\\n\\n`, 'g'))].map((m) => JSON.parse(m[1]!));
 
@@ -90,8 +105,9 @@ test('snapshot, then one batch per tick with only the new records, then heartbea
 
     stream.close();
     assert.equal(stream.clients, 0);
-    const rest = await readUntil(res.body!, () => false, 1000);
-    assert.equal(rest, '', 'the stream ended');
+    const rest = await readSse(res.body!, () => false);
+    assert.ok(rest.ended, 'the stream ended');
+    assert.equal(rest.text, '', 'nothing after close()');
   } finally {
     stream.close();
     server.closeAllConnections();
@@ -110,8 +126,7 @@ test('a client that goes away is forgotten', async () => {
     await readUntil(res.body!, (t) => t.includes('event: snapshot'));
     assert.equal(stream.clients, 1);
     ac.abort();
-    const end = Date.now() + 3000;
-    while (stream.clients > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await pollUntil('the client forgotten', () => stream.clients === 0);
     assert.equal(stream.clients, 0);
   } finally {
     stream.close();
@@ -249,7 +264,7 @@ test('one payload per tick for every client: 25 clients cost the statistics of o
     calls.summary = calls.stats = calls.batchReads = 0;
     const since = Date.now();
     const fresh = (t: string) => events(t, 'samples').filter((e) => e.now >= since).length;
-    const text = await readUntil(bodies[0]!, (t) => fresh(t) >= 8, 20_000);
+    const text = await readUntil(bodies[0]!, (t) => fresh(t) >= 8);
     const seen = fresh(text);
     assert.ok(seen >= 8, `client 0 saw ${seen} batches`);
     // Per tick: one batch read and one operation summary (plus 2 stats calls per operation), not one per client.
@@ -325,8 +340,8 @@ test('a client that stops reading is dropped once it has maxBufferedBytes unread
     const reader = await fetch(url, { signal: ac.signal });
     const body = reader.body!.getReader();
     let bytes = 0;
-    const end = Date.now() + 60_000;
-    // Read the live one until the stuck one is gone (the kernel buffers a few MB first).
+    const end = Date.now() + HANG_GUARD_MS;
+    // Read the live one until the stuck one is gone (the kernel buffers a few MB first; the bound is a hang guard).
     while (stream.clients > 1 && Date.now() < end) {
       const r = await body.read();
       if (r.done) break;

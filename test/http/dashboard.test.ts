@@ -9,6 +9,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { PerformanceMetricsCollector, configureGpu } from '../../src/index.js';
 import { serve, type RunningServer } from '../../src/http/index.js';
 import { fakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 // Page-side globals used inside page.evaluate() callbacks (the test tsconfig has no DOM lib).
 declare const window: any;
@@ -83,8 +84,9 @@ after(async () => {
 async function points(page: Page): Promise<Record<string, number>> {
   return page.evaluate(() => window.perfprobeDashboard.points() as Record<string, number>);
 }
-async function waitFor(fn: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
+/** Polls `fn` until it holds, however long a loaded machine takes (HANG_GUARD_MS only ends a hang). */
+async function waitFor(fn: () => Promise<boolean>): Promise<boolean> {
+  const end = Date.now() + HANG_GUARD_MS;
   while (Date.now() < end) {
     if (await fn()) return true;
     await new Promise((r) => setTimeout(r, 100));
@@ -105,16 +107,16 @@ test('the dashboard loads without console errors, charts gain points, it survive
   const res = await page.goto(running!.url + '/', { waitUntil: 'load' });
   assert.equal(res?.status(), 200);
   assert.equal(await page.title(), 'perfprobe dashboard');
-  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 5000 });
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: HANG_GUARD_MS });
 
-  // Charts gain points within 3 s.
+  // Charts gain points (one per tick).
   const first = await points(page);
   assert.ok((first['chart-system'] ?? 0) > 0, `snapshot gave points: ${JSON.stringify(first)}`);
   const grew = await waitFor(async () => {
     const p = await points(page);
     return p['chart-system']! > first['chart-system']! && p['chart-process']! > first['chart-process']! && (p['chart-latency'] ?? 0) > (first['chart-latency'] ?? 0);
-  }, 3000);
-  assert.ok(grew, `charts gained points within 3 s: before ${JSON.stringify(first)}, after ${JSON.stringify(await points(page))}`);
+  });
+  assert.ok(grew, `charts gained points: before ${JSON.stringify(first)}, after ${JSON.stringify(await points(page))}`);
 
   // The operations table shows what was recorded, busiest first.
   const rows = await page.$$eval('#operations tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
@@ -138,7 +140,7 @@ test('the dashboard loads without console errors, charts gain points, it survive
 
   if (fakeGpus && collector.gpuAvailable) {
     // "GPUs now": one card per GPU with its P-state, throttle reasons, ECC and MIG, and nvitop's process table.
-    await page.waitForFunction(() => document.querySelectorAll('#gpu-events tbody tr').length > 0, undefined, { timeout: 10000 });
+    await page.waitForFunction(() => document.querySelectorAll('#gpu-events tbody tr').length > 0, undefined, { timeout: HANG_GUARD_MS });
     const cards = await page.$$eval('#gpu-devices .device', (els) =>
       els.map((c) => ({
         title: c.querySelector('h3').textContent,
@@ -170,11 +172,11 @@ test('the dashboard loads without console errors, charts gain points, it survive
   const port = running!.port;
   const connects = await page.evaluate(() => window.perfprobeDashboard.state.connects as number);
   await running!.close();
-  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnecting', undefined, { timeout: 5000 });
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'reconnecting', undefined, { timeout: HANG_GUARD_MS });
   running = await serve({ port, host: '127.0.0.1', collector, dashboard: true });
-  await page.waitForFunction((n) => window.perfprobeDashboard.state.connects > n, connects, { timeout: 10000 });
+  await page.waitForFunction((n) => window.perfprobeDashboard.state.connects > n, connects, { timeout: HANG_GUARD_MS });
   const afterRestart = await points(page);
-  const resumed = await waitFor(async () => (await points(page))['chart-system']! > afterRestart['chart-system']!, 3000);
+  const resumed = await waitFor(async () => (await points(page))['chart-system']! > afterRestart['chart-system']!);
   assert.ok(resumed, 'charts gain points again after the restart');
   assert.equal(await page.textContent('#status'), 'live');
   await page.close();
@@ -187,7 +189,7 @@ test('with a token: ?token= opens the page, the cookie (per port, an HMAC) feeds
   try {
     const res = await page.goto(`${secured.url}/?token=dash-secret&view=1#top`, { waitUntil: 'load' });
     assert.equal(res?.status(), 200);
-    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: HANG_GUARD_MS });
     assert.equal(page.url(), `${secured.url}/?view=1#top`, 'the token is gone from the address bar, the rest kept');
     const cookies = await context.cookies(secured.url);
     assert.deepEqual(cookies.map((c) => c.name), [`perfprobe_token_${secured.port}`]);
@@ -197,10 +199,10 @@ test('with a token: ?token= opens the page, the cookie (per port, an HMAC) feeds
     assert.equal(cookies[0]!.sameSite, 'Strict');
     // The stream runs on the cookie alone, and a reload without ?token= still opens the page.
     const before = (await points(page))['chart-system'] ?? 0;
-    assert.ok(await waitFor(async () => ((await points(page))['chart-system'] ?? 0) > before, 3000), 'charts gain points');
+    assert.ok(await waitFor(async () => ((await points(page))['chart-system'] ?? 0) > before), 'charts gain points');
     const again = await page.reload({ waitUntil: 'load' });
     assert.equal(again?.status(), 200);
-    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', undefined, { timeout: HANG_GUARD_MS });
   } finally {
     await context.close();
     await secured.close();

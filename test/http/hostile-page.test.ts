@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { serve, type RunningServer } from '../../src/http/index.js';
 import { newCollector, tempDir } from '../helpers/export-helpers.js';
+import { HANG_GUARD_MS, pollUntil } from '../helpers/hang-guard.js';
 
 declare const window: any;
 
@@ -61,9 +62,7 @@ window.results = [];
   window.results.push(...(await Promise.all(exports)));
   // Reading: a CORS fetch gets no answer it may read (no Access-Control-Allow-Origin).
   window.read = await fetch('${target}/api/metrics/processing/stats').then((r) => r.text(), (e) => 'blocked: ' + e.message);
-  // Let the form submissions land before saying done.
-  await new Promise((r) => setTimeout(r, 1500));
-  window.done = true;
+  window.done = true; // the test then waits for the form submissions' answers (page.on('response'))
 })();
 </script></body></html>`;
 }
@@ -99,11 +98,16 @@ test('forms and no-cors fetches from another origin clear nothing, export nothin
   for (const origin of [attackerUrl, attackerUrl.replace('127.0.0.1', 'attacker.test')]) {
     const page = await browser!.newPage();
     const seen: Array<[string, number]> = [];
+    let formAnswers = 0; // answers to the form submissions (navigations of the iframes), not to the fetches
     page.on('response', (r) => {
-      if (r.url().startsWith(perf!.url)) seen.push([r.url().slice(perf!.url.length), r.status()]);
+      if (!r.url().startsWith(perf!.url)) return;
+      seen.push([r.url().slice(perf!.url.length), r.status()]);
+      if (r.request().isNavigationRequest()) formAnswers++;
     });
     await page.goto(origin);
-    await page.waitForFunction(() => window.done === true, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => window.done === true, undefined, { timeout: HANG_GUARD_MS });
+    // The five form submissions land in their iframes whenever the machine gets to them: wait for their answers.
+    await pollUntil('the answers to the five form submissions', () => formAnswers >= 5);
     const read = await page.evaluate(() => window.read as string);
     assert.match(read, /^blocked: /, `the page read ${read.slice(0, 80)}`);
     await page.close();

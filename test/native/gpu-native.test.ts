@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { addonStatus, getAddon } from '../../src/native/binding.js';
 import { GPU_SLOTS, GpuSlot, RECORD_GPU_OFFSET } from '../../src/schema/layout.js';
 import { fakeNvmlLibraries, type FakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const CI = process.env.CI === 'true';
 const MiB = 1048576;
@@ -67,7 +68,7 @@ function child(body: string, opts: { script: string; lib?: keyof FakeNvmlLibrari
     }
   `;
   const r = spawnSync(process.execPath, ['--expose-gc', '-e', `${prelude}\n(async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(3); });`], {
-    env, encoding: 'utf8', timeout: 60_000,
+    env, encoding: 'utf8', timeout: HANG_GUARD_MS,
   });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT:'));
   return { v: line ? JSON.parse(line.slice('RESULT:'.length)) : undefined, status: r.status, stderr: r.stderr };

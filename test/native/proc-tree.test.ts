@@ -16,6 +16,7 @@ import { addonStatus, getAddon } from '../../src/native/binding.js';
 import { HeaderSlot } from '../../src/schema/layout.js';
 import { Sampler } from '../../src/probes/sampler.js';
 import { decodeBatchTicks } from '../../src/cli/sampling.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const root = join(__dirname, '..', '..');
 const MiB = 1048576;
@@ -87,7 +88,7 @@ async function sampleTree(pid: number, records = 3): Promise<{ bytes: number; de
   }
 }
 
-test('watchPid: the tree RSS sums the root and its grandchild, and drops when the grandchild exits', { skip: noAddon, timeout: 240000 }, async () => {
+test('watchPid: the tree RSS sums the root and its grandchild, and drops when the grandchild exits', { skip: noAddon, timeout: 2 * HANG_GUARD_MS }, async () => {
   const tree = spawn(process.execPath, ['-e', ROOT_CODE], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const up = await nextLine(tree, 120000);
@@ -125,7 +126,7 @@ test('watchPid of a process that does not exist: NaN in the record, null once de
   assert.equal(r.decodedMb, null);
 });
 
-test('perfprobe run reports the peak RSS of the command tree, not NaN', { timeout: 240000 }, (t) => {
+test('perfprobe run reports the peak RSS of the command tree, not NaN', { timeout: 2 * HANG_GUARD_MS }, (t) => {
   if (noAddon) {
     t.skip(noAddon);
     return;
@@ -137,7 +138,7 @@ test('perfprobe run reports the peak RSS of the command tree, not NaN', { timeou
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'run', '--interval', '50ms', '--json', json, '--', process.execPath, '-e', command], {
       cwd: root,
       encoding: 'utf8',
-      timeout: 180000,
+      timeout: HANG_GUARD_MS,
     });
     assert.equal(r.status, 0, `perfprobe run exited ${r.status ?? r.signal}\n${r.stderr}`);
     const report = JSON.parse(readFileSync(json, 'utf8')).summary;

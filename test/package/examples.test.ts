@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const root = join(__dirname, '..', '..');
 const examples = join(root, 'examples');
@@ -41,7 +42,7 @@ function run(name: string): { stdout: string; cwd: string } {
     cwd,
     env: { ...process.env, PERFPROBE_EXPORT_DIR: join(cwd, 'exports'), PERFPROBE_NO_WARNINGS: '1' },
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: HANG_GUARD_MS,
   });
   assert.equal(r.status, 0, `${name} exited ${r.status} (${r.signal ?? ''})\n${r.stdout}\n${r.stderr}`);
   return { stdout: r.stdout, cwd };

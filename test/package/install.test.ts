@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { consumer, localNodeDir, npmInstall, pack, packageCopy, toolsBin } from '../helpers/pack-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 let work = '';
 let tarball = '';
@@ -51,7 +52,7 @@ function firstImport(bin: string, dir: string, env: NodeJS.ProcessEnv) {
         warnings: warnings.filter((w) => String(w.code).startsWith('PERFPROBE')), info: p.probeInfo(), totalMb: m.totalMb,
         processMb: m.processMemoryMb, backend: s.backend, count: batch.count, esm: e.readMemory === p.readMemory }))));
     }, 30);`;
-  const r = spawnSync(join(bin, 'node'), ['-e', code], { cwd: dir, env: { ...env, PERFPROBE_NO_WARNINGS: '' }, encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync(join(bin, 'node'), ['-e', code], { cwd: dir, env: { ...env, PERFPROBE_NO_WARNINGS: '' }, encoding: 'utf8', timeout: HANG_GUARD_MS });
   assert.equal(r.status, 0, `first import failed:\n${r.stdout}\n${r.stderr}`);
   return { ...JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop()!), stderr: r.stderr };
 }

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const root = join(__dirname, '..', '..');
 let work = '';
@@ -20,7 +21,7 @@ before(() => {
   assert.ok(existsSync(join(root, 'dist', 'index.js')) && existsSync(join(root, 'dist', 'index.d.mts')), 'dist/ is compiled (npm test compiles first)');
   work = mkdtempSync(join(tmpdir(), 'perfprobe-lint-'));
   // --ignore-scripts: `prepare` would recompile dist/ under the other test files.
-  const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', timeout: HANG_GUARD_MS });
   assert.equal(r.status, 0, r.stderr);
   const packed = JSON.parse(r.stdout.slice(r.stdout.indexOf('['), r.stdout.lastIndexOf(']') + 1))[0];
   tarball = join(work, packed.filename);
@@ -46,7 +47,7 @@ test('publint (strict, every level) reports nothing on the packed tarball', asyn
 test('Are the Types Wrong reports no problem for any resolution (node10, node16 CJS/ESM, bundler)', () => {
   const cliPkg = require.resolve('@arethetypeswrong/cli/package.json');
   const bin = JSON.parse(readFileSync(cliPkg, 'utf8')).bin.attw as string;
-  const r = spawnSync(process.execPath, [join(dirname(cliPkg), bin), tarball, '--format', 'json'], { encoding: 'utf8', timeout: 120000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [join(dirname(cliPkg), bin), tarball, '--format', 'json'], { encoding: 'utf8', timeout: HANG_GUARD_MS, maxBuffer: 64 * 1024 * 1024 });
   const out = JSON.parse(r.stdout);
   const entry = out.analysis.entrypoints['.'];
   assert.ok(entry, 'the "." entry point was analysed');

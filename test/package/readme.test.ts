@@ -31,6 +31,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const root = join(__dirname, '..', '..');
 const CI = process.env.CI === 'true';
@@ -107,7 +108,7 @@ before(() => {
     const { PerformanceMetricsCollector } = require('perfprobe');
     const c = new PerformanceMetricsCollector({ exportDirectory: ${JSON.stringify(exportDir)}, enableGpuTracking: false, enableMemoryTracking: false });
     for (let i = 0; i < 200; i++) c.recordProcessingTime('resize', 10 + (i % 7), { jobId: 'job_' + i });
-    Promise.resolve(c.exportToJson()).then((file) => console.log(file));`], { cwd: project, encoding: 'utf8', env: { ...process.env, PERFPROBE_NO_WARNINGS: '1' }, timeout: 60000 });
+    Promise.resolve(c.exportToJson()).then((file) => console.log(file));`], { cwd: project, encoding: 'utf8', env: { ...process.env, PERFPROBE_NO_WARNINGS: '1' }, timeout: HANG_GUARD_MS });
   assert.equal(made.status, 0, made.stderr);
   const exported = readdirSync(exportDir).find((f) => f.endsWith('.json'));
   assert.ok(exported, `an export in ${exportDir}: ${made.stdout}`);
@@ -138,14 +139,14 @@ function runJs(b: Block, index: number): string {
   const esm = /^\s*(import|export)\s/m.test(b.body);
   const file = join(project, `readme-block-${index}.${esm ? 'mjs' : 'cjs'}`);
   writeFileSync(file, b.body);
-  const r = spawnSync(process.execPath, [file], { cwd: project, env, encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync(process.execPath, [file], { cwd: project, env, encoding: 'utf8', timeout: HANG_GUARD_MS });
   assert.equal(r.error, undefined, String(r.error));
   assert.equal(r.status, 0, `README.md:${b.line} exited ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
 function runCommand(b: Block, line: string): void {
-  const r = spawnSync('sh', ['-c', line], { cwd: project, env, encoding: 'utf8', timeout: 180000 });
+  const r = spawnSync('sh', ['-c', line], { cwd: project, env, encoding: 'utf8', timeout: HANG_GUARD_MS });
   assert.equal(r.error, undefined, `${line}: ${r.error?.message}`);
   assert.equal(r.status, 0, `README.md:${b.line} \`${line}\` exited ${r.status ?? r.signal}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   const json = /--json\s+(\S+)/.exec(line)?.[1];
@@ -168,23 +169,25 @@ function runServe(b: Block, line: string): void {
     let out = ''; child.stdout.on('data', (d) => (out += d)); child.stderr.on('data', (d) => (out += d));
     let exited = null; child.on('exit', (c, s) => (exited = { code: c, signal: s }));
     const get = () => new Promise((res) => {
-      const r = http.get({ host: '127.0.0.1', port: Number(port), path: '/metrics', timeout: 5000 }, (resp) => {
+      const r = http.get({ host: '127.0.0.1', port: Number(port), path: '/metrics', timeout: ${HANG_GUARD_MS} }, (resp) => {
         let body = ''; resp.on('data', (d) => (body += d)); resp.on('end', () => res({ status: resp.statusCode, body }));
       });
       r.on('error', () => res(null)); r.on('timeout', () => { r.destroy(); res(null); });
     });
     (async () => {
       let answer = null;
-      for (let i = 0; i < 240 && !answer && !exited; i++) { answer = await get(); if (!answer) await new Promise((r) => setTimeout(r, 250)); }
+      const end = Date.now() + ${HANG_GUARD_MS}; // a hang guard: the wait ends when the server answers or exits
+      while (!answer && !exited && Date.now() < end) { answer = await get(); if (!answer) await new Promise((r) => setTimeout(r, 250)); }
       try { process.kill(-child.pid, 'SIGINT'); } catch {}
-      for (let i = 0; i < 100 && !exited; i++) await new Promise((r) => setTimeout(r, 100));
+      const stopBy = Date.now() + ${HANG_GUARD_MS}; // a hang guard: Ctrl-C must stop it, however slowly
+      while (!exited && Date.now() < stopBy) await new Promise((r) => setTimeout(r, 100));
       if (!exited) { try { process.kill(-child.pid, 'SIGKILL'); } catch {} }
       console.log(JSON.stringify({ status: answer && answer.status, metrics: !!answer && /^perfprobe_/m.test(answer.body), exited, out: out.slice(-1500) }));
     })();`);
   const args = canUnshare ? ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, checker, line, String(port)] : null;
   const r = args
-    ? spawnSync('unshare', args, { cwd: project, env, encoding: 'utf8', timeout: 120000 })
-    : spawnSync(process.execPath, [checker, line, String(port)], { cwd: project, env, encoding: 'utf8', timeout: 120000 });
+    ? spawnSync('unshare', args, { cwd: project, env, encoding: 'utf8', timeout: HANG_GUARD_MS })
+    : spawnSync(process.execPath, [checker, line, String(port)], { cwd: project, env, encoding: 'utf8', timeout: HANG_GUARD_MS });
   assert.equal(r.status, 0, r.stderr);
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.equal(res.status, 200, `\`${line}\` answered /metrics: ${JSON.stringify(res)}`);

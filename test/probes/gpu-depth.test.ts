@@ -232,7 +232,7 @@ describe('watchGpuEvents() (stand-in NVML)', () => {
           if (events.length === 5) { watcher.close(); parentPort.postMessage(events); }
         });
         watcher.ref();
-      \`, { eval: true, workerData: { gpu: ${JSON.stringify(join(__dirname, '..', '..', 'src', 'probes', 'gpu.ts'))} } });
+      \`, { eval: true, workerData: { gpu: ${JSON.stringify(join(__dirname, '..', '..', 'src', 'probes', 'gpu-watch.ts'))} } });
       const events = await new Promise((res, rej) => { w.on('message', res); w.on('error', rej); });
       const exitCode = await new Promise((res) => w.on('exit', res));
       done({ events, exitCode });

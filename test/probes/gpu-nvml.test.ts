@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getAddon } from '../../src/native/binding.js';
 import { fakeNvmlLibraries } from '../helpers/fake-nvml-helpers.js';
+import { HANG_GUARD_MS } from '../helpers/hang-guard.js';
 
 const root = resolve(__dirname, '..', '..');
 const gpuModule = join(root, 'src', 'probes', 'gpu.ts');
@@ -73,7 +74,7 @@ function child<T = any>(body: string, opts: { lib?: keyof NonNullable<typeof lib
     cwd: root,
     env,
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: HANG_GUARD_MS,
   });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT:'));
   assert.ok(line, `child produced no result (status ${r.status}):\n${r.stderr}\n${r.stdout}`);

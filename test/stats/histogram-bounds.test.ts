@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PerformanceMetricsCollector } from '../../src/index.js';
 import { ProcessingStore } from '../../src/store/processing.js';
-import { AGGREGATE_BYTES, MAX_PAGES, PAGE_BYTES } from '../../src/stats/aggregates.js';
+import { AGGREGATE_BYTES } from '../../src/stats/aggregates.js';
+import { MAX_PAGES, PAGE_BYTES } from '../../src/stats/bucket-pool.js';
 import { statsFromAggregate } from '../../src/stats/window.js';
 import { quiet } from '../helpers/collector-helpers.js';
 

@@ -10,7 +10,7 @@ import { ProcessingStore } from '../../src/store/index.js';
 for (const maxPages of [undefined, 5]) test(`the deferred fold keeps every aggregate equal to a recount, through evictions, reads, resizes and re-sorting pushes (${maxPages ?? 'default'} pages)`, async () => {
   const { CUMULATIVE_BOUNDS_MS } = await import('../../src/stats/index.js');
   const { BUCKETS, OCTAVES, SUB_BITS, bucketOf } = await import('../../src/stats/histogram.js');
-  const { NO_PAGE } = await import('../../src/stats/aggregates.js');
+  const { NO_PAGE } = await import('../../src/stats/bucket-pool.js');
   let seed = 12345;
   const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
   const names = ['a', 'b', 'c'];

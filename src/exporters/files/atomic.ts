@@ -1,12 +1,13 @@
 /**
  * Atomic, streamed file writing, for every file perfprobe writes (exports,
  * `perfprobe run --json/--csv/--markdown`):
- * - streamed: the producer pushes text in chunks of CHUNK_CHARS (64 KiB;
- *   smaller chunks measured less RSS growth: fewer long-lived string ropes
- *   promoted) and waits while the previous chunk is written (backpressure),
- *   so 1,000,000 records never become one string;
- * - atomic: written to a temporary file in the target directory, fsync'ed,
- *   then linked to its final name (no clobbering: a suffix is added when the
+ * - streamed: the producer pushes its content in chunks (the export writers
+ *   through a double-buffered ByteSink, ./byte-sink.ts) and waits while the
+ *   previous chunk is written (backpressure), so 1,000,000 records never
+ *   become one string;
+ * - atomic: written to a temporary file in the target directory (an
+ *   fdatasync started in the background every SYNC_EVERY_BYTES, so the disk
+ *   writes back while the producer goes on), fsync'ed, then linked to its final name (no clobbering: a suffix is added when the
  *   name exists) or, with `replace`, renamed over it; the temporary name is
  *   removed. A failed write rejects with an error (code
  *   ERR_PERFPROBE_EXPORT_FAILED) naming the path and the cause, and leaves
@@ -20,7 +21,6 @@ import { basename, dirname, join } from 'node:path';
 import { ErrorCode, codedError } from '../../errors.js';
 import { removeStaleTemps, tempName } from './stale-temp.js';
 
-export const CHUNK_CHARS = 1 << 16;
 /** Bytes written between two background fdatasync calls of a file being written. */
 export const SYNC_EVERY_BYTES = 32 << 20;
 
@@ -167,37 +167,5 @@ async function syncDir(directory: string): Promise<void> {
     }
   } catch {
     // Directory fsync is best effort (not supported everywhere).
-  }
-}
-
-/**
- * Collects text into CHUNK_CHARS chunks. One write is in flight while the
- * next chunk is built (double buffering); push() returns a promise when the
- * caller must wait for the previous write (backpressure: at most two chunks
- * held), and end() waits for the last write.
- */
-export class ChunkWriter {
-  private buf = '';
-  private inflight: Promise<void> | null = null;
-  constructor(private readonly write: (chunk: string) => Promise<void>) {}
-  push(s: string): Promise<void> | undefined {
-    this.buf += s;
-    if (this.buf.length >= CHUNK_CHARS) return this.flush();
-    return undefined;
-  }
-  flush(): Promise<void> {
-    const b = this.buf;
-    this.buf = '';
-    if (b.length === 0) return this.inflight ?? Promise.resolve();
-    const prev = this.inflight;
-    const next = prev ? prev.then(() => this.write(b)) : this.write(b);
-    // Observed by the next flush() or end(); never an unhandled rejection.
-    next.catch(() => undefined);
-    this.inflight = next;
-    return prev ?? Promise.resolve();
-  }
-  async end(): Promise<void> {
-    await this.flush();
-    if (this.inflight) await this.inflight;
   }
 }

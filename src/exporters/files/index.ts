@@ -4,6 +4,6 @@ export { attachFileMethods } from './methods.js';
 export { exportJson, PERFPROBE_VERSION, type ExportSource } from './json-writer.js';
 export { exportCsv } from './csv-writer.js';
 export { importJson, readExportDocument, readOwnLayout, recordsOf, type ImportTarget } from './reader.js';
-export { writeAtomic, replaceAtomic, ChunkWriter, exportError, type ExportError } from './atomic.js';
+export { writeAtomic, replaceAtomic, exportError, type ExportError } from './atomic.js';
 export { csvText, csvNum, jsonNum, fileStamp, IsoFormatter, IsoParser, JsonStrings, CsvStrings } from './codecs.js';
 export { CSV_COLUMNS, SCHEMAS, compileJsonLine, compileCsvLine, compileFromJson, csvHeader } from './record-text.js';

@@ -4,7 +4,8 @@
  * as `jq -c` writes it, pretty-printed): the work is linear in the file's
  * size and no file ever becomes one string (V8 caps strings at ~512 MiB).
  *  - readExportDocument(path): the document as JSON.parse would give it,
- *    its top-level arrays read an element at a time (`perfprobe compare`);
+ *    its top-level arrays read an element at a time, those in skipArrays
+ *    scanned and dropped (`perfprobe compare`: a run report's samples);
  *  - importJson(target, path): importFromJson. The record arrays are parsed
  *    straight into columns (./record-parse.ts), each record checked as it
  *    is read (one bad record and nothing is imported; errors name
@@ -34,6 +35,13 @@ export interface ReadOptions {
   chunkBytes?: number;
   /** Filled in: the file's size and the bytes scanned more than once. */
   stats?: { bytes: number; rescanned: number };
+  /**
+   * Top-level arrays the caller does not need (`perfprobe compare` on a run
+   * report: its samples): each element is still scanned, so the file must be
+   * valid JSON, but none is kept and the key holds an empty array. Memory is
+   * then one element, whatever the array's length.
+   */
+  skipArrays?: ReadonlySet<string>;
 }
 
 /** A record array parsed into columns instead of the document. */
@@ -94,6 +102,7 @@ async function readDocument(
     let key = '';
     let list: unknown[] = [];
     let sink: Sink | undefined;
+    let skip = false;
     let index = 0;
     await S.refill();
     for (;;) {
@@ -131,6 +140,7 @@ async function readDocument(
               if (S.ws() === 91) {
                 S.p++;
                 sink = sinks?.get(key);
+                skip = !sink && options.skipArrays?.has(key) === true;
                 if (sink) {
                   sink.cols.clear();
                   index = 0;
@@ -175,7 +185,8 @@ async function readDocument(
                   sink.parse(EMPTY_RECORD(), sink.cols, index, iso);
                 }
                 index++;
-              } else list.push(S.value(2));
+              } else if (skip) S.value(2);
+              else list.push(S.value(2));
               state = State.NextElement;
               break;
             }
