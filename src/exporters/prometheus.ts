@@ -299,7 +299,14 @@ export function checkGpuMetricNames(v: unknown): GpuMetricNames | undefined {
   throw typeError('gpuMetricNames', "'perfprobe' or 'dcgm'", v);
 }
 
-/** Resolves on the next turn of the event loop, or once `out` drains (or closes) when it is full. */
+/**
+ * Resolves on the next turn of the event loop; when `out` is full, on the
+ * turn after it drains (or closes). Never on 'drain' itself: a socket whose
+ * kernel buffer takes each slice at once (a scraper in another process
+ * reading as fast as it comes) emits 'drain' from process.nextTick, so
+ * resolving there would run every slice in one macrotask and block the
+ * loop for the whole scrape.
+ */
 function nextSlice(out: Writable, full: boolean): Promise<void> {
   return new Promise((resolve) => {
     if (!full) {
@@ -310,7 +317,7 @@ function nextSlice(out: Writable, full: boolean): Promise<void> {
       out.off('drain', done);
       out.off('close', done);
       out.off('error', done);
-      resolve();
+      setImmediate(resolve);
     };
     out.on('drain', done);
     out.on('close', done);

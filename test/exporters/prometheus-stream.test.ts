@@ -42,8 +42,12 @@ function reference(stats: CumulativeOperationStats, openMetrics: boolean): strin
   return s;
 }
 
-/** A Writable that records each chunk and the event-loop turn (a setImmediate counter) it came in. */
-function recorder(options: { highWaterMark?: number; delayMs?: number } = {}) {
+/**
+ * A Writable that records each chunk and the event-loop turn (a setImmediate counter) it came in.
+ * `tickWrites`: each write completes on process.nextTick, as a socket's does when the kernel takes
+ * the bytes at once (so write() returns false and 'drain' comes before the loop turns).
+ */
+function recorder(options: { highWaterMark?: number; delayMs?: number; tickWrites?: boolean } = {}) {
   let turn = 0;
   let ticking = true;
   const tick = () => {
@@ -61,6 +65,7 @@ function recorder(options: { highWaterMark?: number; delayMs?: number } = {}) {
       turns.push(turn);
       maxBuffered = Math.max(maxBuffered, w.writableLength);
       if (options.delayMs) setTimeout(cb, options.delayMs);
+      else if (options.tickWrites) process.nextTick(cb);
       else cb();
     },
   });
@@ -90,6 +95,15 @@ test('stream() writes what render() does, in slices with event-loop turns betwee
   for (const ch of r.chunks.slice(0, -1)) assert.ok(ch.length <= SCRAPE_SLICE_BYTES + 4096, `slice of ${ch.length} bytes`);
   for (let i = 1; i < r.turns.length; i++) assert.ok(r.turns[i]! > r.turns[i - 1]!, `the event loop ran between slices ${i - 1} and ${i}`);
   assert.equal(r.w.writableEnded, true, 'the stream is ended');
+});
+
+test("stream() yields to the event loop between slices even when the writable drains within the same turn (a socket the kernel empties at once)", async () => {
+  const r = recorder({ tickWrites: true });
+  await exporter.stream(r.w, false);
+  r.stop();
+  assert.equal(Buffer.concat(r.chunks).toString('utf8'), exporter.render(false));
+  assert.ok(r.chunks.length >= 10, `${r.chunks.length} slices`);
+  for (let i = 1; i < r.turns.length; i++) assert.ok(r.turns[i]! > r.turns[i - 1]!, `the event loop ran between slices ${i - 1} and ${i}`);
 });
 
 test('stream() obeys backpressure: a slow writable never holds more than one slice beyond its high-water mark', async () => {
