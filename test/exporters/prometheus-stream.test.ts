@@ -72,6 +72,11 @@ function recorder(options: { highWaterMark?: number; delayMs?: number; tickWrite
   return { w, chunks, turns, maxBuffered: () => maxBuffered, stop: () => (ticking = false) };
 }
 
+/** Each slice came in a later event-loop turn than the one before it. */
+function assertLoopTurnedBetweenSlices(turns: number[]): void {
+  for (let i = 1; i < turns.length; i++) assert.ok(turns[i]! > turns[i - 1]!, `the event loop ran between slices ${i - 1} and ${i}`);
+}
+
 test('the operation families are the text format byte for byte (Prometheus and OpenMetrics), awkward labels escaped', () => {
   for (const om of [false, true]) {
     const snap = exporter.snapshot();
@@ -93,17 +98,17 @@ test('stream() writes what render() does, in slices with event-loop turns betwee
   assert.ok(r.chunks.length >= 10, `${r.chunks.length} slices`);
   // One operation's 22 lines at most past the slice size.
   for (const ch of r.chunks.slice(0, -1)) assert.ok(ch.length <= SCRAPE_SLICE_BYTES + 4096, `slice of ${ch.length} bytes`);
-  for (let i = 1; i < r.turns.length; i++) assert.ok(r.turns[i]! > r.turns[i - 1]!, `the event loop ran between slices ${i - 1} and ${i}`);
+  assertLoopTurnedBetweenSlices(r.turns);
   assert.equal(r.w.writableEnded, true, 'the stream is ended');
 });
 
-test("stream() yields to the event loop between slices even when the writable drains within the same turn (a socket the kernel empties at once)", async () => {
+test('stream() yields to the event loop between slices even when the writable drains within the same turn (a socket the kernel empties at once)', async () => {
   const r = recorder({ tickWrites: true });
   await exporter.stream(r.w, false);
   r.stop();
   assert.equal(Buffer.concat(r.chunks).toString('utf8'), exporter.render(false));
   assert.ok(r.chunks.length >= 10, `${r.chunks.length} slices`);
-  for (let i = 1; i < r.turns.length; i++) assert.ok(r.turns[i]! > r.turns[i - 1]!, `the event loop ran between slices ${i - 1} and ${i}`);
+  assertLoopTurnedBetweenSlices(r.turns);
 });
 
 test('stream() obeys backpressure: a slow writable never holds more than one slice beyond its high-water mark', async () => {
