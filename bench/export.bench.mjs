@@ -283,7 +283,7 @@ async function scrapeOverHttp(lib, collector, client) {
   try {
     const r = await client.scrape(`http://127.0.0.1:${port}/metrics`);
     await new Promise((resolve) => setImmediate(resolve)); // the observer's last entries
-      const gcMaxMs = Math.max(0, ...gcs.map((e) => e.duration));
+    const gcMaxMs = Math.max(0, ...gcs.map((e) => e.duration));
     const gcInBlockMs = gcs.filter((e) => e.startTime >= gapAt[0] && e.startTime < gapAt[1]).reduce((a, e) => a + e.duration, 0);
     return { ms: r.ms, maxBlockMs: Math.max(0, maxGap - 1), gcMaxMs, gcInBlockMs, bytes: r.bytes };
   } finally {

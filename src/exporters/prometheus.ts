@@ -307,17 +307,19 @@ export function checkGpuMetricNames(v: unknown): GpuMetricNames | undefined {
  * resolving there would run every slice in one macrotask and block the
  * loop for the whole scrape.
  */
-function nextSlice(out: Writable, full: boolean): Promise<void> {
+async function nextSlice(out: Writable, full: boolean): Promise<void> {
+  if (full) await drained(out);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Resolves once `out` emits 'drain', 'close' or 'error'. */
+function drained(out: Writable): Promise<void> {
   return new Promise((resolve) => {
-    if (!full) {
-      setImmediate(resolve);
-      return;
-    }
     const done = (): void => {
       out.off('drain', done);
       out.off('close', done);
       out.off('error', done);
-      setImmediate(resolve);
+      resolve();
     };
     out.on('drain', done);
     out.on('close', done);
