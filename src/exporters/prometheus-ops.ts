@@ -13,6 +13,7 @@
  */
 import type { CumulativeOperationStats } from '../types.js';
 import { type ByteSink } from './files/byte-sink.js';
+import { writeNumber } from './files/number-text.js';
 import { escapeLabelValue, formatValue } from './prometheus-text.js';
 
 const H = 'perfprobe_operation_duration_seconds';
@@ -22,6 +23,8 @@ const VALUE_BYTES = 32;
 
 /** One operation's series names with its label, as bytes. */
 interface OpFragments {
+  /** The operation. */
+  name: string;
   /** `..._bucket{operation="x"` (an `le` fragment follows). */
   bucket: Buffer;
   /** `..._sum{operation="x"} `. */
@@ -36,14 +39,41 @@ interface OpFragments {
   ascii: boolean;
 }
 
+/** Operations whose fragments are kept (beyond it they are made per scrape). */
+const MAX_CACHED = 100_000;
+
+/** Bytes as little-endian 32-bit words, the last zero-padded. */
+function words(b: Buffer): Uint32Array {
+  const w = new Uint32Array(Math.ceil(b.length / 4));
+  new Uint8Array(w.buffer).set(b);
+  return w;
+}
+
+const NO_VIEW = new DataView(new ArrayBuffer(0));
+
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 /** The per-operation and per-bound byte fragments, kept across scrapes (one per exporter). */
 export class OperationFragments {
   private readonly ops = new Map<string, OpFragments>();
+  private readonly byIndex: OpFragments[] = [];
   private le: { bounds: readonly number[]; bytes: Buffer[] } | null = null;
 
-  /** The fragments of `op`, made once for the first 100,000 operations. */
+  /**
+   * The fragments of the operation at index i of a snapshot: those found at
+   * i last time when it is the same operation (a snapshot lists operations
+   * in the same order scrape after scrape: one string comparison, no hash
+   * lookup), else by name.
+   */
+  at(i: number, op: string): OpFragments {
+    const f = this.byIndex[i];
+    if (f !== undefined && f.name === op) return f;
+    const found = this.op(op);
+    if (i < MAX_CACHED) this.byIndex[i] = found;
+    return found;
+  }
+
+  /** The fragments of `op`, made once for the first MAX_CACHED operations. */
   op(op: string): OpFragments {
     let f = this.ops.get(op);
     if (f === undefined) {
@@ -54,8 +84,8 @@ export class OperationFragments {
       const count = Buffer.from(`${H}_count{${lab}} `, 'utf8');
       const failures = Buffer.from(`${F}_total{${lab}} `, 'utf8');
       const longest = Math.max(bucket.length, sum.length, count.length, failures.length);
-      f = { bucket, sum, count, failures, longest, ascii: bucket.length === bucketText.length };
-      if (this.ops.size < 100_000) this.ops.set(op, f);
+      f = { name: op, bucket, sum, count, failures, longest, ascii: bucket.length === bucketText.length };
+      if (this.ops.size < MAX_CACHED) this.ops.set(op, f);
     }
     return f;
   }
@@ -71,10 +101,33 @@ export class OperationFragments {
   }
 }
 
-/** A number as Prometheus writes it (no room check). */
+/** Writes a non-negative integer below 2^31 at pos; the position after it. */
+function digits(buf: Buffer, pos: number, n: number): number {
+  let x = n | 0;
+  const count = x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10;
+  let p = pos + count;
+  while (x >= 10) {
+    const q = (x / 10) | 0;
+    buf[--p] = 48 + x - q * 10;
+    x = q;
+  }
+  buf[--p] = 48 + x;
+  return pos + count;
+}
+
+/** A number as Prometheus writes it (no room check): the digits of a count, else its shortest round-trip text. */
 function value(n: number, o: ByteSink): void {
-  if (n >= 0 && Number.isSafeInteger(n)) o.uint(n);
+  if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) o.pos = digits(o.buf, o.pos, n);
+  else if (Number.isFinite(n)) writeNumber(n, o);
   else o.ascii(formatValue(n));
+}
+
+/** Writes a count into out's buffer at pos (no room check); the position after it. */
+function countAt(out: ByteSink, buf: Buffer, pos: number, n: number): number {
+  if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) return digits(buf, pos, n);
+  out.pos = pos;
+  value(n, out);
+  return out.pos;
 }
 
 const enum Phase {
@@ -85,22 +138,50 @@ const enum Phase {
   Done,
 }
 
-/** The operation families of one snapshot, written a slice at a time. */
+const NO_STATS: CumulativeOperationStats = { boundsMs: [], operations: [] };
+
+/**
+ * The operation families of a snapshot, written a slice at a time: begin()
+ * with the snapshot's figures, write() until it returns true, end(). One is
+ * reused scrape after scrape (see ScrapeWriter in ./prometheus.ts).
+ */
 export class OperationText {
-  private phase = Phase.HistogramHead;
+  private phase = Phase.Done;
   /** Every byte written so far is ASCII (the text may be read as latin1, a plain copy, instead of decoded as UTF-8). */
   ascii = true;
   private i = 0;
-  private readonly le: Buffer[];
+  private stats = NO_STATS;
+  private openMetrics = false;
+  private le: Buffer[] = [];
+  private leBytes: number[] = [];
+  /** The le fragments as little-endian 32-bit words, zero-padded: written a word at a time. */
+  private leWords: Uint32Array[] = [];
   /** Each operation's fragments, looked up in the first pass, reused in the second. */
   private readonly opFrags: OpFragments[] = [];
 
-  constructor(
-    private readonly frags: OperationFragments,
-    private readonly stats: CumulativeOperationStats,
-    private readonly openMetrics: boolean,
-  ) {
-    this.le = frags.les(stats.boundsMs);
+  constructor(private readonly frags: OperationFragments) {}
+
+  /** Starts the text of `stats`. */
+  begin(stats: CumulativeOperationStats, openMetrics: boolean): this {
+    this.stats = stats;
+    this.openMetrics = openMetrics;
+    this.phase = Phase.HistogramHead;
+    this.i = 0;
+    this.ascii = true;
+    const le = this.frags.les(stats.boundsMs);
+    if (le !== this.le) {
+      this.le = le;
+      this.leBytes = le.map((b) => b.length);
+      this.leWords = le.map(words);
+    }
+    this.opFrags.length = stats.operations.length;
+    return this;
+  }
+
+  /** Lets go of the snapshot (kept until the next begin() otherwise). */
+  end(): void {
+    this.stats = NO_STATS;
+    this.phase = Phase.Done;
   }
 
   /** Writes on until `out` holds `sliceBytes` or more, or all is written; true when all is written. */
@@ -109,7 +190,11 @@ export class OperationText {
     const le = this.le;
     const nb = this.stats.boundsMs.length;
     let maxLe = 0;
-    for (const b of le) maxLe = Math.max(maxLe, b.length);
+    for (const b of le) maxLe = Math.max(maxLe, b.length + 3);
+    const leWords = this.leWords;
+    const leBytes = this.leBytes;
+    let view: DataView<ArrayBufferLike> = NO_VIEW;
+    let viewOf: Buffer | null = null;
     for (;;) {
       switch (this.phase) {
         case Phase.HistogramHead:
@@ -120,25 +205,34 @@ export class OperationText {
         case Phase.Histogram:
           while (this.i < ops.length) {
             if (out.pos >= sliceBytes) return false;
-            const op = ops[this.i]!;
-            const f = this.frags.op(op.operation);
-            this.opFrags[this.i++] = f;
+            const i = this.i++;
+            const op = ops[i]!;
+            const f = this.frags.at(i, op.operation);
+            this.opFrags[i] = f;
             if (!f.ascii) this.ascii = false;
             out.ensure((nb + 3) * (f.longest + maxLe + VALUE_BYTES));
+            // The bucket lines, ~85 % of the text: the buffer and position in locals, the counts' digits written in place.
             const counts = op.bucketCounts;
             const bucket = f.bucket;
-            for (let j = 0; j < nb; j++) {
-              out.put(bucket);
-              out.put(le[j]!);
-              value(counts[j] ?? op.count, out);
-              out.buf[out.pos++] = 10;
+            const buf = out.buf;
+            if (viewOf !== buf) {
+              view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+              viewOf = buf;
             }
-            out.put(bucket);
-            out.put(le[nb]!);
-            value(op.count, out);
-            out.buf[out.pos++] = 10;
+            let pos = out.pos;
+            for (let j = 0; j <= nb; j++) {
+              buf.set(bucket, pos);
+              pos += bucket.length;
+              // The le fragment as 32-bit words (its padding past the end is overwritten by the digits and newline).
+              const w = leWords[j]!;
+              for (let k = 0; k < w.length; k++) view.setUint32(pos + 4 * k, w[k]!, true);
+              pos += leBytes[j]!;
+              pos = countAt(out, buf, pos, j < nb ? (counts[j] ?? op.count) : op.count);
+              buf[pos++] = 10;
+            }
+            out.pos = pos;
             out.put(f.sum);
-            out.ascii(formatValue(op.sumMs / 1000));
+            value(op.sumMs / 1000, out);
             out.buf[out.pos++] = 10;
             out.put(f.count);
             value(op.count, out);
@@ -161,9 +255,13 @@ export class OperationText {
             const op = ops[this.i]!;
             const f = this.opFrags[this.i++]!;
             out.ensure(f.failures.length + VALUE_BYTES);
-            out.put(f.failures);
-            value(op.failureCount, out);
-            out.buf[out.pos++] = 10;
+            const buf = out.buf;
+            let pos = out.pos;
+            buf.set(f.failures, pos);
+            pos += f.failures.length;
+            pos = countAt(out, buf, pos, op.failureCount);
+            buf[pos] = 10;
+            out.pos = pos + 1;
           }
           this.phase = Phase.Done;
           return true;

@@ -43,6 +43,14 @@ export class ByteSink {
     return out;
   }
 
+  /** Puts `buf` in as the buffer, empty, and returns the one it had (render() lends a pooled sink a buffer for the whole text). */
+  swap(buf: Buffer): Buffer {
+    const old = this.buf;
+    this.buf = buf;
+    this.pos = 0;
+    return old;
+  }
+
   /** Room for n more bytes (grows the buffer: one record may be long). */
   ensure(n: number): void {
     if (this.pos + n > this.buf.length) {
