@@ -138,6 +138,9 @@ export function describeLoadFailure(tried: string[], err: unknown, install: Inst
     [/NODE_MODULE_VERSION|did not self-register|napi|undefined symbol/i,
       `ABI mismatch: the binary needs Node-API 8 (Node.js >= 12.22 / 14.17 / 16) and was built for another runtime ` +
         `than Node ${process.version}: run \`npm rebuild perfprobe\``],
+    [/Cannot find module '?node-gyp-build/i,
+      "perfprobe's dependency node-gyp-build is missing (it finds the binary): reinstall perfprobe with its dependencies (npm install), " +
+        'or, when bundling, leave perfprobe out of the bundle (mark it external)'],
     [/Cannot find module|ENOENT/i, 'the file named by PERFPROBE_ADDON does not exist: fix the path or unset PERFPROBE_ADDON'],
   ];
   let likely = causes.find(([re]) => re.test(message));

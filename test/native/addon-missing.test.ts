@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeLoadFailure } from '../../src/native/binding.js';
 
 const root = join(__dirname, '..', '..');
 
@@ -85,6 +86,16 @@ test('a corrupt binary (wrong format): one warning pointing at the platform', ()
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('node-gyp-build missing (a copied or bundled dist): the warning names the dependency, not PERFPROBE_ADDON', () => {
+  const err = new Error("Cannot find module 'node-gyp-build'\nRequire stack:\n- /app/dist/native/binding.js");
+  const msg = describeLoadFailure(['/app/build/Release', '/app/prebuilds/linux-x64'], err);
+  assert.match(msg, /error: Cannot find module 'node-gyp-build'$/m);
+  assert.match(msg, /likely cause and fix: perfprobe's dependency node-gyp-build is missing .*npm install.*external/);
+  assert.doesNotMatch(msg.split('other causes')[0]!, /PERFPROBE_ADDON does not exist/);
+  // A missing file named by PERFPROBE_ADDON keeps its own cause.
+  assert.match(describeLoadFailure(['/x/perfprobe.node'], new Error("Cannot find module '/x/perfprobe.node'")), /likely cause and fix: the file named by PERFPROBE_ADDON does not exist/);
 });
 
 test('PERFPROBE_ADDON=0 forces the fallback without a warning', () => {
