@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importJson, readExportDocument, recordsOf } from '../../src/exporters/files/reader.js';
-import { decimalToDouble } from '../../src/exporters/files/json-scan.js';
+import { decimalToDouble } from '../../src/exporters/files/exact-float.js';
 import { newCollector, tempDir } from '../helpers/export-helpers.js';
 
 const tmp = tempDir('perfprobe-json-reader-');

@@ -26,12 +26,9 @@
  * millions of doubles of every kind.
  */
 import type { ByteSink } from './byte-sink.js';
+import { POW10, twoProductError } from './exact-float.js';
 
-/** 10^k for k = 0..22: exact doubles. */
-const POW10: number[] = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 const TWO53 = 2 ** 53;
-/** Veltkamp's splitter for binary64: 2^27 + 1. */
-const SPLIT = 134217729;
 
 /** Decimal digits of x's integer part for x >= 1, else -(zeros after the point): 10^(n-1) <= x < 10^n (a guess near powers of ten below 1). */
 function decimalExponent(x: number): number {
@@ -143,13 +140,7 @@ export function writeNumber(x: number, o: ByteSink): void {
   const k16 = k15 + 1;
   const t16 = POW10[k16]!;
   const p = a * t16;
-  let c = SPLIT * a;
-  const ah = c - (c - a);
-  const al = a - ah;
-  c = SPLIT * t16;
-  const bh = c - (c - t16);
-  const bl = t16 - bh;
-  const e = ah * bh - p + ah * bl + al * bh + al * bl;
+  const e = twoProductError(a, t16, p);
   // A 16-digit candidate of 2^53 or more cannot be tested exactly: fallback (leading digits 9007... only).
   if (!(p >= 1e15 && p < TWO53 - 2)) return fallback(a, o);
   {
@@ -179,10 +170,7 @@ export function writeNumber(x: number, o: ByteSink): void {
   const k17 = k16 + 1;
   const t17 = POW10[k17]!;
   const q = a * t17;
-  c = SPLIT * t17;
-  const ch = c - (c - t17);
-  const cl = t17 - ch;
-  const g = ah * ch - q + ah * cl + al * ch + al * cl;
+  const g = twoProductError(a, t17, q);
   // q >= 2^53 is an even integer; the nearest integer to q + g is q + round(g), unless g is a tie.
   if (!(q >= 1e16 && q < 1e17)) return fallback(a, o);
   const gf = Math.floor(g);
