@@ -12,7 +12,7 @@
  * end into one buffer.
  */
 import type { CumulativeOperationStats } from '../types.js';
-import { type ByteSink } from './files/byte-sink.js';
+import { type ByteSink, writeDigits } from './files/byte-sink.js';
 import { writeNumber } from './files/number-text.js';
 import { escapeLabelValue, formatValue } from './prometheus-text.js';
 
@@ -101,30 +101,16 @@ export class OperationFragments {
   }
 }
 
-/** Writes a non-negative integer below 2^31 at pos; the position after it. */
-function digits(buf: Buffer, pos: number, n: number): number {
-  let x = n | 0;
-  const count = x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10;
-  let p = pos + count;
-  while (x >= 10) {
-    const q = (x / 10) | 0;
-    buf[--p] = 48 + x - q * 10;
-    x = q;
-  }
-  buf[--p] = 48 + x;
-  return pos + count;
-}
-
 /** A number as Prometheus writes it (no room check): the digits of a count, else its shortest round-trip text. */
 function value(n: number, o: ByteSink): void {
-  if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) o.pos = digits(o.buf, o.pos, n);
+  if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) o.pos = writeDigits(o.buf, o.pos, n);
   else if (Number.isFinite(n)) writeNumber(n, o);
   else o.ascii(formatValue(n));
 }
 
 /** Writes a count into out's buffer at pos (no room check); the position after it. */
 function countAt(out: ByteSink, buf: Buffer, pos: number, n: number): number {
-  if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) return digits(buf, pos, n);
+  if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) return writeDigits(buf, pos, n);
   out.pos = pos;
   value(n, out);
   return out.pos;

@@ -21,6 +21,24 @@
  */
 export const FLUSH_BYTES = 1 << 20;
 
+/**
+ * Writes the decimal digits of n (0 <= n < 2^31) into buf at pos, no room
+ * check; returns the position after them. Int32 arithmetic (a division by a
+ * constant the JIT turns into a multiply), no Math.floor.
+ */
+export function writeDigits(buf: Uint8Array, pos: number, n: number): number {
+  let x = n | 0;
+  const count = x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10;
+  let p = pos + count;
+  while (x >= 10) {
+    const q = (x / 10) | 0;
+    buf[--p] = 48 + x - q * 10;
+    x = q;
+  }
+  buf[--p] = 48 + x;
+  return pos + count;
+}
+
 export class ByteSink {
   buf: Buffer;
   pos = 0;
@@ -95,17 +113,7 @@ export class ByteSink {
       return;
     }
     if (n <= 0x7fffffff) {
-      // Below 2^31: int32 arithmetic (a division by a constant the JIT turns into a multiply), no Math.floor.
-      let x = n | 0;
-      const digits = x < 100 ? 2 : x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10;
-      let pos = this.pos + digits;
-      this.pos = pos;
-      while (x >= 10) {
-        const q = (x / 10) | 0;
-        buf[--pos] = 48 + x - q * 10;
-        x = q;
-      }
-      buf[--pos] = 48 + x;
+      this.pos = writeDigits(buf, this.pos, n);
       return;
     }
     let digits = 1;
