@@ -101,19 +101,22 @@ export class OperationFragments {
   }
 }
 
-/** A number as Prometheus writes it (no room check): the digits of a count, else its shortest round-trip text. */
-function value(n: number, o: ByteSink): void {
-  if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) o.pos = writeDigits(o.buf, o.pos, n);
-  else if (Number.isFinite(n)) writeNumber(n, o);
-  else o.ascii(formatValue(n));
-}
-
-/** Writes a count into out's buffer at pos (no room check); the position after it. */
-function countAt(out: ByteSink, buf: Buffer, pos: number, n: number): number {
+/**
+ * Writes a number as Prometheus does into out's buffer at pos (no room
+ * check): the digits of a count, else its shortest round-trip text, else
+ * +Inf/-Inf/NaN. Returns the position after it.
+ */
+function valueAt(out: ByteSink, buf: Buffer, pos: number, n: number): number {
   if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) return writeDigits(buf, pos, n);
   out.pos = pos;
-  value(n, out);
+  if (Number.isFinite(n)) writeNumber(n, out);
+  else out.ascii(formatValue(n));
   return out.pos;
+}
+
+/** valueAt() at out's position. */
+function value(n: number, o: ByteSink): void {
+  o.pos = valueAt(o, o.buf, o.pos, n);
 }
 
 const enum Phase {
@@ -142,6 +145,8 @@ export class OperationText {
   private leBytes: number[] = [];
   /** The le fragments as little-endian 32-bit words, zero-padded: written a word at a time. */
   private leWords: Uint32Array[] = [];
+  /** Room one le fragment may take: its bytes and up to 3 of padding. */
+  private maxLe = 0;
   /** Each operation's fragments, looked up in the first pass, reused in the second. */
   private readonly opFrags: OpFragments[] = [];
 
@@ -159,6 +164,8 @@ export class OperationText {
       this.le = le;
       this.leBytes = le.map((b) => b.length);
       this.leWords = le.map(words);
+      // The longest le fragment and the padding of its last word (written whole).
+      this.maxLe = Math.max(0, ...this.leBytes) + 3;
     }
     this.opFrags.length = stats.operations.length;
     return this;
@@ -173,10 +180,8 @@ export class OperationText {
   /** Writes on until `out` holds `sliceBytes` or more, or all is written; true when all is written. */
   write(out: ByteSink, sliceBytes = Infinity): boolean {
     const ops = this.stats.operations;
-    const le = this.le;
     const nb = this.stats.boundsMs.length;
-    let maxLe = 0;
-    for (const b of le) maxLe = Math.max(maxLe, b.length + 3);
+    const maxLe = this.maxLe;
     const leWords = this.leWords;
     const leBytes = this.leBytes;
     let view: DataView<ArrayBufferLike> = NO_VIEW;
@@ -213,7 +218,7 @@ export class OperationText {
               const w = leWords[j]!;
               for (let k = 0; k < w.length; k++) view.setUint32(pos + 4 * k, w[k]!, true);
               pos += leBytes[j]!;
-              pos = countAt(out, buf, pos, j < nb ? (counts[j] ?? op.count) : op.count);
+              pos = valueAt(out, buf, pos, j < nb ? (counts[j] ?? op.count) : op.count);
               buf[pos++] = 10;
             }
             out.pos = pos;
@@ -245,7 +250,7 @@ export class OperationText {
             let pos = out.pos;
             buf.set(f.failures, pos);
             pos += f.failures.length;
-            pos = countAt(out, buf, pos, op.failureCount);
+            pos = valueAt(out, buf, pos, op.failureCount);
             buf[pos] = 10;
             out.pos = pos + 1;
           }
