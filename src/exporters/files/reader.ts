@@ -18,7 +18,8 @@ import { ErrorCode, codedError, isArgumentError, typeError } from '../../errors.
 import { checkRecord } from '../../schema/record.js';
 import type { GpuUsageMetric, MemoryUsageMetric, MetricType, ProcessingTimeMetric, RecordQuery } from '../../types.js';
 import { IsoParser } from './codecs.js';
-import { CHUNK_BYTES, INCOMPLETE, JsonScanner } from './json-scan.js';
+import { CHUNK_BYTES, INCOMPLETE } from './json-scan.js';
+import { RecordScanner } from './record-scan.js';
 import { RecordColumns, compileRecordParser, compileRecordReader, type RecordParser, type RecordReader } from './record-parse.js';
 import { SCHEMAS, compileFromJson } from './record-text.js';
 
@@ -51,8 +52,8 @@ interface Sink {
 }
 
 /** A scanner over the bytes `{}`: a record without fields, checked as any other. */
-function EMPTY_RECORD(): JsonScanner {
-  const S = new JsonScanner(null as never, 16);
+function EMPTY_RECORD(): RecordScanner {
+  const S = new RecordScanner(null as never, 16);
   S.buf.write('{}', 0, 'latin1');
   S.end = 2;
   S.buf[2] = 0;
@@ -94,7 +95,7 @@ async function readDocument(
 ): Promise<unknown> {
   const fh = await fsp.open(path, 'r');
   try {
-    const S = new JsonScanner(fh, options.chunkBytes ?? CHUNK_BYTES);
+    const S = new RecordScanner(fh, options.chunkBytes ?? CHUNK_BYTES);
     const iso = new IsoParser();
     let state = State.Begin;
     let doc: Record<string, unknown> = {};

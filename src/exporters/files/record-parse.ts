@@ -20,7 +20,7 @@ import { compile, objectLiteral, quote } from '../../schema/compile.js';
 import { MAX_OPERATION_LENGTH, fitsExpression, type FieldSpec } from '../../schema/field.js';
 import { checkRecord, type RecordSchema } from '../../schema/record.js';
 import type { IsoParser } from './codecs.js';
-import type { JsonScanner } from './json-scan.js';
+import type { RecordScanner } from './record-scan.js';
 
 type ColumnKind = 'f64' | 'u8' | 'ref';
 
@@ -94,7 +94,7 @@ function refs(cap: number): unknown[] {
 }
 
 /** Parses one record object at the scanner (buf[p] is '{') into `cols`; `index` names it in errors. */
-export type RecordParser = (S: JsonScanner, cols: RecordColumns, index: number, iso: IsoParser) => void;
+export type RecordParser = (S: RecordScanner, cols: RecordColumns, index: number, iso: IsoParser) => void;
 /** Record `i` of the columns as a record object (schema key order). */
 export type RecordReader<R> = (cols: RecordColumns, i: number) => R;
 
