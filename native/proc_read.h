@@ -11,11 +11,14 @@
 
 #if defined(__linux__)
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -92,6 +95,45 @@ inline int OpenAt(int dir, const char* name, int flags) {
     fd = ::openat(dir, name, flags | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   return fd;
+}
+
+// Appends the numeric names (pids, tids) of the directory open at `dirFd`
+// to *out, listed from its start with getdents64 (no glibc wrapper before
+// 2.30; no DIR to allocate, so a kept descriptor is listed again as it is).
+// False when the directory cannot be listed (its process exited).
+inline bool ListNumericNames(int dirFd, std::vector<int32_t>* out) {
+  if (::lseek(dirFd, 0, SEEK_SET) != 0) return false;
+  struct Dirent64 {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[1];
+  };
+  alignas(8) char dents[4096];
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, dirFd, dents, sizeof dents);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n == 0;
+    for (long off = 0; off < n;) {
+      const Dirent64* d = reinterpret_cast<const Dirent64*>(dents + off);
+      if (d->name[0] >= '1' && d->name[0] <= '9') {
+        char* end = nullptr;
+        long id = std::strtol(d->name, &end, 10);
+        if (*end == '\0' && id <= INT32_MAX) out->push_back(static_cast<int32_t>(id));
+      }
+      off += d->reclen;
+    }
+  }
+}
+
+// The same by path, opened and closed around the listing.
+inline bool ListNumericNames(const char* path, std::vector<int32_t>* out) {
+  int fd = OpenAt(AT_FDCWD, path, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return false;
+  bool ok = ListNumericNames(fd, out);
+  ::close(fd);
+  return ok;
 }
 
 // A small /proc file by path, opened and closed around one read (the

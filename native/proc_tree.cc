@@ -8,11 +8,9 @@
 #include <limits>
 
 #if defined(__linux__)
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,38 +146,11 @@ ProcTree::Step ProcTree::ListThreads(Member* m, int64_t nowNs) {
   if (links == 3) {
     scanned_.push_back(m->pid);
   } else if (m->kept) {
-    // getdents64 on the kept task/ descriptor (no wrapper before glibc 2.30).
-    if (::lseek(m->task.get(), 0, SEEK_SET) != 0) return Step::kGone;
-    alignas(8) char dents[4096];
-    for (;;) {
-      long n = ::syscall(SYS_getdents64, m->task.get(), dents, sizeof dents);
-      if (n <= 0) break;
-      for (long off = 0; off < n;) {
-        struct Dirent64 {
-          uint64_t ino;
-          int64_t off;
-          unsigned short reclen;
-          unsigned char type;
-          char name[1];
-        };
-        const Dirent64* d = reinterpret_cast<const Dirent64*>(dents + off);
-        char* end = nullptr;
-        long tid = std::strtol(d->name, &end, 10);
-        if (tid > 0 && *end == '\0') scanned_.push_back(static_cast<int32_t>(tid));
-        off += d->reclen;
-      }
-    }
+    ListNumericNames(m->task.get(), &scanned_);
   } else {
     char path[32];
     std::snprintf(path, sizeof path, "/proc/%d/task", m->pid);
-    DIR* dir = ::opendir(path);
-    if (!dir) return Step::kGone;
-    while (struct dirent* e = ::readdir(dir)) {
-      char* end = nullptr;
-      long tid = std::strtol(e->d_name, &end, 10);
-      if (tid > 0 && *end == '\0') scanned_.push_back(static_cast<int32_t>(tid));
-    }
-    ::closedir(dir);
+    ListNumericNames(path, &scanned_);
   }
   if (scanned_.empty()) return Step::kGone;
   std::sort(scanned_.begin(), scanned_.end());
@@ -298,21 +269,15 @@ ProcTree::Step ProcTree::WalkChildren(int64_t nowNs) {
 
 bool ProcTree::ScanAll(int32_t rootPid, std::vector<int32_t>* pids) {
   entries_.clear();
-  DIR* dir = ::opendir("/proc");
-  if (!dir) return false;
+  scanned_.clear();
+  if (!ListNumericNames("/proc", &scanned_)) return false;
   bool rootSeen = false;
-  while (struct dirent* e = ::readdir(dir)) {
-    const char* name = e->d_name;
-    if (name[0] < '1' || name[0] > '9') continue;
-    char* end = nullptr;
-    long pid = std::strtol(name, &end, 10);
-    if (*end != '\0') continue;
-    int32_t ppid = ReadParent(static_cast<int32_t>(pid));
+  for (int32_t pid : scanned_) {
+    int32_t ppid = ReadParent(pid);
     if (ppid < 0) continue;  // exited while we scanned
-    entries_.push_back({static_cast<int32_t>(pid), ppid});
+    entries_.push_back({pid, ppid});
     if (pid == rootPid) rootSeen = true;
   }
-  ::closedir(dir);
   if (!rootSeen) return false;
 
   // Down from the root over the parent links just read.
