@@ -4,9 +4,11 @@
 // rebuilt when their source is newer. Linux only (they read /proc).
 //
 //   buildFloor('pread_floor')     -> absolute path of the executable
+//   buildFloorAddon('pread_call') -> absolute path of a Node-API addon (a floor inside Node)
 //   runFloor('pread_floor', args) -> its one line of JSON output, parsed
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,14 +16,29 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outDir = resolve(here, '..', 'build', 'bench');
 
 export function buildFloor(name) {
+  return compileFloor(name, name, []);
+}
+
+/**
+ * A floor that must run inside a Node process (bench/native/<name>.c, a
+ * Node-API addon): compiled with cc -O2 -shared against node-api-headers
+ * (the Node-API symbols resolve against the node binary at load).
+ * Returns the path of the .node file, for require().
+ */
+export function buildFloorAddon(name) {
+  const headers = join(dirname(createRequire(import.meta.url).resolve('node-api-headers/package.json')), 'include');
+  return compileFloor(name, `${name}.node`, ['-shared', '-fPIC', '-I', headers]);
+}
+
+function compileFloor(name, file, flags) {
   const source = join(here, 'native', `${name}.c`);
-  const out = join(outDir, name);
+  const out = join(outDir, file);
   mkdirSync(outDir, { recursive: true });
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(source).mtimeMs) return out;
   const tmp = `${out}.${process.pid}.tmp`;
   const cc = process.env.CC || 'cc';
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-o', tmp, source], { stdio: 'pipe' });
+    execFileSync(cc, ['-O2', '-Wall', ...flags, '-o', tmp, source], { stdio: 'pipe' });
   } catch (err) {
     const detail = err.code === 'ENOENT' ? `${cc} not found (install a C compiler)` : String(err.stderr || err.message);
     throw new Error(`building the C floor ${name} failed: ${detail}`);

@@ -3,7 +3,9 @@
 //     in the same run (targets: <= 1 us, >= 8x faster than process.memoryUsage());
 //   - readMemory() against its C floor, one pread of a kept-open
 //     /proc/self/statm (bench/native/pread_floor.c), rounds alternated
-//     (target: within 1.2x);
+//     (target: within 1.2x), and against the floor under any addon: that
+//     pread from JS through the thinnest Node-API call
+//     (bench/native/pread_call.c);
 //   - the cost of draining 1,000 sampler records (Sampler.drain());
 //   - the sampler's CPU cost at 1 kHz: process CPU time over 10 s with the
 //     sampler on vs off, in two child processes run side by side, as % of one
@@ -16,7 +18,7 @@
 //     running at the same time.
 // Imports the library from ../dist (run `npx tsc -p tsconfig.json` first).
 import { spawn } from 'node:child_process';
-import { buildFloor, runFloor } from './floors.mjs';
+import { buildFloor, buildFloorAddon, runFloor } from './floors.mjs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,20 +134,35 @@ export default async function bench() {
     pass: readNs <= 1000 && muNs / readNs >= 8,
   });
   if (process.platform === 'linux' && backend === 'native') {
-    // The C floor and readMemory() in alternating rounds (ABAB), medians.
+    // The C floor, readMemory(), the addon's own call and the two floors inside Node, in alternating rounds; medians.
+    // The floors inside Node (bench/native/pread_call.c): the C floor's pread made from JS through the thinnest
+    // Node-API function (no argument read, nothing returned), and the same preads in one native loop.
     buildFloor('pread_floor');
+    const call = require(buildFloorAddon('pread_call'));
+    const { getAddon } = require(join(root, 'dist', 'native', 'binding.js'));
+    const slots = new Float64Array(pp.MEMORY_SLOTS ?? 7);
+    const PER = 100000;
+    const loopNs = () => {
+      const t = process.hrtime.bigint();
+      call.loop(PER);
+      return Number(process.hrtime.bigint() - t) / PER;
+    };
     const floorRounds = [];
     const readRounds = [readNs];
-    for (let r = 0; r < 3; r++) {
-      floorRounds.push((await runFloor('pread_floor', [100000])).nsPerCall);
-      readRounds.push(nsPerCall(() => pp.readMemory(), 100000));
+    const rawRounds = [];
+    const callRounds = [];
+    const loopRounds = [];
+    for (let r = 0; r < 5; r++) {
+      floorRounds.push((await runFloor('pread_floor', [PER])).nsPerCall);
+      readRounds.push(nsPerCall(() => pp.readMemory(), PER));
+      rawRounds.push(nsPerCall(() => getAddon().readMemory(slots), PER));
+      callRounds.push(nsPerCall(() => call.pread(), PER));
+      loopRounds.push(loopNs());
     }
     const floorNs = median(floorRounds);
     const ourNs = median(readRounds);
-    // The addon's own call (no MemoryReading object, no clock), to show where the rest goes.
-    const { getAddon } = require(join(root, 'dist', 'native', 'binding.js'));
-    const slots = new Float64Array(pp.MEMORY_SLOTS ?? 7);
-    const rawNs = nsPerCall(() => getAddon().readMemory(slots), 100000);
+    const rawNs = median(rawRounds);
+    const callNs = median(callRounds);
     rows.push({
       section: 'memory',
       name: `readMemory() (${backend}) vs the C floor: one pread of a kept-open /proc/self/statm (rounds alternated; process.memoryUsage() ${(muNs / 1000).toFixed(2)} us in the same run)`,
@@ -161,6 +178,27 @@ export default async function bench() {
       value: rawNs / 1000,
       unit: 'us/call',
       peer: { name: 'C pread floor', value: floorNs / 1000 },
+    });
+    rows.push({
+      section: 'memory',
+      name: 'floor under any addon-based reading: the same pread made from JS, one per call of the thinnest Node-API function (no argument read, nothing returned; bench/native/pread_call.c), vs the C floor',
+      value: callNs / 1000,
+      unit: 'us/call',
+      peer: { name: 'C pread floor', value: floorNs / 1000 },
+    });
+    rows.push({
+      section: 'memory',
+      name: 'the same preads in one native loop inside this Node process (no JS call between them), vs the C floor',
+      value: median(loopRounds) / 1000,
+      unit: 'us/call',
+      peer: { name: 'C pread floor', value: floorNs / 1000 },
+    });
+    rows.push({
+      section: 'memory',
+      name: 'readMemory() vs that floor under any addon (same rounds)',
+      value: ourNs / 1000,
+      unit: 'us/call',
+      peer: { name: 'one pread per thinnest addon call', value: callNs / 1000 },
     });
   }
   rows.push({
