@@ -392,7 +392,7 @@ async function metricsRows(rows) {
       await eMany.stream(nullSink(), false, snap);
       streams.push(performance.now() - t0);
       for (let i = 0; i < OPS10K.length; i++) many.recordProcessingTime(OPS10K[i], 2 + (round % 7));
-      // The heap collected first: what the bench's own steps above left behind (render()'s 18 MB string among them) is not the scrape's to pay.
+      // The heap collected first: what the bench's own steps before it left behind (the previous round's render(), an 18 MB string, among them) is not the scrape's to pay.
       globalThis.gc?.();
       const s = await scrapeOverHttp(lib, many, scraper);
       scrapes.push(s.ms);
