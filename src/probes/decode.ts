@@ -36,54 +36,70 @@ const nn = (x: number): number | null => (x === x ? x : null);
 export const MEMORY_ROW = Object.freeze([...MEMORY_SCHEMA.columns.map((c) => c.key), 'processPeakMb', 'swapTotalMb', 'swapUsedMb'] as const);
 export const MemoryRow = Object.freeze(Object.fromEntries(MEMORY_ROW.map((k, i) => [k, i]))) as { readonly [K in (typeof MEMORY_ROW)[number]]: number };
 
-/**
- * Memory slots at `offset` into `row`. Policy: available is MemAvailable,
- * or MemFree on kernels before 3.14 that lack it; used = total - available
- * (as `free` counts it); the peak is at least the RSS now (the kernel
- * updates its high-water mark lazily); swap used = total - free.
- */
-export function decodeMemory(slots: ArrayLike<number>, offset: number, row: Float64Array): void {
-  const total = slots[offset + MemorySlot.totalBytes]!;
-  let available = slots[offset + MemorySlot.availableBytes]!;
-  if (!Number.isFinite(available)) available = slots[offset + MemorySlot.freeBytes]!;
-  const used = total - available;
-  const rss = slots[offset + MemorySlot.processRssBytes]!;
+// The memory policy, used by both the row decoder (store columns) and the
+// reading decoder (readMemory()): available is MemAvailable, or MemFree on
+// kernels before 3.14 that lack it; used = total - available (as `free`
+// counts it); the peak is at least the RSS now (the kernel updates its
+// high-water mark lazily); swap used = total - free. Bytes in, NaN = unknown.
+
+function availableBytes(slots: ArrayLike<number>, offset: number): number {
+  const available = slots[offset + MemorySlot.availableBytes]!;
+  return Number.isFinite(available) ? available : slots[offset + MemorySlot.freeBytes]!;
+}
+
+function peakBytes(slots: ArrayLike<number>, offset: number): number {
   const peak = slots[offset + MemorySlot.processPeakRssBytes]!;
+  return Number.isFinite(peak) ? Math.max(peak, slots[offset + MemorySlot.processRssBytes]!) : NaN;
+}
+
+function swapUsedBytes(slots: ArrayLike<number>, offset: number): number {
   const swapTotal = slots[offset + MemorySlot.swapTotalBytes]!;
   const swapFree = slots[offset + MemorySlot.swapFreeBytes]!;
+  return Number.isFinite(swapTotal) && Number.isFinite(swapFree) ? swapTotal - swapFree : NaN;
+}
+
+function swapTotalBytes(slots: ArrayLike<number>, offset: number): number {
+  const swapTotal = slots[offset + MemorySlot.swapTotalBytes]!;
+  return Number.isFinite(swapTotal) ? swapTotal : NaN;
+}
+
+/** Memory slots at `offset` into `row` (MiB, %, NaN = unknown). */
+export function decodeMemory(slots: ArrayLike<number>, offset: number, row: Float64Array): void {
+  const total = slots[offset + MemorySlot.totalBytes]!;
+  const available = availableBytes(slots, offset);
+  const used = total - available;
   row[MemoryRow.totalMb] = total / BYTES_PER_MB;
   row[MemoryRow.usedMb] = used / BYTES_PER_MB;
   row[MemoryRow.availableMb] = available / BYTES_PER_MB;
   row[MemoryRow.percent] = total > 0 ? (used / total) * 100 : NaN;
-  row[MemoryRow.processMemoryMb] = rss / BYTES_PER_MB;
-  row[MemoryRow.processPeakMb] = Number.isFinite(peak) ? Math.max(peak, rss) / BYTES_PER_MB : NaN;
-  row[MemoryRow.swapTotalMb] = Number.isFinite(swapTotal) ? swapTotal / BYTES_PER_MB : NaN;
-  row[MemoryRow.swapUsedMb] = Number.isFinite(swapTotal) && Number.isFinite(swapFree) ? (swapTotal - swapFree) / BYTES_PER_MB : NaN;
+  row[MemoryRow.processMemoryMb] = slots[offset + MemorySlot.processRssBytes]! / BYTES_PER_MB;
+  row[MemoryRow.processPeakMb] = peakBytes(slots, offset) / BYTES_PER_MB;
+  row[MemoryRow.swapTotalMb] = swapTotalBytes(slots, offset) / BYTES_PER_MB;
+  row[MemoryRow.swapUsedMb] = swapUsedBytes(slots, offset) / BYTES_PER_MB;
 }
 
-/** A MemoryReading from a memory row (percent reads 0 when the total is unknown, as it always has). */
-export function memoryReadingFromRow(row: Float64Array, timestamp: number): MemoryReading {
-  const total = row[MemoryRow.totalMb]!;
+/**
+ * Memory slots at `offset` as a MemoryReading: the same policy and figures
+ * as decodeMemory's row, built straight from the slots (readMemory()'s hot
+ * path: no row written and read back). Percent reads 0 when the total is
+ * unknown, as it always has; the other unknowns read null.
+ */
+export function decodeMemoryReading(slots: ArrayLike<number>, offset: number, timestamp: number): MemoryReading {
+  const total = slots[offset + MemorySlot.totalBytes]!;
+  const available = availableBytes(slots, offset);
+  const used = total - available;
   return {
     timestamp,
-    totalMb: total,
-    usedMb: row[MemoryRow.usedMb]!,
-    availableMb: row[MemoryRow.availableMb]!,
-    percent: total > 0 ? row[MemoryRow.percent]! : 0,
-    processMemoryMb: row[MemoryRow.processMemoryMb]!,
-    processPeakMb: nn(row[MemoryRow.processPeakMb]!),
-    swapTotalMb: nn(row[MemoryRow.swapTotalMb]!),
-    swapUsedMb: nn(row[MemoryRow.swapUsedMb]!),
+    totalMb: total / BYTES_PER_MB,
+    usedMb: used / BYTES_PER_MB,
+    availableMb: available / BYTES_PER_MB,
+    percent: total > 0 ? (used / total) * 100 : 0,
+    processMemoryMb: slots[offset + MemorySlot.processRssBytes]! / BYTES_PER_MB,
+    processPeakMb: nn(peakBytes(slots, offset) / BYTES_PER_MB),
+    swapTotalMb: nn(swapTotalBytes(slots, offset) / BYTES_PER_MB),
+    swapUsedMb: nn(swapUsedBytes(slots, offset) / BYTES_PER_MB),
     heapUsedMb: null,
   };
-}
-
-const memoryScratch = new Float64Array(MEMORY_ROW.length);
-
-/** Memory slots at `offset` as a MemoryReading. */
-export function decodeMemoryReading(slots: ArrayLike<number>, offset: number, timestamp: number): MemoryReading {
-  decodeMemory(slots, offset, memoryScratch);
-  return memoryReadingFromRow(memoryScratch, timestamp);
 }
 
 // --------------------------------------------------------------------- GPU
