@@ -14,6 +14,7 @@ import {
   GpuStatusCode,
   HeaderSlot,
   MEMORY_SCHEMA,
+  MEMORY_SLOTS,
   MemorySlot,
   RECORD_GPU_OFFSET,
   RECORD_MEMORY_OFFSET,
@@ -80,23 +81,19 @@ test('one decoder: readMemory, the sampled memory records and run samples agree,
 
 test('one memory policy: the reading decoder and the row decoder agree field by field, on every fallback and unknown', () => {
   const MiB = 1048576;
-  const cases: Array<[string, Partial<Record<keyof typeof MemorySlot, number>>]> = [
-    ['all known, peak above the RSS', { totalBytes: 16 * GiB, availableBytes: 10 * GiB, freeBytes: 4 * GiB, processRssBytes: 100 * MiB, processPeakRssBytes: 150 * MiB, swapTotalBytes: 2 * GiB, swapFreeBytes: GiB }],
-    ['peak lagging below the RSS reads the RSS', { totalBytes: 16 * GiB, availableBytes: 10 * GiB, processRssBytes: 200 * MiB, processPeakRssBytes: 150 * MiB }],
-    ['no MemAvailable: MemFree', { totalBytes: 8 * GiB, freeBytes: 2 * GiB, processRssBytes: 50 * MiB }],
-    ['no swap free: swap used unknown', { totalBytes: 8 * GiB, availableBytes: GiB, processRssBytes: MiB, swapTotalBytes: GiB }],
-    ['no total: percent 0 in readings', { availableBytes: GiB, processRssBytes: MiB }],
+  // [case, the slots that are known (the rest NaN), figures the reading must show]
+  const cases: Array<[string, Partial<Record<keyof typeof MemorySlot, number>>, Record<string, number | null>]> = [
+    ['all known, peak above the RSS', { totalBytes: 16 * GiB, availableBytes: 10 * GiB, freeBytes: 4 * GiB, processRssBytes: 100 * MiB, processPeakRssBytes: 150 * MiB, swapTotalBytes: 2 * GiB, swapFreeBytes: GiB },
+      { totalMb: 16384, usedMb: 6144, availableMb: 10240, percent: 37.5, processMemoryMb: 100, processPeakMb: 150, swapTotalMb: 2048, swapUsedMb: 1024 }],
+    ['peak lagging below the RSS reads the RSS', { totalBytes: 16 * GiB, availableBytes: 10 * GiB, processRssBytes: 200 * MiB, processPeakRssBytes: 150 * MiB },
+      { processPeakMb: 200, swapTotalMb: null, swapUsedMb: null }],
+    ['no MemAvailable: MemFree', { totalBytes: 8 * GiB, freeBytes: 2 * GiB, processRssBytes: 50 * MiB }, { availableMb: 2048, usedMb: 6144, percent: 75, processPeakMb: null }],
+    ['no swap free: swap used unknown', { totalBytes: 8 * GiB, availableBytes: GiB, processRssBytes: MiB, swapTotalBytes: GiB }, { swapTotalMb: 1024, swapUsedMb: null }],
+    ['no total: percent 0 in readings', { availableBytes: GiB, processRssBytes: MiB }, { percent: 0 }],
   ];
   const row = new Float64Array(MEMORY_ROW.length);
-  const expected: Record<string, Record<string, number | null>> = {
-    'all known, peak above the RSS': { totalMb: 16384, usedMb: 6144, availableMb: 10240, percent: 37.5, processMemoryMb: 100, processPeakMb: 150, swapTotalMb: 2048, swapUsedMb: 1024 },
-    'peak lagging below the RSS reads the RSS': { processPeakMb: 200, swapTotalMb: null, swapUsedMb: null },
-    'no MemAvailable: MemFree': { availableMb: 2048, usedMb: 6144, percent: 75, processPeakMb: null },
-    'no swap free: swap used unknown': { swapTotalMb: 1024, swapUsedMb: null },
-    'no total: percent 0 in readings': { percent: 0 },
-  };
-  for (const [name, fields] of cases) {
-    const slots = new Float64Array(8).fill(NaN);
+  for (const [name, fields, expected] of cases) {
+    const slots = new Float64Array(MEMORY_SLOTS).fill(NaN);
     for (const [k, v] of Object.entries(fields)) slots[MemorySlot[k as keyof typeof MemorySlot]] = v!;
     const reading = decodeMemoryReading(slots, 0, 42) as unknown as Record<string, number | null>;
     decodeMemory(slots, 0, row);
@@ -109,7 +106,7 @@ test('one memory policy: the reading decoder and the row decoder agree field by 
       const want = key === 'percent' && !(fields.totalBytes! > 0) ? 0 : nullable && Number.isNaN(fromRow) ? null : fromRow;
       assert.equal(reading[key], want, `${name}: ${key}`);
     }
-    for (const [key, want] of Object.entries(expected[name]!)) assert.equal(reading[key], want, `${name}: ${key} = ${want}`);
+    for (const [key, want] of Object.entries(expected)) assert.equal(reading[key], want, `${name}: ${key} = ${want}`);
   }
 });
 
